@@ -1,0 +1,14 @@
+"""pmm_sde: Posterior Mean Matching generative models and their continuous-time processes."""
+
+from . import grids, random, schedules, targets
+from .chain import run_chain, run_exact_chain
+from .families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
+from .result import SampleResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NormalNormal", "GammaPoisson", "DirichletCategorical", "ConjugateFamily",
+    "schedules", "grids", "targets", "random",
+    "run_chain", "run_exact_chain", "SampleResult",
+]

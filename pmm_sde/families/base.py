@@ -1,0 +1,161 @@
+"""The conjugate algebra shared by every family: a posterior mean that is linear in the evidence.
+
+With prior strength ``n0`` and prior mean ``mu0`` (pseudo-statistic ``n0 mu0``), an observation
+``y`` carrying information ``alpha`` adds ``s(y, alpha)`` to the statistic and ``a(y, alpha)`` to
+the information, and the posterior mean is (Diaconis-Ylvisaker, pmm-notes 1.3)
+
+    n(A) = n0 + A,    mu = (n0 mu0 + S) / n(A),    S = sum of s(y, alpha),  A = sum of a(y, alpha).
+
+Normal-Normal: s = alpha y, a = alpha.  Gamma-Poisson: s = y, a = alpha.
+Dirichlet-Categorical: s = c (class counts), a = |c| (the number of evidence events).
+Updates are therefore order invariant, and ``(mu, A)`` determines the posterior exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+
+import torch
+from torch.distributions import Distribution
+
+
+class ConjugateFamily(ABC):
+    """A conjugate prior on x with observations ``y ~ pi_alpha(y | x)``; see the module docstring."""
+
+    #: True when the state carries a trailing class axis (Dirichlet-Categorical).
+    has_class_axis: bool = False
+    #: Constraint on predictions, used in error messages.
+    prediction_constraint: str = "finite"
+
+    @property
+    @abstractmethod
+    def prior_strength(self) -> torch.Tensor:
+        """``n0``: prior precision, rate or total concentration (broadcastable against the state)."""
+
+    @property
+    @abstractmethod
+    def prior_statistic(self) -> torch.Tensor:
+        """``n0 mu0``: the prior's pseudo-statistic."""
+
+    @abstractmethod
+    def _parameters(self) -> dict[str, torch.Tensor]:
+        """The tensors that define the family, by attribute name (for casting)."""
+
+    @abstractmethod
+    def observe(self, x: torch.Tensor, alpha: torch.Tensor | float, seed: int, counter: int
+                ) -> torch.Tensor:
+        """Draw ``y ~ pi_alpha(y | x)`` from the counter-based stream ``(seed, counter)``."""
+
+    @abstractmethod
+    def increments(self, y: torch.Tensor, alpha: torch.Tensor | float
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(s(y, alpha), a(y, alpha))``: what one observation adds to the statistic and to A."""
+
+    @abstractmethod
+    def statistic_law(self, x: torch.Tensor, A: torch.Tensor | float) -> Distribution:
+        """Closed-form law of the statistic ``S`` given x after cumulative information ``A``."""
+
+    @abstractmethod
+    def log_likelihood(self, y: torch.Tensor, x: torch.Tensor, alpha: torch.Tensor | float
+                       ) -> torch.Tensor:
+        """``log pi_alpha(y | x)`` per data coordinate (per position for Dirichlet-Categorical)."""
+
+    @abstractmethod
+    def invalid_prediction(self, xhat: torch.Tensor) -> torch.Tensor:
+        """Boolean tensor (0-dim): does ``xhat`` break ``prediction_constraint`` anywhere?"""
+
+    # ------------------------------------------------------------------ shared algebra
+    @property
+    def prior_mean(self) -> torch.Tensor:
+        """``mu0 = n0 mu0 / n0``."""
+        return self.prior_statistic / self.prior_strength
+
+    def param_shape(self) -> torch.Size:
+        """Broadcast shape of one data point implied by the parameters (class axis excluded)."""
+        shape = torch.broadcast_shapes(self.prior_statistic.shape, self.prior_strength.shape)
+        return shape[:-1] if self.has_class_axis else shape
+
+    def state_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of the state ``mu`` of one data point of shape ``shape``."""
+        return (*shape, self.num_classes) if self.has_class_axis else tuple(shape)
+
+    def initial_state(self, n: int, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prior state ``(mu0, A = 0)`` for ``n`` data points of shape ``shape``."""
+        mu = self.prior_mean.expand(n, *self.state_shape(shape)).clone()
+        return mu, self.zero_information(mu)
+
+    def zero_information(self, mu: torch.Tensor) -> torch.Tensor:
+        """``A = 0`` shaped for ``mu``: a 0-dim tensor, or one value per position with a class axis."""
+        if self.has_class_axis:
+            return torch.zeros((*mu.shape[:-1], 1), dtype=mu.dtype, device=mu.device)
+        return torch.zeros((), dtype=mu.dtype, device=mu.device)
+
+    def strength(self, A: torch.Tensor | float) -> torch.Tensor:
+        """``n(A) = n0 + A``."""
+        return self.prior_strength + A
+
+    def posterior_mean(self, S: torch.Tensor, A: torch.Tensor | float) -> torch.Tensor:
+        """``mu = (n0 mu0 + S) / (n0 + A)``."""
+        return (self.prior_statistic + S) / self.strength(A)
+
+    def statistic(self, mu: torch.Tensor, A: torch.Tensor | float) -> torch.Tensor:
+        """Invert the posterior mean: ``S = n(A) mu - n0 mu0``."""
+        return self.strength(A) * mu - self.prior_statistic
+
+    def evidence(self, x: torch.Tensor, alpha: torch.Tensor | float, seed: int, counter: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(s, a)`` of one observation ``y ~ pi_alpha(. | x)`` drawn from stream ``(seed, counter)``."""
+        return self.increments(self.observe(x, alpha, seed, counter), alpha)
+
+    def absorb(self, mu: torch.Tensor, A: torch.Tensor, s: torch.Tensor, a: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add evidence ``(s, a)``: ``mu' = (n(A) mu + s) / n(A + a)``, ``A' = A + a``."""
+        A_next = A + a
+        return (self.strength(A) * mu + s) / self.strength(A_next), A_next
+
+    def update(self, mu: torch.Tensor, A: torch.Tensor, y: torch.Tensor,
+               alpha: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Online update by one observation ``y`` carrying information ``alpha``."""
+        return self.absorb(mu, A, *self.increments(y, alpha))
+
+    def batch_update(self, ys: list[torch.Tensor] | tuple[torch.Tensor, ...],
+                     alphas: list[float] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior state after all observations at once: ``((n0 mu0 + sum s) / n(sum a), sum a)``."""
+        if len(ys) != len(alphas):
+            raise ValueError(f"ys and alphas must have the same length, got {len(ys)} and {len(alphas)}")
+        S, A = 0.0, 0.0
+        for y, alpha in zip(ys, alphas):
+            s, a = self.increments(y, alpha)
+            S, A = S + s, A + a
+        S = torch.as_tensor(S)
+        A = torch.as_tensor(A, dtype=S.dtype)
+        return self.posterior_mean(S, A), A
+
+    def state_from_statistic(self, S: torch.Tensor, A: torch.Tensor | float
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, A_info)`` from the statistic; ``A_info`` is what a predictor is given."""
+        A = torch.as_tensor(A, dtype=S.dtype, device=S.device)
+        return self.posterior_mean(S, A), A
+
+    def sample_state(self, x: torch.Tensor, A: torch.Tensor | float,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw the posterior state given x and cumulative information A (training distribution)."""
+        return self.state_from_statistic(self._sample_statistic(x, A, generator), A)
+
+    @abstractmethod
+    def _sample_statistic(self, x: torch.Tensor, A: torch.Tensor | float,
+                          generator: torch.Generator | None) -> torch.Tensor:
+        """One draw from ``statistic_law(x, A)`` using ``generator``."""
+
+    def cast(self, reference: torch.Tensor) -> "ConjugateFamily":
+        """A copy whose parameters have the dtype and device of ``reference``."""
+        family = copy.copy(self)
+        for name, value in self._parameters().items():
+            setattr(family, name, value.to(dtype=reference.dtype, device=reference.device))
+        return family
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v.tolist() if v.numel() <= 4 else tuple(v.shape)}"
+                         for k, v in self._parameters().items())
+        return f"{type(self).__name__}({args})"

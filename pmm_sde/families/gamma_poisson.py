@@ -1,0 +1,56 @@
+"""Gamma-Poisson: prior ``x ~ Gamma(concentration, rate)`` per coordinate, ``y | x ~ Poisson(alpha x)``."""
+
+from __future__ import annotations
+
+import torch
+from torch.distributions import Distribution, Poisson
+
+from .. import random
+from .._validation import positive
+from .base import ConjugateFamily
+
+
+class GammaPoisson(ConjugateFamily):
+    """Gamma-Poisson conjugate pair (shape ``a0`` = concentration, rate ``b0``; torch's names).
+
+    Update: ``b' = b + alpha``, ``mu' = (b mu + y) / b'``; the count ``N = b mu - a0``.
+    Given x after exposure A: ``N ~ Poisson(A x)``, ``mu = (a0 + N) / (b0 + A)``.
+    """
+
+    prediction_constraint = "finite and >= 0"
+
+    def __init__(self, concentration: float | torch.Tensor = 1.0, rate: float | torch.Tensor = 1.0):
+        self.concentration = positive(concentration, "concentration")
+        self.rate = positive(rate, "rate").to(self.concentration.dtype)
+
+    def _parameters(self) -> dict[str, torch.Tensor]:
+        return {"concentration": self.concentration, "rate": self.rate}
+
+    @property
+    def prior_strength(self) -> torch.Tensor:
+        return self.rate
+
+    @property
+    def prior_statistic(self) -> torch.Tensor:
+        return self.concentration
+
+    def observe(self, x, alpha, seed, counter):
+        """``y ~ Poisson(alpha x)``."""
+        return random.poisson(alpha * x, seed, counter, validate=False)
+
+    def increments(self, y, alpha):
+        return y, torch.as_tensor(alpha, dtype=y.dtype, device=y.device)
+
+    def statistic_law(self, x, A) -> Distribution:
+        """``N ~ Poisson(A x)``."""
+        return Poisson(torch.as_tensor(A, dtype=x.dtype, device=x.device) * x, validate_args=False)
+
+    def _sample_statistic(self, x, A, generator):
+        return torch.poisson(torch.as_tensor(A, dtype=x.dtype, device=x.device) * x, generator=generator)
+
+    def log_likelihood(self, y, x, alpha):
+        rate = alpha * x
+        return torch.xlogy(y, rate) - rate - torch.lgamma(y + 1.0)
+
+    def invalid_prediction(self, xhat):
+        return ~(torch.isfinite(xhat) & (xhat >= 0)).all()

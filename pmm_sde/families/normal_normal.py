@@ -1,0 +1,70 @@
+"""Normal-Normal: prior ``x ~ N(mean, 1/precision)`` per coordinate, ``y | x ~ N(x, 1/alpha)``."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.distributions import Distribution, Normal
+
+from .. import random
+from .._validation import as_float_tensor, positive
+from .base import ConjugateFamily
+
+
+class NormalNormal(ConjugateFamily):
+    """Normal-Normal conjugate pair.
+
+    Update: ``lambda' = lambda + alpha``, ``mu' = (lambda mu + alpha y) / lambda'``.
+    Given x after information A: ``mu ~ N((l0 m0 + A x) / (l0 + A), A / (l0 + A)^2)``.
+    """
+
+    prediction_constraint = "finite"
+
+    def __init__(self, mean: float | torch.Tensor = 0.0, precision: float | torch.Tensor = 1.0):
+        self.mean = as_float_tensor(mean, "mean")
+        self.precision = positive(precision, "precision").to(self.mean.dtype)
+
+    def _parameters(self) -> dict[str, torch.Tensor]:
+        return {"mean": self.mean, "precision": self.precision}
+
+    @property
+    def prior_strength(self) -> torch.Tensor:
+        return self.precision
+
+    @property
+    def prior_statistic(self) -> torch.Tensor:
+        return self.precision * self.mean
+
+    def observe(self, x, alpha, seed, counter):
+        """``y = x + alpha^(-1/2) z``, ``z`` standard normal."""
+        z = random.normal(tuple(x.shape), seed, counter, dtype=x.dtype, device=x.device)
+        return x + z * torch.rsqrt(torch.as_tensor(alpha, dtype=x.dtype, device=x.device))
+
+    def evidence(self, x, alpha, seed, counter):
+        """``s = alpha y = alpha x + sqrt(alpha) z`` (finite also for a zero-information step)."""
+        alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
+        z = random.normal(tuple(x.shape), seed, counter, dtype=x.dtype, device=x.device)
+        return alpha * x + torch.sqrt(alpha) * z, alpha
+
+    def increments(self, y, alpha):
+        """``s = alpha y``; an observation with ``alpha = 0`` (infinite noise) adds nothing."""
+        alpha = torch.as_tensor(alpha, dtype=y.dtype, device=y.device)
+        return torch.where(alpha > 0, alpha * y, torch.zeros_like(y)), alpha
+
+    def statistic_law(self, x, A) -> Distribution:
+        """``S = sum alpha y ~ N(A x, A)``."""
+        A = torch.as_tensor(A, dtype=x.dtype, device=x.device)
+        return Normal(A * x, torch.sqrt(A).expand_as(x), validate_args=False)
+
+    def _sample_statistic(self, x, A, generator):
+        A = torch.as_tensor(A, dtype=x.dtype, device=x.device)
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        return A * x + torch.sqrt(A) * noise
+
+    def log_likelihood(self, y, x, alpha):
+        alpha = torch.as_tensor(alpha, dtype=y.dtype, device=y.device)
+        return 0.5 * (torch.log(alpha) - math.log(2 * math.pi)) - 0.5 * alpha * (y - x) ** 2
+
+    def invalid_prediction(self, xhat):
+        return ~torch.isfinite(xhat).all()

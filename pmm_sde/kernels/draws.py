@@ -1,0 +1,49 @@
+"""Poisson and normal draws of the :mod:`pmm_sde.random` streams on a chosen backend.
+
+``backend="torch"`` runs the pure-torch reference (:mod:`pmm_sde.random`), ``"triton"`` the
+Triton kernels of :mod:`pmm_sde.kernels.triton_random`, which give the same numbers; ``"auto"``
+picks Triton for CUDA tensors when triton imports, else torch.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import random
+from .._validation import nonnegative
+from .backend import resolve_backend
+
+_FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+def poisson(rate: torch.Tensor, seed: int, counter: int = 0, backend: str = "auto") -> torch.Tensor:
+    """Poisson(rate) counts: ``pmm_sde.random.poisson(rate, seed, counter)`` on ``backend``.
+
+    ``rate`` is a float32 or float64 tensor with finite entries >= 0; the counts have its dtype
+    and shape. Both backends give the same counts (see :mod:`pmm_sde.kernels.triton_random`).
+    """
+    if not torch.is_tensor(rate) or rate.dtype not in _FLOAT_DTYPES:
+        raise ValueError(f"rate must be a float32 or float64 tensor, got {type(rate).__name__}"
+                         f"{'' if not torch.is_tensor(rate) else ' of dtype ' + str(rate.dtype)}")
+    chosen = resolve_backend(backend, rate.device)
+    nonnegative(rate, "rate")
+    if chosen == "triton":
+        from . import triton_random
+        return triton_random.poisson(rate, seed, counter)
+    return random.poisson(rate, seed, counter, validate=False)
+
+
+def normal(shape: tuple[int, ...], seed: int, counter: int = 0, dtype: torch.dtype = torch.float32,
+           device: torch.device | str | None = None, backend: str = "auto") -> torch.Tensor:
+    """Standard normal draws: ``pmm_sde.random.normal(shape, seed, counter, dtype=dtype)`` on ``backend``.
+
+    ``dtype`` is float32 or float64. The backends agree to one ulp of ``dtype`` and almost
+    always exactly (see :mod:`pmm_sde.kernels.triton_random`).
+    """
+    if dtype not in _FLOAT_DTYPES:
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    device = torch.get_default_device() if device is None else torch.device(device)
+    if resolve_backend(backend, device) == "triton":
+        from . import triton_random
+        return triton_random.normal(tuple(shape), seed, counter, dtype, device)
+    return random.normal(tuple(shape), seed, counter, dtype=dtype, device=device)

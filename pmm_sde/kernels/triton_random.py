@@ -1,0 +1,203 @@
+"""Triton kernels that reproduce the counter-based streams of :mod:`pmm_sde.random` bit for bit.
+
+Each kernel repeats the torch reference operation for operation, in the same order and in
+float64 where it works in float64: the same Philox4x32-10 words (``tl.philox``, whose constants
+and rounds ``pmm_sde.random.philox4x32`` shares), the same word-to-uniform map, the same
+inversion and PTRS decisions. Kernels are launched with ``enable_fp_fusion=False`` so that no
+``a * b + c`` is contracted into a fused multiply-add, which the torch path never does. What
+can still differ is the last bit of a float64 ``exp``/``log``/``sqrt``/``cos``/``sin`` where two
+math libraries disagree (numpy under ``TRITON_INTERPRET=1`` against torch's CPU kernels): for
+Poisson counts that changes a draw only if a comparison lands within an ulp of its threshold,
+for float32 normals only if the float64 value lies within an ulp of a float32 rounding boundary.
+
+The kernels take a flat contiguous tensor; element ``e`` of it has the element index ``e`` of
+``pmm_sde.random.element_index``. This module imports triton; import it only when triton is
+installed (``pmm_sde.kernels.backend.triton_available``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from .. import random as streams
+
+#: Elements (Poisson) or Philox groups of four (normal) per program. Small, because a block runs
+#: its rejection loop until its slowest element is done.
+POISSON_BLOCK = 256
+NORMAL_BLOCK = 256
+_NUM_WARPS = 4
+
+_INVERSION_MAX = tl.constexpr(streams.POISSON_INVERSION_MAX)
+_EXACT_MAX = tl.constexpr(streams.LOG_FACTORIAL_EXACT_MAX)
+_S0 = tl.constexpr(streams.STIRLING_SERIES[0])
+_S1 = tl.constexpr(streams.STIRLING_SERIES[1])
+_S2 = tl.constexpr(streams.STIRLING_SERIES[2])
+_S3 = tl.constexpr(streams.STIRLING_SERIES[3])
+_S4 = tl.constexpr(streams.STIRLING_SERIES[4])
+_HALF_LOG_2PI = tl.constexpr(streams.HALF_LOG_2PI)
+_TWO_PI = tl.constexpr(2.0 * math.pi)
+_WORD_BITS = tl.constexpr(streams.unit_interval_bits(torch.float64))
+
+
+@triton.jit
+def _philox(seed, index, counter, attempt):
+    """Words of Philox4x32-10 with key ``seed`` at block ``(index lo, index hi, counter, attempt)``.
+
+    ``counter`` and ``attempt`` are in [0, 2^32): ints or int32/uint32/int64 scalars (Triton types
+    an int argument in [2^31, 2^32) as int64 or uint32 depending on its version).
+    """
+    lo = index.to(tl.uint32)
+    zero = lo * 0
+    return tl.philox(seed, lo, (index >> 32).to(tl.uint32), (zero + counter).to(tl.uint32),
+                     (zero + attempt).to(tl.uint32))
+
+
+@triton.jit
+def _unit_interval(word, BITS: tl.constexpr):
+    """``pmm_sde.random.to_unit_interval`` with ``BITS`` kept bits, as float64 (exact)."""
+    return ((word >> (32 - BITS)).to(tl.float64) + 0.5) * (2.0**-BITS)
+
+
+@triton.jit
+def _any(flags):
+    """Whether any entry of the boolean block ``flags`` is set."""
+    return tl.max(flags.to(tl.int32), axis=0) > 0
+
+
+@triton.jit
+def _log_factorial(k):
+    """``pmm_sde.random.log_factorial``, op for op."""
+    exact = tl.zeros_like(k) + 1.0
+    for j in tl.static_range(2, _EXACT_MAX + 1):
+        exact = tl.where(k >= j, exact * j, exact)
+    x = tl.maximum(k, _EXACT_MAX + 1) + 1.0
+    s = 1.0 / x
+    s2 = s * s
+    series = s * (_S0 + s2 * (_S1 + s2 * (_S2 + s2 * (_S3 + s2 * _S4))))
+    stirling = (x - 0.5) * tl.log(x) - x + _HALF_LOG_2PI + series
+    return tl.where(k <= _EXACT_MAX, tl.log(exact), stirling)
+
+
+@triton.jit
+def _poisson_inversion(lam, u):
+    """``pmm_sde.random._poisson_inversion``: smallest ``k`` with ``F(k; lam) >= u``."""
+    k = tl.zeros_like(lam)
+    p = tl.exp(-lam)
+    cdf = p
+    active = u > cdf
+    while _any(active):
+        k = k + active.to(tl.float64)
+        p = tl.where(active, p * lam / tl.maximum(k, 1.0), p)
+        cdf = cdf + tl.where(active, p, 0.0)
+        active = active & (u > cdf) & (p > 0)
+    return k
+
+
+@triton.jit
+def _poisson_ptrs(lam, pending, seed, index, counter):
+    """``pmm_sde.random._poisson_ptrs`` for the entries flagged ``pending`` (``lam >= 10``)."""
+    slam = tl.sqrt(lam)
+    loglam = tl.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    log_inv_alpha = tl.log(inv_alpha)
+    v_r = 0.9277 - 3.6224 / (b - 2.0)
+    result = tl.zeros_like(lam) - 1.0
+    attempt = 0
+    while _any(pending):
+        w0, w1, _, _ = _philox(seed, index, counter, attempt)
+        u = _unit_interval(w0, _WORD_BITS) - 0.5
+        v = _unit_interval(w1, _WORD_BITS)
+        us = 0.5 - tl.abs(u)
+        k = tl.floor((2.0 * a / us + b) * u + lam + 0.43)
+        quick = (us >= 0.07) & (v <= v_r)
+        log_accept = (tl.log(v) + log_inv_alpha - tl.log(a / (us * us) + b)
+                      <= -lam + k * loglam - _log_factorial(k))
+        rejected_early = (k < 0) | ((us < 0.013) & (v > us))
+        accept = pending & (quick | (~rejected_early & log_accept))
+        result = tl.where(accept, k, result)
+        pending = pending & ~accept
+        attempt += 1
+    return result
+
+
+@triton.jit(do_not_specialize=["seed", "counter"])
+def _poisson_kernel(rate_ptr, out_ptr, n, seed, counter, BLOCK: tl.constexpr):
+    """``out[e] = pmm_sde.random.poisson(rate, seed, counter)[e]`` for the flat ``rate``."""
+    index = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    in_range = index < n
+    lam = tl.load(rate_ptr + index, mask=in_range, other=0.0).to(tl.float64)
+    small = lam < _INVERSION_MAX
+    big = in_range & ~small
+    w0, _, _, _ = _philox(seed, index, counter, 0)
+    counts = _poisson_inversion(tl.where(small, lam, 0.0),
+                                tl.where(small, _unit_interval(w0, _WORD_BITS), 0.0))
+    if _any(big):
+        counts = tl.where(big, _poisson_ptrs(tl.where(big, lam, _INVERSION_MAX), big, seed, index, counter),
+                          counts)
+    tl.store(out_ptr + index, counts, mask=in_range)
+
+
+@triton.jit
+def _store_box_muller(out_ptr, index, n, radius_word, angle_word, BITS: tl.constexpr):
+    """Lanes ``index`` (``r cos``) and ``index + 1`` (``r sin``) of ``pmm_sde.random.normal``."""
+    radius = tl.sqrt(-2.0 * tl.log(_unit_interval(radius_word, BITS)))
+    angle = _TWO_PI * _unit_interval(angle_word, BITS)
+    tl.store(out_ptr + index, radius * tl.cos(angle), mask=index < n)
+    tl.store(out_ptr + index + 1, radius * tl.sin(angle), mask=index + 1 < n)
+
+
+@triton.jit(do_not_specialize=["seed", "counter"])
+def _normal_kernel(out_ptr, n, seed, counter, BITS: tl.constexpr, BLOCK: tl.constexpr):
+    """``out[e] = pmm_sde.random.normal(shape, seed, counter)[e]`` for ``e < n`` (one group of 4 per lane)."""
+    group = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    w0, w1, w2, w3 = _philox(seed, group, counter, 0)
+    _store_box_muller(out_ptr, 4 * group, n, w0, w1, BITS)
+    _store_box_muller(out_ptr, 4 * group + 2, n, w2, w3, BITS)
+
+
+def _key(seed: int) -> int:
+    """The 64-bit Philox key of ``seed``, as ``pmm_sde.random.philox4x32`` reduces it."""
+    return int(seed) & 0xFFFFFFFFFFFFFFFF
+
+
+def _counter_word(counter: int) -> int:
+    """The 32-bit counter word of ``counter``, as ``pmm_sde.random.philox4x32`` reduces it."""
+    return int(counter) & 0xFFFFFFFF
+
+
+def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
+    """Poisson counts equal to ``pmm_sde.random.poisson(rate, seed, counter)``, by a Triton kernel.
+
+    ``rate`` is a float32 or float64 tensor of finite entries >= 0 (not checked here); the
+    counts have its dtype and shape.
+    """
+    flat = rate.contiguous()
+    out = torch.empty_like(flat)
+    n = flat.numel()
+    if n:
+        _poisson_kernel[(triton.cdiv(n, POISSON_BLOCK),)](
+            flat, out, n, _key(seed), _counter_word(counter), BLOCK=POISSON_BLOCK,
+            num_warps=_NUM_WARPS, enable_fp_fusion=False)
+    return out
+
+
+def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype,
+           device: torch.device | str | None) -> torch.Tensor:
+    """Standard normals equal to ``pmm_sde.random.normal(shape, seed, counter, dtype=dtype)``.
+
+    ``dtype`` is float32 or float64; computed by a Triton kernel in float64, stored in ``dtype``.
+    """
+    out = torch.empty(shape, dtype=dtype, device=device)
+    n = out.numel()
+    if n:
+        groups = triton.cdiv(n, 4)
+        _normal_kernel[(triton.cdiv(groups, NORMAL_BLOCK),)](
+            out, n, _key(seed), _counter_word(counter), BITS=streams.unit_interval_bits(dtype),
+            BLOCK=NORMAL_BLOCK, num_warps=_NUM_WARPS, enable_fp_fusion=False)
+    return out

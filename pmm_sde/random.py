@@ -1,0 +1,258 @@
+"""Counter-based random streams: Philox4x32-10 keyed by a seed, indexed by (element, counter).
+
+Every draw is a pure function of ``(seed, counter, element index)``, so sample ``i`` of a batch
+sees the same numbers whatever the batch size (the element index of sample ``i`` is
+``i * numel_per_sample + j``), and a GPU kernel can reproduce the stream bit for bit.
+
+Philox4x32-10 (Salmon et al., SC'11) with the round and key constants of Random123, as in
+``triton.language.randint4x``: the key is the 64-bit seed split into two 32-bit words, the
+counter block is ``(c0, c1, c2, c3)``. Words are held in int64 tensors; the 32x32 -> 64-bit
+products are split into 16-bit halves so that no intermediate leaves int64.
+
+Counter layout used throughout the package:
+``c0, c1`` = low and high words of the element (or group) index, ``c2`` = the caller's counter
+(for a chain: step and draw slot), ``c3`` = the attempt number of a rejection sampler.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+_M32 = 0xFFFFFFFF
+_ROUND_A = 0xD2511F53
+_ROUND_B = 0xCD9E8D57
+_KEY_A = 0x9E3779B9
+_KEY_B = 0xBB67AE85
+ROUNDS = 10
+
+#: Threshold of the Poisson sampler: inversion below, PTRS transformed rejection at or above.
+POISSON_INVERSION_MAX = 10.0
+#: ``log_factorial`` takes ``log k!`` from the exact product up to this ``k``, Stirling above.
+LOG_FACTORIAL_EXACT_MAX = 18
+#: Coefficients of ``1/x, 1/x^3, .., 1/x^9`` in Stirling's series for ``log Gamma(x)``.
+STIRLING_SERIES = (1.0 / 12.0, -1.0 / 360.0, 1.0 / 1260.0, -1.0 / 1680.0, 1.0 / 1188.0)
+HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _mulhilo(a: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """High and low 32-bit words of ``a * b`` for 32-bit ``a`` (int64 tensor) and constant ``b``."""
+    p_hi = (a >> 16) * b
+    p_lo = (a & 0xFFFF) * b
+    hi = (p_hi + (p_lo >> 16)) >> 16
+    lo = (p_lo + ((p_hi & 0xFFFF) << 16)) & _M32
+    return hi, lo
+
+
+def philox4x32(
+    seed: int,
+    c0: torch.Tensor,
+    c1: torch.Tensor | int,
+    c2: torch.Tensor | int,
+    c3: torch.Tensor | int,
+    rounds: int = ROUNDS,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Philox4x32 bijection of the counter block ``(c0, c1, c2, c3)`` under key ``seed``.
+
+    Returns four int64 tensors holding unsigned 32-bit words.
+    """
+    seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+    k0, k1 = seed & _M32, (seed >> 32) & _M32
+    c1 = c1 if torch.is_tensor(c1) else torch.full_like(c0, int(c1) & _M32)
+    c2 = c2 if torch.is_tensor(c2) else torch.full_like(c0, int(c2) & _M32)
+    c3 = c3 if torch.is_tensor(c3) else torch.full_like(c0, int(c3) & _M32)
+    for _ in range(rounds):
+        hi_a, lo_a = _mulhilo(c0, _ROUND_A)
+        hi_b, lo_b = _mulhilo(c2, _ROUND_B)
+        c0, c1, c2, c3 = hi_b ^ c1 ^ k0, lo_b, hi_a ^ c3 ^ k1, lo_a
+        k0 = (k0 + _KEY_A) & _M32
+        k1 = (k1 + _KEY_B) & _M32
+    return c0, c1, c2, c3
+
+
+def _split_index(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return index & _M32, (index >> 32) & _M32
+
+
+def unit_interval_bits(dtype: torch.dtype) -> int:
+    """Leading bits of a Philox word that ``to_unit_interval`` keeps: 32 for float64, else 23.
+
+    23 is the most bits whose midpoints ``(m + 1/2) 2^-b`` float32 represents exactly.
+    """
+    return 32 if dtype == torch.float64 else 23
+
+
+def to_unit_interval(word: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Map a 32-bit word to the open interval (0, 1): ``(floor(w 2^(b-32)) + 1/2) 2^-b``.
+
+    ``b = unit_interval_bits(dtype)``; the result is exact in float64 (``dtype`` float64) or
+    float32 (any other ``dtype``) and lies in ``[2^-(b+1), 1 - 2^-(b+1)]``.
+    """
+    bits = unit_interval_bits(dtype)
+    real = torch.float64 if dtype == torch.float64 else torch.float32
+    return ((word >> (32 - bits)).to(real) + 0.5) * 2.0**-bits
+
+
+def element_index(shape: torch.Size | tuple[int, ...], device: torch.device | str | None = None,
+                  offset: int = 0) -> torch.Tensor:
+    """Flat element indices ``offset + arange(numel)`` laid out in ``shape`` (int64)."""
+    numel = math.prod(shape)
+    return torch.arange(offset, offset + numel, dtype=torch.int64, device=device).reshape(shape)
+
+
+def uniform(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dtype = torch.float32,
+            device: torch.device | str | None = None, index: torch.Tensor | None = None,
+            attempt: int = 0) -> torch.Tensor:
+    """U(0, 1) draws, element ``e`` from word 0 of ``Philox(seed; e, counter, attempt)``."""
+    index = element_index(shape, device) if index is None else index
+    lo, hi = _split_index(index)
+    w0, _, _, _ = philox4x32(seed, lo, hi, counter, attempt)
+    return to_unit_interval(w0, dtype)
+
+
+def normal(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dtype = torch.float32,
+           device: torch.device | str | None = None, index: torch.Tensor | None = None) -> torch.Tensor:
+    """Standard normal draws by Box-Muller.
+
+    Elements ``4g .. 4g+3`` share one Philox block ``(g, counter, 0)``: words ``(w0, w1)`` give
+    lanes 0 and 1 (``r cos``, ``r sin``), words ``(w2, w3)`` lanes 2 and 3. The uniforms are
+    ``to_unit_interval(w, dtype)``; the transform is evaluated in float64 and rounded once to
+    ``dtype``, so float32 draws are within one ulp of each other on any float64 math library.
+    """
+    index = element_index(shape, device) if index is None else index
+    lo, hi = _split_index(index >> 2)
+    lane = index & 3
+    w0, w1, w2, w3 = philox4x32(seed, lo, hi, counter, 0)
+    first = lane < 2
+    u1 = to_unit_interval(torch.where(first, w0, w2), dtype).to(torch.float64)
+    u2 = to_unit_interval(torch.where(first, w1, w3), dtype).to(torch.float64)
+    radius = torch.sqrt(-2.0 * torch.log(u1))
+    angle = (2.0 * math.pi) * u2
+    return (radius * torch.where((lane & 1) == 0, torch.cos(angle), torch.sin(angle))).to(dtype)
+
+
+def log_factorial(k: torch.Tensor) -> torch.Tensor:
+    """``log k!`` for integer-valued float64 ``k >= 0`` (entries ``k < 0`` give 0).
+
+    ``log`` of the exact product ``k!`` for ``k <= LOG_FACTORIAL_EXACT_MAX`` (18! < 2^53), else
+    Stirling's series at ``x = k + 1 >= 20`` through the ``x^-9`` term (truncation < 1e-17).
+    Only ``+ - * /`` and ``log`` are used, in a fixed order, so a kernel can repeat it op for op.
+    """
+    exact = torch.ones_like(k)
+    for j in range(2, LOG_FACTORIAL_EXACT_MAX + 1):
+        exact = torch.where(k >= j, exact * j, exact)
+    x = torch.clamp(k, min=LOG_FACTORIAL_EXACT_MAX + 1) + 1.0
+    s = 1.0 / x
+    s2 = s * s
+    c0, c1, c2, c3, c4 = STIRLING_SERIES
+    series = s * (c0 + s2 * (c1 + s2 * (c2 + s2 * (c3 + s2 * c4))))
+    stirling = (x - 0.5) * torch.log(x) - x + HALF_LOG_2PI + series
+    return torch.where(k <= LOG_FACTORIAL_EXACT_MAX, torch.log(exact), stirling)
+
+
+def _poisson_inversion(rate: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Smallest k with F(k; rate) >= u, by sequential search (rate < POISSON_INVERSION_MAX)."""
+    k = torch.zeros_like(rate)
+    p = torch.exp(-rate)
+    cdf = p.clone()
+    active = u > cdf
+    while bool(active.any()):
+        k = k + active
+        p = torch.where(active, p * rate / k.clamp(min=1.0), p)
+        cdf = cdf + torch.where(active, p, torch.zeros_like(p))
+        # A cdf that stalls below u through rounding ends the search at the current k.
+        active = active & (u > cdf) & (p > 0)
+    return k
+
+
+def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tensor) -> torch.Tensor:
+    """Hormann's PTRS transformed rejection (rate >= 10), one Philox block per attempt."""
+    lam = rate
+    slam = torch.sqrt(lam)
+    loglam = torch.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    v_r = 0.9277 - 3.6224 / (b - 2.0)
+    result = torch.full_like(lam, -1.0)
+    pending = torch.ones_like(lam, dtype=torch.bool)
+    lo, hi = _split_index(index)
+    attempt = 0
+    while bool(pending.any()):
+        w0, w1, _, _ = philox4x32(seed, lo, hi, counter, attempt)
+        u = to_unit_interval(w0, torch.float64) - 0.5
+        v = to_unit_interval(w1, torch.float64)
+        us = 0.5 - u.abs()
+        k = torch.floor((2.0 * a / us + b) * u + lam + 0.43)
+        quick = (us >= 0.07) & (v <= v_r)
+        log_accept = (torch.log(v) + torch.log(inv_alpha) - torch.log(a / (us * us) + b)
+                      <= -lam + k * loglam - log_factorial(k))
+        rejected_early = (k < 0) | ((us < 0.013) & (v > us))
+        accept = pending & (quick | (~rejected_early & log_accept))
+        result = torch.where(accept, k, result)
+        pending = pending & ~accept
+        attempt += 1
+    return result
+
+
+def poisson(rate: torch.Tensor, seed: int, counter: int = 0, *, index: torch.Tensor | None = None,
+            validate: bool = True) -> torch.Tensor:
+    """Poisson(rate) counts, exact in law for every finite rate >= 0, deterministic in (seed, counter).
+
+    Inversion by sequential search for rate < 10 (one uniform), PTRS transformed rejection
+    (Hormann 1993) for rate >= 10, computed in float64 so float32 rates up to 1e7 and beyond are
+    safe. Returns counts with the dtype and shape of ``rate``. With ``validate=False`` an invalid
+    rate (negative, NaN, inf) gives NaN at its position instead of raising, with no host sync.
+    """
+    if validate:
+        bad = ~torch.isfinite(rate) | (rate < 0)
+        if bool(bad.any()):
+            raise ValueError("poisson: rate must be finite and >= 0")
+    index = element_index(rate.shape, rate.device) if index is None else index
+    rate64 = rate.to(torch.float64)
+    valid = torch.isfinite(rate64) & (rate64 >= 0)
+    lam = torch.where(valid, rate64, torch.zeros_like(rate64))
+    small = lam < POISSON_INVERSION_MAX
+    lo, hi = _split_index(index)
+    w0, _, _, _ = philox4x32(seed, lo, hi, counter, 0)
+    counts = _poisson_inversion(torch.where(small, lam, torch.zeros_like(lam)),
+                                torch.where(small, to_unit_interval(w0, torch.float64),
+                                            torch.zeros_like(lam)))
+    if bool((~small).any()):
+        big = ~small
+        counts = counts.masked_scatter(big, _poisson_ptrs(lam[big], seed, counter, index[big]))
+    return torch.where(valid, counts, torch.full_like(counts, float("nan"))).to(rate.dtype)
+
+
+def gamma(concentration: torch.Tensor, seed: int, counter: int, *,
+          index: torch.Tensor | None = None) -> torch.Tensor:
+    """Gamma(concentration, 1) draws by Marsaglia-Tsang (concentration < 1 boosted by U^(1/a)).
+
+    Attempt ``j`` of element ``e`` uses Philox block ``(e, counter, j + 1)`` (normal from words
+    0-1, acceptance uniform from word 2); the boost uniform uses attempt block 0, word 3.
+    """
+    index = element_index(concentration.shape, concentration.device) if index is None else index
+    a = concentration.to(torch.float64)
+    boosted = a < 1.0
+    d = torch.where(boosted, a + 1.0, a) - 1.0 / 3.0
+    c = 1.0 / torch.sqrt(9.0 * d)
+    lo, hi = _split_index(index)
+    result = torch.zeros_like(a)
+    pending = torch.ones_like(a, dtype=torch.bool)
+    attempt = 1
+    while bool(pending.any()):
+        w0, w1, w2, _ = philox4x32(seed, lo, hi, counter, attempt)
+        z = (torch.sqrt(-2.0 * torch.log(to_unit_interval(w0, torch.float64)))
+             * torch.cos(2.0 * math.pi * to_unit_interval(w1, torch.float64)))
+        u = to_unit_interval(w2, torch.float64)
+        v = (1.0 + c * z) ** 3
+        ok = (v > 0) & (torch.log(u) < 0.5 * z * z + d - d * v + d * torch.log(v.clamp(min=1e-300)))
+        accept = pending & ok
+        result = torch.where(accept, d * v, result)
+        pending = pending & ~accept
+        attempt += 1
+    _, _, _, w3 = philox4x32(seed, lo, hi, counter, 0)
+    boost = to_unit_interval(w3, torch.float64) ** (1.0 / a)
+    result = torch.where(boosted, result * boost, result)
+    return result.to(concentration.dtype)

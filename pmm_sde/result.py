@@ -1,0 +1,26 @@
+"""The result of a chain or of ``sample()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class SampleResult:
+    """Terminal state and bookkeeping of a PMM run.
+
+    ``mu``: terminal posterior mean, ``(n, *shape)`` (``(n, *shape, K)`` for Dirichlet-Categorical).
+    ``A``: terminal information (0-dim, or events per position ``(n, *shape, 1)``).
+    ``nfe``: predictor evaluations. ``times``: the grid (None for a chain given by alphas).
+    ``trajectory``: saved states ``(n_saved, *mu.shape)`` when requested, at ``trajectory_times``
+    (grid times, or step indices for a chain).
+    """
+
+    mu: torch.Tensor
+    A: torch.Tensor
+    nfe: int
+    times: torch.Tensor | None = None
+    trajectory: torch.Tensor | None = None
+    trajectory_times: torch.Tensor | None = None

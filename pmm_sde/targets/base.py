@@ -1,0 +1,116 @@
+"""Targets with exact oracles: ``predictor(mu, A) = E*[x | posterior state (mu, A)]``.
+
+The posterior state ``(mu, A)`` is equivalent to the family's statistic ``S = n(A) mu - n0 mu0``,
+whose likelihood given x is closed-form; an oracle is the posterior mean of x under the target
+given S. Normal-Normal: ``S | x ~ N(A x, A)``; Gamma-Poisson: ``N | x ~ Poisson(A x)``;
+Dirichlet-Categorical: ``c | x ~ prod_k Poisson(A x_k)``, which as a function of x on the simplex
+is proportional to ``prod_k x_k^c_k`` (the clock exposure cancels).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable
+
+import torch
+
+from ..families import ConjugateFamily
+
+OracleRule = Callable[[ConjugateFamily, dict[str, torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Oracle:
+    """A predictor ``xhat(mu, A)`` computed in closed form from the target's parameters.
+
+    ``xhat_max`` bounds every prediction when the target's support is bounded (else ``None``).
+    """
+
+    def __init__(self, family: ConjugateFamily, parameters: dict[str, torch.Tensor], rule: OracleRule,
+                 shape: torch.Size, xhat_max: float | None = None, name: str = "oracle"):
+        self.family = family
+        self.shape = torch.Size(shape)
+        self.parameters = parameters
+        self.rule = rule
+        self.xhat_max = xhat_max
+        self.name = name
+        self._cast_cache: dict[tuple[torch.dtype, torch.device], tuple] = {}
+
+    def _cast(self, mu: torch.Tensor) -> tuple[ConjugateFamily, dict[str, torch.Tensor]]:
+        key = (mu.dtype, mu.device)
+        if key not in self._cast_cache:
+            params = {k: v.to(dtype=mu.dtype if v.is_floating_point() else v.dtype, device=mu.device)
+                      for k, v in self.parameters.items()}
+            self._cast_cache[key] = (self.family.cast(mu), params)
+        return self._cast_cache[key]
+
+    def __call__(self, mu: torch.Tensor, A: torch.Tensor | float) -> torch.Tensor:
+        data_shape = mu.shape[1:-1] if self.family.has_class_axis else mu.shape[1:]
+        try:
+            fits = torch.broadcast_shapes(data_shape, self.shape) == data_shape
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"mu: the target's data shape is {tuple(self.shape)}, but mu holds points of "
+                             f"shape {tuple(data_shape)} (pass shape= to the sampler)")
+        family, params = self._cast(mu)
+        A = torch.as_tensor(A, dtype=mu.dtype, device=mu.device)
+        A = torch.broadcast_to(A, (*mu.shape[:-1], 1) if family.has_class_axis else mu.shape)
+        return self.rule(family, params, family.statistic(mu, A), A)
+
+    def __repr__(self) -> str:
+        return f"Oracle({self.name}, {self.family!r})"
+
+
+def mixture_mean(log_weights: torch.Tensor, component_means: torch.Tensor) -> torch.Tensor:
+    """``sum_k softmax(log_weights)_k m_k`` over the component axis 1.
+
+    ``log_weights`` has shape ``(n, K)``, ``component_means`` ``(n, K, *state)``.
+    """
+    r = torch.softmax(log_weights, dim=1)
+    return (r.reshape(*r.shape, *([1] * (component_means.dim() - 2))) * component_means).sum(1)
+
+
+def sum_event(values: torch.Tensor) -> torch.Tensor:
+    """Sum over every axis after the first two (batch, component)."""
+    return values.flatten(2).sum(-1) if values.dim() > 2 else values
+
+
+def counts(S: torch.Tensor) -> torch.Tensor:
+    """Event counts from a count statistic, rounded to the integer lattice they live on."""
+    return torch.round(S)
+
+
+class Target(ABC):
+    """A data law ``p*`` with exact oracles for the families it supports."""
+
+    @abstractmethod
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` draws of x, shape ``(n, *shape)`` (``(n, *shape, K)`` one-hot for categories)."""
+
+    @abstractmethod
+    def _rules(self) -> dict[type, OracleRule]:
+        """Closed-form oracle rule for each supported family class."""
+
+    @abstractmethod
+    def _oracle_parameters(self) -> dict[str, torch.Tensor]:
+        """The tensors the oracle rules read."""
+
+    xhat_max: float | None = None
+    #: Shape of one data point (class axis excluded).
+    shape: torch.Size = torch.Size()
+
+    def predictor(self, family: ConjugateFamily) -> Oracle:
+        """The exact predictor ``E*[x | (mu, A)]`` for ``family``."""
+        rules = self._rules()
+        rule = rules.get(type(family))
+        if rule is None:
+            supported = ", ".join(sorted(cls.__name__ for cls in rules))
+            raise ValueError(f"family: {type(self).__name__} has an oracle for {supported}, "
+                             f"not for {type(family).__name__}")
+        return Oracle(family, self._oracle_parameters(), rule, self.data_shape(family), self.xhat_max,
+                      type(self).__name__)
+
+    def data_shape(self, family: ConjugateFamily) -> torch.Size:
+        """Shape of one data point as ``family`` sees it (class axis excluded)."""
+        return self.shape
+

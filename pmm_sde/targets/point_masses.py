@@ -1,0 +1,72 @@
+"""A discrete law on given points: ``x = values_m`` with probability ``weights_m``.
+
+Its oracle is closed-form for every family and bounded by ``max(values)``:
+Normal-Normal ``log r_m = log w_m - 1/2 sum (A v^2 - 2 S v)``; Gamma-Poisson
+``log r_m = log w_m + sum (N log v - A v)``; Dirichlet-Categorical
+``log r_m = log w_m + sum c log v``; and ``E*[x | state] = sum_m r_m v_m``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._validation import as_float_tensor, probability_vectors
+from ..families import DirichletCategorical, GammaPoisson, NormalNormal
+from .base import Target, counts, mixture_mean, sum_event
+from .gaussian import component_log_evidence
+
+
+def _weighted_values(params, log_evidence):
+    values = params["values"]
+    return mixture_mean(torch.log(params["weights"]) + log_evidence, values.expand(log_evidence.shape[0], *values.shape))
+
+
+def normal_rule(family, params, S, A):
+    values = params["values"]
+    return _weighted_values(params, component_log_evidence(values, torch.zeros_like(values), S.unsqueeze(1), A.unsqueeze(1)))
+
+
+def poisson_rule(family, params, S, A):
+    N, A = counts(S).unsqueeze(1), A.unsqueeze(1)
+    values = params["values"]
+    return _weighted_values(params, sum_event(torch.xlogy(N, values) - A * values))
+
+
+def categorical_rule(family, params, S, events):
+    return _weighted_values(params, sum_event(torch.xlogy(counts(S).unsqueeze(1), params["values"])))
+
+
+class PointMasses(Target):
+    """``P(x = values[m]) = weights[m]``; ``values`` has shape ``(M, *shape)`` (``(M, *shape, K)``
+    of probability vectors for Dirichlet-Categorical, values >= 0 for Gamma-Poisson)."""
+
+    def __init__(self, weights, values):
+        self.weights = probability_vectors(weights, "weights")
+        if self.weights.dim() != 1:
+            raise ValueError(f"weights must be 1-D (one weight per point), got shape {tuple(self.weights.shape)}")
+        self.values = as_float_tensor(values, "values")
+        if self.values.dim() == 0 or self.values.shape[0] != self.weights.shape[0]:
+            raise ValueError(f"values must have a leading axis of size M={self.weights.shape[0]}, "
+                             f"got shape {tuple(self.values.shape)}")
+        self.weights = self.weights.to(self.values.dtype)
+        self.shape = self.values.shape[1:]
+        self.xhat_max = float(self.values.max())
+
+    def sample(self, n, generator=None):
+        return self.values[torch.multinomial(self.weights, n, replacement=True, generator=generator)]
+
+    def _oracle_parameters(self):
+        return {"weights": self.weights, "values": self.values}
+
+    def _rules(self):
+        return {NormalNormal: normal_rule, GammaPoisson: poisson_rule, DirichletCategorical: categorical_rule}
+
+    def data_shape(self, family):
+        return self.shape[:-1] if family.has_class_axis else self.shape
+
+    def predictor(self, family):
+        if isinstance(family, GammaPoisson) and float(self.values.min()) < 0:
+            raise ValueError("values must be >= 0 for a GammaPoisson oracle")
+        if isinstance(family, DirichletCategorical):
+            probability_vectors(self.values, "values")
+        return super().predictor(family)

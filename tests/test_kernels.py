@@ -1,0 +1,225 @@
+"""Triton kernels against the torch reference streams; laws of the Poisson sampler.
+
+Triton runs on CPU tensors through its interpreter (``TRITON_INTERPRET=1``), so sizes are small.
+"""
+
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from scipy import stats  # noqa: E402
+
+triton = pytest.importorskip("triton")
+import triton.language as tl  # noqa: E402
+
+from pmm_sde import kernels, random  # noqa: E402
+from pmm_sde.kernels import triton_random  # noqa: E402
+
+RATES = (0.0, 0.3, 3.0, 9.99, 10.0, 30.0, 300.0, 1e4, 1e6)
+DTYPES = (torch.float32, torch.float64)
+P_MIN = 1e-6  # chi-square tests reject only below this p-value, so they never flake
+Z_MAX = 5.0  # moment tests reject only beyond this many standard errors
+
+
+@triton.jit
+def _philox_words_kernel(index_ptr, out_ptr, seed, counter, attempt, BLOCK: tl.constexpr):
+    """``out[i, :] = Philox(seed; index[i], counter, attempt)`` through the kernels' helper."""
+    offs = tl.arange(0, BLOCK)
+    w0, w1, w2, w3 = triton_random._philox(seed, tl.load(index_ptr + offs), counter, attempt)
+    tl.store(out_ptr + 4 * offs, w0.to(tl.int64))
+    tl.store(out_ptr + 4 * offs + 1, w1.to(tl.int64))
+    tl.store(out_ptr + 4 * offs + 2, w2.to(tl.int64))
+    tl.store(out_ptr + 4 * offs + 3, w3.to(tl.int64))
+
+
+def _ulp_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Number of representable values between same-signed floats ``a`` and ``b``."""
+    bits = torch.int32 if a.dtype == torch.float32 else torch.int64
+    return (a.view(bits).long() - b.view(bits).long()).abs()
+
+
+def _pooled_chi_square_pvalue(draws: torch.Tensor, law) -> float:
+    """Pearson chi-square p-value of integer ``draws`` against the discrete ``law`` on {0, 1, ..}.
+
+    Cells ``{k}`` are pooled left to right until each expects >= 5 draws; the last cell takes
+    the upper tail ``{k >= K}``.
+    """
+    n = draws.numel()
+    top = int(max(draws.max().item(), law.isf(1e-12))) + 1
+    observed = np.bincount(draws.long().numpy(), minlength=top + 1).astype(float)
+    expected = n * law.pmf(np.arange(top + 1))
+    expected[-1] = n * law.sf(top - 1)
+    cells_o, cells_e, acc_o, acc_e = [], [], 0.0, 0.0
+    for o, e in zip(observed, expected):
+        acc_o, acc_e = acc_o + o, acc_e + e
+        if acc_e >= 5.0:
+            cells_o.append(acc_o)
+            cells_e.append(acc_e)
+            acc_o, acc_e = 0.0, 0.0
+    cells_o[-1] += acc_o
+    cells_e[-1] += acc_e
+    cells_o, cells_e = np.array(cells_o), np.array(cells_e)
+    chi2 = float(((cells_o - cells_e) ** 2 / cells_e).sum())
+    return float(stats.chi2.sf(chi2, df=len(cells_o) - 1))
+
+
+def _assert_poisson_moments(draws: torch.Tensor, lam: float) -> None:
+    """Sample mean and variance within ``Z_MAX`` standard errors of ``lam`` (Poisson law)."""
+    n = draws.numel()
+    x = draws.double()
+    z_mean = (x.mean().item() - lam) / (lam / n) ** 0.5
+    # Var of the sample variance: (mu4 - sigma^4 (n-3)/(n-1)) / n with mu4 = lam + 3 lam^2.
+    var_se = ((lam + 3 * lam**2 - lam**2 * (n - 3) / (n - 1)) / n) ** 0.5
+    z_var = (x.var().item() - lam) / var_se
+    assert abs(z_mean) < Z_MAX, f"mean z = {z_mean:.2f} at rate {lam}"
+    assert abs(z_var) < Z_MAX, f"variance z = {z_var:.2f} at rate {lam}"
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**32 + 5, 2**63 + 11, 2**64 - 1])
+def test_triton_philox_words_equal_torch_words(seed):
+    index = torch.tensor([0, 1, 2, 3, 1000, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1,
+                          3 * 2**32 + 17, 2**40 + 12345, 2**62, 5, 6, 7], dtype=torch.int64)
+    lo, hi = index & 0xFFFFFFFF, index >> 32
+    for counter, attempt in [(0, 0), (1, 0), (12, 3), (2**31 + 3, 1), (2**32 - 1, 2**31)]:
+        words = torch.empty(index.numel(), 4, dtype=torch.int64)
+        _philox_words_kernel[(1,)](index, words, seed, counter, attempt, BLOCK=index.numel())
+        expected = torch.stack(random.philox4x32(seed, lo, hi, counter, attempt), dim=1)
+        assert torch.equal(words, expected), (seed, counter, attempt)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_triton_poisson_equals_torch_poisson_per_rate(dtype):
+    for i, lam in enumerate(RATES):
+        rate = torch.full((1000,), lam, dtype=dtype)
+        got = kernels.poisson(rate, seed=11 + i, counter=3, backend="triton")
+        want = kernels.poisson(rate, seed=11 + i, counter=3, backend="torch")
+        assert got.dtype == dtype and got.shape == rate.shape
+        assert torch.equal(got, want), f"rate {lam}: {(got != want).sum().item()} counts differ"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_triton_poisson_equals_torch_poisson_mixed_rates(dtype):
+    generator = torch.Generator().manual_seed(0)
+    rate = torch.tensor(RATES, dtype=dtype).repeat(300)
+    rate = rate[torch.randperm(rate.numel(), generator=generator)].reshape(45, 60)
+    got = kernels.poisson(rate, seed=2**40 + 3, counter=2**31 + 9, backend="triton")
+    want = kernels.poisson(rate, seed=2**40 + 3, counter=2**31 + 9, backend="torch")
+    assert got.shape == rate.shape
+    assert torch.equal(got, want)
+    # A non-contiguous view is read in its logical (row-major) order, like the torch path.
+    assert torch.equal(kernels.poisson(rate.T, 1, 2, backend="triton"), kernels.poisson(rate.T, 1, 2, backend="torch"))
+
+
+@pytest.mark.parametrize("lam", [0.3, 3.0, 30.0, 300.0])
+def test_poisson_chi_square(lam):
+    draws = kernels.poisson(torch.full((40_000,), lam, dtype=torch.float64), seed=21, counter=4, backend="torch")
+    assert _pooled_chi_square_pvalue(draws, stats.poisson(lam)) > P_MIN
+
+
+@pytest.mark.parametrize("lam", [1e4, 1e6])
+def test_poisson_moments_at_large_rates(lam):
+    draws = kernels.poisson(torch.full((40_000,), lam, dtype=torch.float64), seed=22, counter=0, backend="torch")
+    _assert_poisson_moments(draws, lam)
+
+
+def test_float32_rate_1e7_is_finite_with_the_right_mean():
+    draws = kernels.poisson(torch.full((20_000,), 1e7, dtype=torch.float32), seed=23, counter=1, backend="torch")
+    assert draws.dtype == torch.float32 and bool(torch.isfinite(draws).all())
+    _assert_poisson_moments(draws, 1e7)
+    triton_draws = kernels.poisson(torch.full((300,), 1e7, dtype=torch.float32), seed=23, counter=1, backend="triton")
+    assert torch.equal(triton_draws, draws[:300])
+
+
+def test_log_factorial_matches_lgamma():
+    k = torch.cat([torch.arange(0.0, 200.0), torch.logspace(2.5, 9, 500).floor()]).double()
+    torch.testing.assert_close(random.log_factorial(k), torch.lgamma(k + 1.0), rtol=4e-16, atol=0.0)
+
+
+def test_unit_interval_is_open_and_exact():
+    words = torch.tensor([0, 1, 2**31, 2**32 - 1], dtype=torch.int64)
+    for dtype in DTYPES:
+        u = random.to_unit_interval(words, dtype)
+        assert u.dtype == dtype and bool((u > 0).all()) and bool((u < 1).all())
+        bits = random.unit_interval_bits(dtype)
+        assert u[0].item() == 2.0 ** -(bits + 1) and u[-1].item() == 1 - 2.0 ** -(bits + 1)
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_poisson_is_deterministic_in_seed_and_counter(backend):
+    rate = torch.tensor([0.5, 4.0, 25.0, 5e3]).repeat(64)
+    draws = kernels.poisson(rate, seed=5, counter=2, backend=backend)
+    assert torch.equal(draws, kernels.poisson(rate, seed=5, counter=2, backend=backend))
+    assert not torch.equal(draws, kernels.poisson(rate, seed=5, counter=3, backend=backend))
+    assert not torch.equal(draws, kernels.poisson(rate, seed=6, counter=2, backend=backend))
+    assert torch.equal(draws[:50], kernels.poisson(rate[:50], seed=5, counter=2, backend=backend))
+
+
+def test_triton_normal_matches_torch_normal():
+    shape = (3, 1001)  # numel not a multiple of 4: the last Philox group is partial
+    got = kernels.normal(shape, seed=2**33 + 1, counter=4, dtype=torch.float32, backend="triton")
+    want = kernels.normal(shape, seed=2**33 + 1, counter=4, dtype=torch.float32, backend="torch")
+    assert got.dtype == torch.float32 and got.shape == shape
+    assert torch.equal(got, want)
+    got = kernels.normal(shape, seed=3, counter=0, dtype=torch.float64, backend="triton")
+    want = kernels.normal(shape, seed=3, counter=0, dtype=torch.float64, backend="torch")
+    # float64: numpy's and torch's log/cos/sin may differ in the last bits.
+    assert int(_ulp_distance(got, want).max()) <= 4
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_normal_is_deterministic_in_seed_and_counter(backend):
+    draws = kernels.normal((257,), seed=1, counter=1, backend=backend)
+    assert torch.equal(draws, kernels.normal((257,), seed=1, counter=1, backend=backend))
+    assert not torch.equal(draws, kernels.normal((257,), seed=1, counter=2, backend=backend))
+    assert torch.equal(draws[:13], kernels.normal((13,), seed=1, counter=1, backend=backend))
+
+
+def test_auto_backend_on_cpu_is_torch():
+    assert kernels.resolve_backend("auto", "cpu") == "torch"
+    rate = torch.tensor([1.0, 50.0])
+    assert torch.equal(kernels.poisson(rate, 1), random.poisson(rate, 1))
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), -float("inf")])
+def test_bad_rates_raise(backend, bad):
+    with pytest.raises(ValueError, match=r"rate must be (finite|>= 0)"):
+        kernels.poisson(torch.tensor([1.0, bad]), seed=0, backend=backend)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="backend"):
+        kernels.poisson(torch.tensor([1.0]), seed=0, backend="cuda")
+    with pytest.raises(ValueError, match="backend"):
+        kernels.normal((3,), seed=0, backend="numpy")
+    with pytest.raises(ValueError, match="rate must be a float32 or float64 tensor"):
+        kernels.poisson(torch.tensor([1, 2]), seed=0)
+    with pytest.raises(ValueError, match="dtype"):
+        kernels.normal((3,), seed=0, dtype=torch.float16)
+
+
+def test_package_imports_and_samples_without_triton():
+    script = (
+        "import sys; sys.modules['triton'] = None\n"
+        "import torch\n"
+        "from pmm_sde import kernels\n"
+        "assert not kernels.triton_available()\n"
+        "k = kernels.poisson(torch.tensor([0.5, 20.0]), seed=1)\n"
+        "z = kernels.normal((5,), seed=1)\n"
+        "assert k.shape == (2,) and z.shape == (5,)\n"
+        "try:\n"
+        "    kernels.poisson(torch.tensor([1.0]), seed=1, backend='triton')\n"
+        "except RuntimeError as error:\n"
+        "    assert 'triton' in str(error)\n"
+        "else:\n"
+        "    raise AssertionError('backend=triton without triton did not raise')\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,67 @@
+"""Counter-based streams: laws, determinism, batch independence."""
+
+import torch
+from scipy import stats
+
+from pmm_sde import random
+from pmm_sde.testing import assert_moments, assert_same_law
+
+
+def test_normal_law_float64_and_float32():
+    z = random.normal((100_000,), seed=3, counter=1, dtype=torch.float64)
+    assert_same_law(z, stats.norm())
+    z32 = random.normal((100_000,), seed=3, counter=1, dtype=torch.float32)
+    assert z32.dtype == torch.float32
+    assert_same_law(z32, stats.norm())
+
+
+def test_normal_lanes_are_independent():
+    z = random.normal((200_000,), seed=5, counter=0, dtype=torch.float64).reshape(-1, 4)
+    corr = torch.corrcoef(z.T)
+    off = corr[~torch.eye(4, dtype=torch.bool)]
+    assert float(off.abs().max()) < 5 / 50_000 ** 0.5
+
+
+def test_uniform_law():
+    u = random.uniform((100_000,), seed=1, counter=7, dtype=torch.float64)
+    assert float(u.min()) > 0 and float(u.max()) < 1
+    assert_same_law(u, stats.uniform())
+
+
+def test_gamma_law_small_and_large_shape():
+    for a in (0.3, 1.0, 4.5):
+        g = random.gamma(torch.full((50_000,), a, dtype=torch.float64), seed=2, counter=3)
+        assert_same_law(g, stats.gamma(a))
+
+
+def test_poisson_law_and_large_rates():
+    for lam in (0.3, 3.0, 30.0, 300.0):
+        k = random.poisson(torch.full((40_000,), lam, dtype=torch.float64), seed=4, counter=0)
+        assert_same_law(k, stats.poisson(lam))
+    k = random.poisson(torch.full((20_000,), 1e7, dtype=torch.float32), seed=4, counter=0)
+    assert torch.isfinite(k).all()
+    assert_moments(k, mean=1e7, variance=1e7)
+
+
+def test_streams_are_deterministic_and_counter_dependent():
+    a = random.normal((1000,), seed=9, counter=2)
+    assert torch.equal(a, random.normal((1000,), seed=9, counter=2))
+    assert not torch.equal(a, random.normal((1000,), seed=9, counter=3))
+    assert not torch.equal(a, random.normal((1000,), seed=10, counter=2))
+    big_seed = random.normal((1000,), seed=2**40 + 9, counter=2)
+    assert not torch.equal(a, big_seed)
+
+
+def test_prefix_of_stream_does_not_depend_on_length():
+    short = random.poisson(torch.full((7, 3), 12.0), seed=1, counter=5)
+    long = random.poisson(torch.full((700, 3), 12.0), seed=1, counter=5)
+    assert torch.equal(short, long[:7])
+    assert torch.equal(random.normal((7, 3), 1, 5), random.normal((700, 3), 1, 5)[:7])
+
+
+def test_invalid_rate_raises_or_is_nan():
+    import pytest
+    with pytest.raises(ValueError, match="rate"):
+        random.poisson(torch.tensor([1.0, -1.0]), seed=0)
+    out = random.poisson(torch.tensor([1.0, float("nan"), -2.0, float("inf")]), seed=0, validate=False)
+    assert torch.isfinite(out[0]) and torch.isnan(out[1:]).all()

@@ -1,7 +1,9 @@
 """pmm_sde: Posterior Mean Matching generative models and their continuous-time processes."""
 
-from . import grids, random, schedules, targets
+from . import grids, random, schedules, solvers, targets
 from .chain import run_chain, run_exact_chain
+from .driver import sample
+from .processes import GammaPoissonCoxSDE, NormalNormalSDE
 from .families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
 from .result import SampleResult
 
@@ -10,5 +12,6 @@ __version__ = "0.1.0"
 __all__ = [
     "NormalNormal", "GammaPoisson", "DirichletCategorical", "ConjugateFamily",
     "schedules", "grids", "targets", "random",
-    "run_chain", "run_exact_chain", "SampleResult",
+    "run_chain", "run_exact_chain", "SampleResult", "sample", "solvers",
+    "NormalNormalSDE", "GammaPoissonCoxSDE",
 ]

@@ -18,8 +18,8 @@ from ._validation import as_float_tensor, positive_int
 from .families import ConjugateFamily
 from .result import SampleResult
 
-#: Counters reserved for the draws of one step (exact transitions use two).
-COUNTERS_PER_STEP = 4
+#: Counters reserved for the draws of one step (shared with the solvers' driver).
+COUNTERS_PER_STEP = 8
 
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Evidence = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]

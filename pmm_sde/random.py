@@ -118,7 +118,7 @@ def normal(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dtyp
     Elements ``4g .. 4g+3`` share one Philox block ``(g, counter, 0)``: words ``(w0, w1)`` give
     lanes 0 and 1 (``r cos``, ``r sin``), words ``(w2, w3)`` lanes 2 and 3. The uniforms are
     ``to_unit_interval(w, dtype)``; the transform is evaluated in float64 and rounded once to
-    ``dtype``, so float32 draws are within one ulp of each other on any float64 math library.
+    ``dtype``, so float32 draws agree to one ulp (almost always exactly) on any device or backend.
     """
     index = element_index(shape, device) if index is None else index
     lo, hi = _split_index(index >> 2)

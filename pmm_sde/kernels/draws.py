@@ -23,8 +23,8 @@ def poisson(rate: torch.Tensor, seed: int, counter: int = 0, backend: str = "aut
     and shape. Both backends give the same counts (see :mod:`pmm_sde.kernels.triton_random`).
     """
     if not torch.is_tensor(rate) or rate.dtype not in _FLOAT_DTYPES:
-        raise ValueError(f"rate must be a float32 or float64 tensor, got {type(rate).__name__}"
-                         f"{'' if not torch.is_tensor(rate) else ' of dtype ' + str(rate.dtype)}")
+        got = rate.dtype if torch.is_tensor(rate) else type(rate).__name__
+        raise ValueError(f"rate must be a float32 or float64 tensor, got {got}")
     chosen = resolve_backend(backend, rate.device)
     nonnegative(rate, "rate")
     if chosen == "triton":
@@ -42,7 +42,7 @@ def normal(shape: tuple[int, ...], seed: int, counter: int = 0, dtype: torch.dty
     """
     if dtype not in _FLOAT_DTYPES:
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    device = torch.get_default_device() if device is None else torch.device(device)
+    device = torch.empty(0).device if device is None else torch.device(device)
     if resolve_backend(backend, device) == "triton":
         from . import triton_random
         return triton_random.normal(tuple(shape), seed, counter, dtype, device)

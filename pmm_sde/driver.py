@@ -1,0 +1,87 @@
+"""``sample()``: the one driver. It owns the grid, the random streams, saving and NFE counting.
+
+The schedule is evaluated once per grid (``A(t_k)``, ``alpha(t_k)`` in float64, then cast), the
+loop makes no host-device synchronisation (prediction checks are accumulated on the device and
+read once at the end), and saved states go into a preallocated tensor.
+"""
+
+from __future__ import annotations
+
+import torch
+from tqdm.auto import tqdm
+
+from ._validation import positive_int
+from .chain import resolve_shape
+from .grids import DEFAULT_GRID, information_steps, make_grid, validate_times
+from .noise import Noise
+from .processes import PMMProcess
+from .result import SampleResult
+from .solvers import get_solver
+from .solvers.base import Evaluator, Interval, State
+
+
+def _grid(process: PMMProcess, steps, grid, save_at) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if grid is None or isinstance(grid, str):
+        times = make_grid(process.schedule, steps, DEFAULT_GRID if grid is None else grid)
+    else:
+        times = validate_times(grid, "grid")
+    save_times = None
+    if isinstance(save_at, str):
+        if save_at != "grid":
+            raise ValueError(f"save_at must be 'grid', a tensor of times, or None, got {save_at!r}")
+        save_times = times
+    elif save_at is not None:
+        save_times = validate_times(torch.unique(torch.as_tensor(save_at, dtype=torch.float64)), "save_at")
+        if float(save_times[0]) < float(times[0]) or float(save_times[-1]) > float(times[-1]):
+            raise ValueError("save_at times must lie within the grid")
+        times = torch.unique(torch.cat([times, save_times]))
+    return times, save_times
+
+
+def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 10_000, shape=None,
+           seed: int = 0, grid=None, bm=None, save_at=None, dtype: torch.dtype | None = None,
+           device: torch.device | str | None = None, progress: bool = False) -> SampleResult:
+    """Simulate ``n`` samples of ``process`` from its prior state at ``t = 0`` to the grid's end.
+
+    ``solver``: a registered name (``pmm.solvers.available(process)``) or a ``Solver`` object.
+    ``grid``: ``None`` (the default grid, log1p), a grid name, or a tensor of times; a tensor
+    grid fixes the steps itself. ``bm``: a torchsde Brownian motion over the grid's time span
+    with size ``(n, d)`` (Brownian solvers). ``save_at``: ``"grid"`` or a tensor of times (merged
+    into the grid); the states there form ``result.trajectory``. ``progress``: a tqdm bar.
+    """
+    n = positive_int(n, "n")
+    if not isinstance(process, PMMProcess):
+        raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")
+    solver = get_solver(solver, process)
+    dtype = dtype or torch.get_default_dtype()
+    times, save_times = _grid(process, steps, grid, save_at)
+    A64, _ = information_steps(process.schedule, times)
+    rate64 = process.schedule.rate(times).to(torch.float64)
+    A, rate, t = (x.to(dtype=dtype, device=device) for x in (A64, rate64, times))
+    process = process.cast(A)
+    if shape is not None:
+        process.shape = resolve_shape(process.family, shape)
+    solver.prepare(process, times, A64, rate64)
+
+    mu, A_state = process.family.initial_state(n, process.shape)
+    mu = mu.to(device=device)
+    A_state = A_state.to(device=device)
+    state = State(mu, A_state)
+    predict = Evaluator(process, mu.shape, mu.device)
+    noise = Noise(seed, mu.shape, dtype, mu.device, bm=bm)
+
+    trajectory = None
+    if save_times is not None:
+        save_mask = torch.isin(times, save_times)
+        trajectory = torch.empty((int(save_mask.sum()), *mu.shape), dtype=dtype, device=mu.device)
+        save_slots = torch.cumsum(save_mask, 0) - 1
+        if save_mask[0]:
+            trajectory[0] = mu
+    for k in tqdm(range(len(times) - 1), desc=solver.name, disable=not progress, leave=False):
+        interval = Interval(k, t[k], t[k + 1], A[k], A[k + 1], rate[k], rate[k + 1])
+        state = solver.step(predict, state, interval, noise)
+        if trajectory is not None and save_mask[k + 1]:
+            trajectory[save_slots[k + 1]] = state.mu
+    predict.raise_if_bad()
+    return SampleResult(mu=state.mu, A=state.A, nfe=predict.nfe, times=times, trajectory=trajectory,
+                        trajectory_times=save_times)

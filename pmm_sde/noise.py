@@ -1,0 +1,50 @@
+"""Per-step noise for the driver: counter-based streams, or a user's torchsde Brownian motion.
+
+Step ``k`` owns counters ``k * COUNTERS_PER_STEP + slot``; element ``i * numel + j`` belongs to
+sample ``i``, so every draw depends only on ``(seed, sample index, step, slot)``, never on the batch
+size. With ``bm`` (e.g. ``torchsde.BrownianInterval``) the Brownian increment of slot 0 is
+``bm(t0, t1)``, so one path can drive several grids and torchsde itself.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import random
+from .chain import COUNTERS_PER_STEP
+
+
+class Noise:
+    """Noise source of one run: ``seed``, the state's shape, dtype and device."""
+
+    def __init__(self, seed: int, shape: torch.Size, dtype: torch.dtype, device, bm=None):
+        self.seed = int(seed)
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.device = device
+        self.bm = bm
+        self._index = random.element_index(self.shape, device)
+
+    def counter(self, k: int, slot: int = 0) -> int:
+        if not 0 <= slot < COUNTERS_PER_STEP:
+            raise ValueError(f"slot must be in [0, {COUNTERS_PER_STEP}), got {slot}")
+        return k * COUNTERS_PER_STEP + slot
+
+    def normal(self, k: int, slot: int = 0, interval=None) -> torch.Tensor:
+        """Standard normals of step k. Slot 0 with a ``bm`` is ``bm(t0, t1) / sqrt(h)``."""
+        if self.bm is not None and slot == 0:
+            if interval is None:
+                raise ValueError("interval is required to read the Brownian motion bm")
+            dW = self.bm(interval.t0.item(), interval.t1.item())
+            return (dW / torch.sqrt(interval.h)).reshape(self.shape).to(self.dtype)
+        return random.normal(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype,
+                             device=self.device, index=self._index)
+
+    def uniform(self, k: int, slot: int = 0, attempt: int = 0) -> torch.Tensor:
+        """U(0, 1) draws of step k; ``attempt`` indexes successive draws of a rejection loop."""
+        return random.uniform(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype,
+                              device=self.device, index=self._index, attempt=attempt)
+
+    def poisson(self, k: int, rate: torch.Tensor, slot: int = 0) -> torch.Tensor:
+        """Poisson(rate) counts of step k (NaN where the rate is invalid; the caller checks rates)."""
+        return random.poisson(rate, self.seed, self.counter(k, slot), index=self._index, validate=False)

@@ -1,0 +1,72 @@
+"""The Normal-Normal PMM SDE (pmm-notes 2.1) and its probability-flow ODE.
+
+With ``lambda(t) = l0 + A(t)`` and ``alpha = A'(t)``:
+
+    d mu = (alpha / lambda) (xhat(mu, A) - mu) dt + (sqrt(alpha) / lambda) dW.
+
+In the statistic ``S = lambda mu - l0 m0`` the SDE reads ``dS = alpha xhat dt + sqrt(alpha) dW``:
+a drift ``xhat`` and unit additive noise in the time ``A``. With xhat frozen over a step the
+exact solution is the PMM update ``S' = S + dA xhat + sqrt(dA) z``.
+
+Probability flow (same marginals, no noise), from the score ``(c + gamma xhat - mu) lambda^2 / A``
+of the marginal of mu (``gamma = A / lambda``, ``c = l0 m0 / lambda``):
+
+    d mu / dt = (alpha / lambda) (xhat - mu) - (alpha / (2 A)) (c + gamma xhat - mu).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .base import PMMProcess
+
+
+class NormalNormalSDE(PMMProcess):
+    """``d mu = (alpha/lambda)(xhat - mu) dt + (sqrt(alpha)/lambda) dW``; a torchsde SDE on flat states."""
+
+    noise_type = "diagonal"
+    sde_type = "ito"
+
+    # ----------------------------------------------------------------- coefficients
+    def coefficients(self, t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(A(t), alpha(t), lambda(t))``."""
+        A = self.schedule.A(t)
+        return A, self.schedule.rate(t), self.family.strength(A)
+
+    def drift(self, t, mu: torch.Tensor) -> torch.Tensor:
+        """``(alpha / lambda) (xhat(mu, A) - mu)``."""
+        A, alpha, lam = self.coefficients(self._time(t, mu))
+        return (alpha / lam) * (self.predictor(mu, A) - mu)
+
+    def diffusion(self, t, mu: torch.Tensor) -> torch.Tensor:
+        """``sqrt(alpha) / lambda`` (the same for every coordinate), broadcast to mu's shape."""
+        _, alpha, lam = self.coefficients(self._time(t, mu))
+        return (torch.sqrt(alpha) / lam).expand_as(mu)
+
+    def probability_flow(self, t, mu: torch.Tensor) -> torch.Tensor:
+        """Drift of the probability-flow ODE (undefined at A = 0, where the law of mu is a point)."""
+        A, alpha, lam = self.coefficients(self._time(t, mu))
+        xhat = self.predictor(mu, A)
+        return (alpha / lam) * (xhat - mu) - (alpha / (2 * A)) * (self.family.prior_statistic / lam
+                                                                   + (A / lam) * xhat - mu)
+
+    def frozen_step(self, mu: torch.Tensor, A0, A1, xhat: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Exact transition over ``[A0, A1]`` with ``xhat`` frozen: ``S' = S + dA xhat + sqrt(dA) z``."""
+        dA = A1 - A0
+        return (self.family.strength(A0) * mu + dA * xhat + torch.sqrt(dA) * z) / self.family.strength(A1)
+
+    # ----------------------------------------------------------------- torchsde interface
+    def f(self, t, y: torch.Tensor) -> torch.Tensor:
+        """torchsde drift on flattened states ``(n, d)``."""
+        return self.drift(t, self._unflatten(y)).reshape(y.shape)
+
+    def g(self, t, y: torch.Tensor) -> torch.Tensor:
+        """torchsde diagonal diffusion on flattened states ``(n, d)``."""
+        return self.diffusion(t, y)
+
+    def _unflatten(self, y: torch.Tensor) -> torch.Tensor:
+        return y.reshape(self.state_shape(y.shape[0]))
+
+    @staticmethod
+    def _time(t, mu: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(t, dtype=mu.dtype, device=mu.device)

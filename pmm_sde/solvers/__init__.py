@@ -1,0 +1,39 @@
+"""Solver catalogue: ``available(process)`` lists the names ``sample()`` accepts for a process."""
+
+from __future__ import annotations
+
+from ..processes import NormalNormalSDE, PMMProcess
+from . import brownian
+from .base import REGISTRY, Evaluator, Interval, Solver, State, register
+from .brownian import EulerMaruyama, ODEEuler, ODEHeun, PMM2, PMMChain, StochasticHeun
+from .torchsde_adapter import METHODS as TORCHSDE_METHODS
+from .torchsde_adapter import TorchsdeSolver
+
+
+def available(process: PMMProcess) -> list[str]:
+    """Names of the solvers valid for ``process``."""
+    names = [name for name, cls in REGISTRY.items() if isinstance(process, cls.process_type)]
+    if isinstance(process, NormalNormalSDE):
+        names += [f"torchsde:{m}" for m in TORCHSDE_METHODS]
+    return names
+
+
+def get_solver(solver: str | Solver, process: PMMProcess) -> Solver:
+    """A solver object from a name or an object, checked against the process."""
+    if isinstance(solver, str):
+        if solver.startswith("torchsde:"):
+            solver = TorchsdeSolver(solver.split(":", 1)[1])
+        elif solver in REGISTRY:
+            solver = REGISTRY[solver]()
+        else:
+            raise ValueError(f"solver {solver!r} is unknown; available for this process: {available(process)}")
+    if not isinstance(solver, Solver):
+        raise ValueError(f"solver must be a name or a Solver, got {type(solver).__name__}")
+    if not isinstance(process, solver.process_type):
+        raise ValueError(f"solver {solver.name!r} does not apply to {type(process).__name__}; "
+                         f"available: {available(process)}")
+    return solver
+
+
+__all__ = ["Solver", "State", "Interval", "Evaluator", "REGISTRY", "register", "available", "get_solver",
+           "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2", "ODEEuler", "ODEHeun", "TorchsdeSolver"]

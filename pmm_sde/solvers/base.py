@@ -1,0 +1,99 @@
+"""Solver objects: a step rule plus declared orders, and the registry of names.
+
+A solver sees one grid interval at a time (schedule values precomputed by the driver), the
+current state, a predictor evaluator that counts NFE, and the interval's noise. It never knows
+which family it serves beyond the process interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from ..chain import PredictionMonitor
+from ..processes import PMMProcess
+
+
+@dataclass
+class Interval:
+    """Step ``index`` from ``t0`` to ``t1``, with ``A`` and ``alpha = A'`` at both ends (0-dim tensors)."""
+
+    index: int
+    t0: torch.Tensor
+    t1: torch.Tensor
+    A0: torch.Tensor
+    A1: torch.Tensor
+    rate0: torch.Tensor
+    rate1: torch.Tensor
+
+    @property
+    def h(self) -> torch.Tensor:
+        return self.t1 - self.t0
+
+    @property
+    def dA(self) -> torch.Tensor:
+        return self.A1 - self.A0
+
+
+@dataclass
+class State:
+    """Posterior mean ``mu`` and information ``A`` (per position for Dirichlet-Categorical), plus
+    whatever a multistep solver carries between steps."""
+
+    mu: torch.Tensor
+    A: torch.Tensor
+    memory: dict[str, Any] = field(default_factory=dict)
+
+
+class Evaluator:
+    """Calls the predictor, counts evaluations, and checks predictions without a host sync."""
+
+    def __init__(self, process: PMMProcess, state_shape: torch.Size, device):
+        self.process = process
+        self.family = process.family
+        self.nfe = 0
+        self._monitor = PredictionMonitor(process.family, state_shape, device)
+
+    def __call__(self, mu: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+        xhat = self._monitor.check(self.process.predictor(mu, A), self.nfe)
+        self.nfe += 1
+        return xhat
+
+    def raise_if_bad(self) -> None:
+        self._monitor.raise_if_bad()
+
+
+class Solver(ABC):
+    """A step rule with declared orders.
+
+    ``weak_order``: the rate at which errors of expectations of smooth functions of the terminal
+    state fall with the step size; ``strong_order``: pathwise, with coupled noise (None where not
+    meaningful, as for jump solvers exact in law or for ODE flows from a random start).
+    """
+
+    name: ClassVar[str]
+    process_type: ClassVar[type]
+    weak_order: ClassVar[float]
+    strong_order: ClassVar[float | None] = None
+
+    def prepare(self, process: PMMProcess, times: torch.Tensor, A: torch.Tensor, rate: torch.Tensor) -> None:
+        """Check the grid before the run (e.g. a stability bound); default: nothing to check."""
+
+    @abstractmethod
+    def step(self, predict: Evaluator, state: State, interval: Interval, noise) -> State:
+        """Advance ``state`` over ``interval``."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, weak_order={self.weak_order}, strong_order={self.strong_order})"
+
+
+REGISTRY: dict[str, type[Solver]] = {}
+
+
+def register(cls: type[Solver]) -> type[Solver]:
+    """Class decorator: make ``cls`` available by its ``name``."""
+    REGISTRY[cls.name] = cls
+    return cls

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from ._validation import positive_int
 from .chain import resolve_shape
-from .grids import DEFAULT_GRID, information_steps, make_grid, validate_times
+from .grids import information_steps, make_grid, validate_times
 from .noise import Noise
 from .processes import PMMProcess
 from .result import SampleResult
@@ -20,9 +20,9 @@ from .solvers import get_solver
 from .solvers.base import Evaluator, Interval, State
 
 
-def _grid(process: PMMProcess, steps, grid, save_at) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _grid(process: PMMProcess, steps, grid, save_at, default: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     if grid is None or isinstance(grid, str):
-        times = make_grid(process.schedule, steps, DEFAULT_GRID if grid is None else grid)
+        times = make_grid(process.schedule, steps, default if grid is None else grid)
     else:
         times = validate_times(grid, "grid")
     save_times = None
@@ -44,7 +44,8 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     """Simulate ``n`` samples of ``process`` from its prior state at ``t = 0`` to the grid's end.
 
     ``solver``: a registered name (``pmm.solvers.available(process)``) or a ``Solver`` object.
-    ``grid``: ``None`` (the default grid, log1p), a grid name, or a tensor of times; a tensor
+    ``grid``: ``None`` (the solver's default grid: log1p, or log1p_sqrt for probability-flow
+    solvers), a grid name, or a tensor of times; a tensor
     grid fixes the steps itself. ``bm``: a torchsde Brownian motion over the grid's time span
     with size ``(n, d)`` (Brownian solvers). ``save_at``: ``"grid"`` or a tensor of times (merged
     into the grid); the states there form ``result.trajectory``. ``progress``: a tqdm bar.
@@ -54,7 +55,7 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
         raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")
     solver = get_solver(solver, process)
     dtype = dtype or torch.get_default_dtype()
-    times, save_times = _grid(process, steps, grid, save_at)
+    times, save_times = _grid(process, steps, grid, save_at, solver.default_grid)
     A64, _ = information_steps(process.schedule, times)
     rate64 = process.schedule.rate(times).to(torch.float64)
     A, rate, t = (x.to(dtype=dtype, device=device) for x in (A64, rate64, times))

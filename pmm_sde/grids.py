@@ -2,6 +2,9 @@
 
 - ``uniform``: uniform in t.
 - ``log1p``: uniform in ``log(1 + A)`` (geometric growth of information; the default).
+- ``log1p_sqrt``: uniform in ``log(1 + sqrt(A))``: steps uniform in ``u = sqrt(A)`` near A = 0 and
+  geometric later; the default of the probability-flow solvers, whose ODE reads ``dy/du = xhat``
+  (on ``log1p`` their first steps are ``O(N^-1/2)`` long in u, which costs half an order).
 - ``edm``: Karras et al.'s rho-spacing in ``sigma = A^(-1/2)`` from ``sigma_max`` down to
   ``sigma_min = A(1)^(-1/2)``, preceded by the step from A = 0 (sigma = infinity) to ``sigma_max``.
 - ``uniform_A``: uniform in A; shown for comparison only: its first step already carries a 1/N
@@ -26,7 +29,7 @@ import torch
 from ._validation import as_float_tensor, positive_int
 from .schedules import Schedule
 
-GRIDS = ("log1p", "uniform", "edm", "uniform_A")
+GRIDS = ("log1p", "log1p_sqrt", "uniform", "edm", "uniform_A")
 DEFAULT_GRID = "log1p"
 
 
@@ -40,6 +43,8 @@ def make_grid(schedule: Schedule, steps: int, kind: str = DEFAULT_GRID, *, rho: 
         return k / steps
     if kind == "log1p":
         A = torch.expm1(k / steps * torch.log1p(torch.tensor(total, dtype=torch.float64)))
+    elif kind == "log1p_sqrt":
+        A = torch.expm1(k / steps * torch.log1p(torch.tensor(total, dtype=torch.float64).sqrt())) ** 2
     elif kind == "uniform_A":
         A = total * k / steps
     elif kind == "edm":

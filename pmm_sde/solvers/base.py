@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 
 from ..chain import PredictionMonitor
+from ..grids import DEFAULT_GRID
 from ..processes import PMMProcess
 
 
@@ -78,6 +79,8 @@ class Solver(ABC):
     process_type: ClassVar[type]
     weak_order: ClassVar[float]
     strong_order: ClassVar[float | None] = None
+    #: The grid ``sample()`` uses when none is given.
+    default_grid: ClassVar[str] = DEFAULT_GRID
 
     def prepare(self, process: PMMProcess, times: torch.Tensor, A: torch.Tensor, rate: torch.Tensor) -> None:
         """Check the grid before the run (e.g. a stability bound); default: nothing to check."""

@@ -160,6 +160,7 @@ class _ProbabilityFlow(Solver):
     """
 
     process_type = NormalNormalSDE
+    default_grid = "log1p_sqrt"
     start: type[Solver]
 
     def prepare(self, process, times, A, rate):

@@ -3,6 +3,8 @@
 Each grid interval is one call of ``torchsde.sdeint`` with ``dt`` equal to the interval, so
 torchsde steps exactly on the driver's grid; the Brownian motion is the user's ``bm`` or a
 ``torchsde.BrownianInterval`` made from the seed (torchsde's noise depends on the batch size).
+``sdeint`` evaluates the drift once per call to check shapes; that evaluation does not enter the
+solution and is not counted as an NFE.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ class _Flat(torch.nn.Module):
     def __init__(self, process: NormalNormalSDE, predict):
         super().__init__()
         self.process, self.predict = process, predict
+        self.shape_check_pending = True
 
     def f(self, t, y):
         A, alpha, lam = self.process.coefficients(torch.as_tensor(t, dtype=y.dtype, device=y.device))
         mu = self.process._unflatten(y)
-        return ((alpha / lam) * (self.predict(mu, A) - mu)).reshape(y.shape)
+        predictor = self.process.predictor if self.shape_check_pending else self.predict
+        self.shape_check_pending = False
+        return ((alpha / lam) * (predictor(mu, A) - mu)).reshape(y.shape)
 
     def g(self, t, y):
         return self.process.g(t, y)

@@ -1,0 +1,166 @@
+"""Normal-Normal SDE solvers: peers, identities with the chain, stability, orders, reproducibility."""
+
+import math
+
+import pytest
+import torch
+import torchsde
+from scipy import stats
+
+import pmm_sde as pmm
+from pmm_sde.convergence import weak_orders
+from pmm_sde.grids import information_steps, make_grid
+
+F64 = torch.float64
+BROWNIAN = ["euler_maruyama", "pmm_chain", "heun", "pmm_2", "ode_euler", "ode_heun"]
+
+
+def gaussian_process(total=100.0, shape=()):
+    family = pmm.NormalNormal(0.0, 1.0)
+    target = pmm.targets.Gaussian(torch.full(shape, 1.5), 0.5)
+    return pmm.NormalNormalSDE(family, pmm.schedules.Exponential(total), target.predictor(family), shape=shape), target
+
+
+def test_available_names():
+    process, _ = gaussian_process()
+    assert pmm.solvers.available(process) == BROWNIAN + ["torchsde:euler", "torchsde:milstein", "torchsde:srk"]
+    with pytest.raises(ValueError, match="unknown"):
+        pmm.sample(process, "rk4", steps=4, n=3)
+    with pytest.raises(ValueError, match="torchsde method"):
+        pmm.sample(process, "torchsde:reversible_heun", steps=4, n=3)
+
+
+def test_process_is_a_torchsde_sde_and_euler_matches_torchsde_exactly():
+    """Same BrownianInterval, uniform grid: pmm.sample(euler_maruyama) == torchsde.sdeint(euler)."""
+    fam = pmm.NormalNormal(0.0, 1.0)
+    target = pmm.targets.GaussianMixture([0.4, 0.6], torch.tensor([[-1.0, 0.5], [1.0, 2.0]]),
+                                         torch.tensor([[0.5, 0.3], [0.4, 0.6]]))
+    process = pmm.NormalNormalSDE(fam, pmm.schedules.Linear(20.0), target.predictor(fam), shape=(2,))
+    n, steps = 500, 50
+    bm = torchsde.BrownianInterval(t0=0.0, t1=1.0, size=(n, 2), dtype=F64, entropy=3)
+    ours = pmm.sample(process, "euler_maruyama", steps=steps, n=n, grid="uniform", bm=bm, dtype=F64)
+    y0 = torch.zeros(n, 2, dtype=F64)
+    theirs = torchsde.sdeint(process, y0, torch.tensor([0.0, 1.0], dtype=F64), method="euler", dt=1 / steps, bm=bm)
+    assert torch.allclose(ours.mu, theirs[-1], atol=1e-6, rtol=0)
+    adapter = pmm.sample(process, "torchsde:euler", steps=steps, n=n, grid="uniform", bm=bm, dtype=F64)
+    assert torch.allclose(adapter.mu, theirs[-1], atol=1e-6, rtol=0)
+    assert adapter.nfe == ours.nfe == steps
+
+
+@pytest.mark.parametrize("grid", ["log1p", "edm"])
+def test_pmm_chain_solver_equals_run_chain(grid):
+    process, target = gaussian_process(1e3, shape=(3,))
+    schedule = process.schedule
+    res = pmm.sample(process, "pmm_chain", steps=30, n=200, grid=grid, seed=9, dtype=F64)
+    _, alphas = information_steps(schedule, make_grid(schedule, 30, grid))
+    chain = pmm.run_chain(process.family, alphas, process.predictor, n=200, shape=(3,), seed=9, dtype=F64)
+    assert torch.allclose(res.mu, chain.mu, rtol=1e-10, atol=1e-10) and res.nfe == chain.nfe == 30
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5])
+def test_pmm_chain_is_finite_for_any_step_count(steps):
+    process, _ = gaussian_process(1e8)
+    res = pmm.sample(process, "pmm_chain", steps=steps, n=1000, seed=0)
+    assert bool(torch.isfinite(res.mu).all()) and float(res.mu.abs().max()) < 10
+
+
+def test_euler_maruyama_instability_is_an_error_not_a_nan():
+    process, _ = gaussian_process(1e4)
+    with pytest.raises(ValueError, match=r"unstable.*alpha h / lambda"):
+        pmm.sample(process, "euler_maruyama", steps=5, n=10, grid="uniform_A")
+    res = pmm.sample(process, pmm.solvers.EulerMaruyama(check_stability=False), steps=5, n=10, grid="uniform_A")
+    assert res.mu.shape == (10,)
+
+
+@pytest.mark.parametrize("solver", BROWNIAN)
+def test_samples_do_not_depend_on_batch_size(solver):
+    process, _ = gaussian_process(100.0, shape=(2,))
+    small = pmm.sample(process, solver, steps=6, n=7, seed=5)
+    large = pmm.sample(process, solver, steps=6, n=700, seed=5)
+    assert torch.equal(small.mu, large.mu[:7])
+
+
+def test_save_at_and_nfe():
+    process, _ = gaussian_process(100.0)
+    res = pmm.sample(process, "pmm_2", steps=10, n=50, save_at=torch.tensor([0.0, 0.25, 1.0]))
+    assert res.trajectory.shape == (3, 50) and torch.equal(res.trajectory[-1], res.mu)
+    assert torch.equal(res.trajectory[0], torch.zeros(50))
+    assert res.nfe == 2 * (len(res.times) - 1)
+    full = pmm.sample(process, "heun", steps=10, n=50, save_at="grid")
+    assert full.trajectory.shape == (11, 50)
+
+
+def exact_mixture_law(process, target, total):
+    """The exact law of mu_T for a Gaussian-mixture-like target: component weights, means, variances."""
+    lam = 1.0 + total
+    gamma = total / lam
+    w = target.weights.double() if hasattr(target, "weights") else torch.ones(1, dtype=F64)
+    means = (target.means if hasattr(target, "means") else target.mean.reshape(1, -1)).double()
+    stds = (target.stds if hasattr(target, "stds") else target.std.expand_as(target.mean).reshape(1, -1)).double()
+    return w, gamma * means, gamma ** 2 * stds ** 2 + total / lam ** 2
+
+
+@pytest.mark.parametrize("solver", ["pmm_2", "heun", "ode_heun"])
+def test_second_order_solvers_reach_the_exact_law(solver):
+    """2-D Gaussian mixture: 100 steps of a second-order solver sample the exact law of mu_T."""
+    fam = pmm.NormalNormal()
+    target = pmm.targets.GaussianMixture([0.3, 0.7], torch.tensor([[-1.0, 1.0], [1.5, -0.5]]),
+                                         torch.tensor([[0.3, 0.6], [0.5, 0.4]]))
+    process = pmm.NormalNormalSDE(fam, pmm.schedules.Exponential(100.0), target.predictor(fam), shape=(2,))
+    res = pmm.sample(process, solver, steps=100, n=20_000, seed=2, dtype=F64)
+    w, m, v = exact_mixture_law(process, target, 100.0)
+    for j in range(2):
+        def cdf(x, j=j):
+            return sum(float(w[k]) * stats.norm(float(m[k, j]), math.sqrt(float(v[k, j]))).cdf(x) for k in range(2))
+
+        assert stats.kstest(res.mu[:, j].numpy(), cdf).pvalue > 1e-6
+
+
+ORDER_CASES = {
+    "gaussian": lambda: gaussian_process(20.0)[0],
+    "mixture": lambda: pmm.NormalNormalSDE(
+        pmm.NormalNormal(), pmm.schedules.Exponential(20.0),
+        pmm.targets.GaussianMixture([0.3, 0.7], torch.tensor([[-1.0], [1.5]]), torch.tensor([[0.3], [0.5]]))
+        .predictor(pmm.NormalNormal()), shape=(1,)),
+    "point_masses": lambda: pmm.NormalNormalSDE(
+        pmm.NormalNormal(), pmm.schedules.Exponential(20.0),
+        pmm.targets.PointMasses([0.25, 0.75], torch.tensor([[-0.5], [1.0]])).predictor(pmm.NormalNormal()),
+        shape=(1,)),
+}
+
+
+PRE_ASYMPTOTIC = {("heun", "mixture"), ("heun", "point_masses"), ("pmm_2", "mixture"), ("pmm_2", "point_masses")}
+
+
+@pytest.mark.parametrize("case", list(ORDER_CASES))
+@pytest.mark.parametrize("solver", BROWNIAN)
+def test_measured_weak_order_matches_declared(solver, case):
+    """Slopes of successive-refinement differences (noise-aware fit) within 0.25 of the declared
+    weak order. The stochastic second-order solvers on the non-Gaussian oracles are still
+    pre-asymptotic at the step counts a CI run affords (slopes 1.6-1.9 measured at 4-128 steps,
+    reaching 2 by 256-512 steps): there they must clearly beat first order (slope > 1.5)."""
+    process = ORDER_CASES[case]()
+    declared = pmm.solvers.get_solver(solver, process).weak_order
+    if (solver, case) in PRE_ASYMPTOTIC:
+        fits = weak_orders(process, solver, steps=[4, 8, 16, 32, 64], n=100_000, seed=1)
+    elif solver == "euler_maruyama":  # its variance error turns first order from about 16 steps
+        fits = weak_orders(process, solver, steps=[16, 32, 64, 128, 256], n=20_000, seed=1)
+    else:
+        fits = weak_orders(process, solver, steps=[8, 16, 32, 64, 128], n=20_000, seed=1)
+    measured = [f for f in fits.values() if not math.isnan(f.slope)]
+    assert measured, fits
+    for fit in measured:
+        if (solver, case) in PRE_ASYMPTOTIC:
+            assert fit.slope > 1.5, (fit.functional, fit.slope, fit.differences, fit.standard_errors)
+        else:
+            assert abs(fit.slope - declared) < 0.25, (fit.functional, fit.slope, fit.differences,
+                                                     fit.standard_errors)
+
+
+@pytest.mark.parametrize("method", ["euler", "srk"])
+def test_torchsde_adapter_orders(method):
+    process, _ = gaussian_process(20.0)
+    solver = pmm.solvers.get_solver(f"torchsde:{method}", process)
+    fits = weak_orders(process, solver, steps=[16, 32, 64, 128], n=10_000, seed=2)
+    measured = [f for f in fits.values() if not math.isnan(f.slope)]
+    assert measured and all(abs(f.slope - solver.weak_order) < 0.25 for f in measured), fits

@@ -1,5 +1,9 @@
 """Step grids ``0 = t_0 < t_1 < ... < t_N = 1`` for a schedule.
 
+- ``log``: a first step from 0 to ``A_min``, then uniform in ``log A`` (log-SNR): the grid of
+  multistep probability-flow solvers (DPM-Solver++'s choice). ``A_min`` defaults to
+  ``min(2 / N, A(1) / 4)``, so the first (stochastic) step shrinks as the grid refines; it is in
+  units of the data's precision (suited to data of unit scale).
 - ``uniform``: uniform in t.
 - ``log1p``: uniform in ``log(1 + A)`` (geometric growth of information; the default).
 - ``log1p_sqrt``: uniform in ``log(1 + sqrt(A))``: steps uniform in ``u = sqrt(A)`` near A = 0 and
@@ -29,12 +33,12 @@ import torch
 from ._validation import as_float_tensor, positive_int
 from .schedules import Schedule
 
-GRIDS = ("log1p", "log1p_sqrt", "uniform", "edm", "uniform_A")
+GRIDS = ("log1p", "log1p_sqrt", "log", "uniform", "edm", "uniform_A")
 DEFAULT_GRID = "log1p"
 
 
 def make_grid(schedule: Schedule, steps: int, kind: str = DEFAULT_GRID, *, rho: float = 7.0,
-              sigma_max: float = 80.0) -> torch.Tensor:
+              sigma_max: float = 80.0, A_min: float | None = None) -> torch.Tensor:
     """Times ``t_0 = 0 < ... < t_N = 1`` (float64) of the named grid for ``schedule``."""
     steps = positive_int(steps, "steps")
     total = schedule.total
@@ -45,6 +49,15 @@ def make_grid(schedule: Schedule, steps: int, kind: str = DEFAULT_GRID, *, rho: 
         A = torch.expm1(k / steps * torch.log1p(torch.tensor(total, dtype=torch.float64)))
     elif kind == "log1p_sqrt":
         A = torch.expm1(k / steps * torch.log1p(torch.tensor(total, dtype=torch.float64).sqrt())) ** 2
+    elif kind == "log":
+        A_min = min(2.0 / steps, total / 4) if A_min is None else A_min
+        if not 0 < A_min < total:
+            raise ValueError(f"A_min must lie in (0, A(1) = {total:g}), got {A_min!r}")
+        if steps == 1:
+            A = torch.tensor([0.0, total], dtype=torch.float64)
+        else:
+            j = torch.arange(steps, dtype=torch.float64) / (steps - 1)
+            A = torch.cat([torch.zeros(1, dtype=torch.float64), A_min * (total / A_min) ** j])
     elif kind == "uniform_A":
         A = total * k / steps
     elif kind == "edm":

@@ -31,7 +31,7 @@ def test_exponential_schedule_formula():
     assert abs(float(s.rate(0.5)) - math.log(100) * 10) < 1e-10
 
 
-@pytest.mark.parametrize("kind", ["log1p", "uniform", "edm", "uniform_A"])
+@pytest.mark.parametrize("kind", ["log1p", "log1p_sqrt", "log", "uniform", "edm", "uniform_A"])
 @pytest.mark.parametrize("steps", [1, 2, 17])
 def test_grids_are_increasing_from_0_to_1(kind, steps):
     t = make_grid(pmm.schedules.Power(1e3, 2.0), steps, kind)

@@ -82,7 +82,7 @@ def test_posterior_mean_is_a_martingale_under_the_prior(family, alpha, seed):
 
 
 @given(schedule=pst.schedules(), steps=st.integers(1, 60),
-       kind=st.sampled_from(["log1p", "uniform", "edm", "uniform_A"]))
+       kind=st.sampled_from(["log1p", "log1p_sqrt", "log", "uniform", "edm", "uniform_A"]))
 def test_grids_are_valid_for_any_schedule(schedule, steps, kind):
     if kind == "edm" and schedule.total ** -0.5 >= 80.0:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..processes import NormalNormalSDE, PMMProcess
 from . import brownian
 from .base import REGISTRY, Evaluator, Interval, Solver, State, register
-from .brownian import EulerMaruyama, ODEEuler, ODEHeun, PMM2, PMMChain, StochasticHeun
+from .brownian import ODE2M, EulerMaruyama, ODEEuler, ODEHeun, PMM2, PMMChain, StochasticHeun
 from .torchsde_adapter import METHODS as TORCHSDE_METHODS
 from .torchsde_adapter import TorchsdeSolver
 
@@ -36,4 +36,4 @@ def get_solver(solver: str | Solver, process: PMMProcess) -> Solver:
 
 
 __all__ = ["Solver", "State", "Interval", "Evaluator", "REGISTRY", "register", "available", "get_solver",
-           "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2", "ODEEuler", "ODEHeun", "TorchsdeSolver"]
+           "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2", "ODEEuler", "ODEHeun", "ODE2M", "TorchsdeSolver"]

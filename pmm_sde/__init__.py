@@ -1,6 +1,6 @@
 """pmm_sde: Posterior Mean Matching generative models and their continuous-time processes."""
 
-from . import grids, random, schedules, solvers, targets
+from . import grids, metrics, random, schedules, solvers, targets
 from .chain import run_chain, run_exact_chain
 from .driver import sample
 from .processes import GammaPoissonCoxSDE, NormalNormalSDE
@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "NormalNormal", "GammaPoisson", "DirichletCategorical", "ConjugateFamily",
-    "schedules", "grids", "targets", "random",
+    "schedules", "grids", "targets", "random", "metrics",
     "run_chain", "run_exact_chain", "SampleResult", "sample", "solvers",
     "NormalNormalSDE", "GammaPoissonCoxSDE",
 ]

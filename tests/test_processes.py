@@ -2,6 +2,9 @@
 
 import pytest
 import torch
+from scipy import stats
+
+from pmm_sde.testing import assert_moments, assert_same_law
 
 import pmm_sde as pmm
 
@@ -61,3 +64,23 @@ def test_process_errors():
         pmm.NormalNormalSDE(fam, pmm.schedules.Linear(1.0), None)
     with pytest.raises(ValueError, match="process"):
         pmm.sample("not a process")
+
+
+def test_fact_9_sde_given_x_has_the_closed_form_law():
+    """With the predictor fixed at x, the SDE's law at t is N((l0 m0 + A x)/lambda, A/lambda^2):
+    Euler-Maruyama with small steps (its weak error is O(1/steps)) against the closed form."""
+    fam, x = pmm.NormalNormal(mean=0.5, precision=2.0), 1.3
+    process = pmm.NormalNormalSDE(fam, pmm.schedules.Linear(6.0), lambda mu, A: torch.full_like(mu, x))
+    res = pmm.sample(process, "euler_maruyama", steps=400, n=40_000, grid="uniform", seed=4, dtype=F64)
+    lam = 2.0 + 6.0
+    assert_moments(res.mu, mean=(2.0 * 0.5 + 6.0 * x) / lam, variance=6.0 / lam ** 2, z=5)
+
+
+def test_fact_10_diffusion_coordinates():
+    """VE: mu/gamma | x ~ N(x, 1/A) (prior mean 0); VP: sqrt(l0/gamma) mu | x ~ N(sqrt(gamma l0) x, 1 - gamma)."""
+    l0, A, x = 2.0, 3.0, 0.8
+    fam = pmm.NormalNormal(0.0, l0)
+    mu, _ = fam.sample_state(torch.full((40_000,), x, dtype=F64), A, torch.Generator().manual_seed(8))
+    gamma = A / (l0 + A)
+    assert_same_law(mu / gamma, stats.norm(x, (1 / A) ** 0.5))
+    assert_same_law((l0 / gamma) ** 0.5 * mu, stats.norm((gamma * l0) ** 0.5 * x, (1 - gamma) ** 0.5))

@@ -50,10 +50,14 @@ class NormalNormalSDE(PMMProcess):
         return (alpha / lam) * (xhat - mu) - (alpha / (2 * A)) * (self.family.prior_statistic / lam
                                                                    + (A / lam) * xhat - mu)
 
+    def advance_statistic(self, mu: torch.Tensor, A0, A1, increment: torch.Tensor) -> torch.Tensor:
+        """mu at ``A1`` after ``S' = S + increment``: ``(lambda(A0) mu + increment) / lambda(A1)``."""
+        return (self.family.strength(A0) * mu + increment) / self.family.strength(A1)
+
     def frozen_step(self, mu: torch.Tensor, A0, A1, xhat: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Exact transition over ``[A0, A1]`` with ``xhat`` frozen: ``S' = S + dA xhat + sqrt(dA) z``."""
         dA = A1 - A0
-        return (self.family.strength(A0) * mu + dA * xhat + torch.sqrt(dA) * z) / self.family.strength(A1)
+        return self.advance_statistic(mu, A0, A1, dA * xhat + torch.sqrt(dA) * z)
 
     # ----------------------------------------------------------------- torchsde interface
     def f(self, t, y: torch.Tensor) -> torch.Tensor:

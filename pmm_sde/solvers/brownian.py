@@ -17,9 +17,7 @@ from .base import Evaluator, Interval, Solver, State, register
 
 def _statistic_step(predict: Evaluator, state: State, interval: Interval, increment: torch.Tensor) -> State:
     """``S' = S + increment``, returned as the state at ``A1``."""
-    family = predict.family
-    mu = (family.strength(interval.A0) * state.mu + increment) / family.strength(interval.A1)
-    return State(mu, interval.A1)
+    return State(predict.process.advance_statistic(state.mu, interval.A0, interval.A1, increment), interval.A1)
 
 
 @register
@@ -80,7 +78,7 @@ class PMMChain(Solver):
     def step(self, predict, state, interval, noise):
         xhat = predict(state.mu, interval.A0)
         z = noise.normal(interval.index, interval=interval)
-        return _statistic_step(predict, state, interval, interval.dA * xhat + torch.sqrt(interval.dA) * z)
+        return State(predict.process.frozen_step(state.mu, interval.A0, interval.A1, xhat, z), interval.A1)
 
 
 @register
@@ -141,12 +139,7 @@ class PMM2(Solver):
 
 def _flow_state(predict: Evaluator, interval: Interval, y: torch.Tensor) -> State:
     """The state at ``A1`` from ``y = S / sqrt(A1)``."""
-    return _statistic_step_to(predict, interval.A1, y * torch.sqrt(interval.A1))
-
-
-def _statistic_step_to(predict: Evaluator, A: torch.Tensor, S: torch.Tensor) -> State:
-    family = predict.family
-    return State(family.posterior_mean(S, A), A)
+    return State(predict.family.posterior_mean(y * torch.sqrt(interval.A1), interval.A1), interval.A1)
 
 
 class _ProbabilityFlow(Solver):

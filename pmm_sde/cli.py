@@ -21,6 +21,32 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if len(values) < 3 or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("expected at least three step counts >= 1")
+    return values
+
+
+def _converge(args: argparse.Namespace) -> int:
+    from .convergence import convergence_study
+    from .problems import convergence_problem
+
+    process, description = convergence_problem(args.process)
+    study = convergence_study(process, args.solvers.split(","), args.steps, args.n, seed=args.seed,
+                              progress=True, name=description)
+    for solver, row in study.table().items():
+        print(f"{solver:>15}: measured weak order {row['weak_order']:.2f} (declared {row['declared_weak_order']:g})")
+    if args.json:
+        study.to_json(args.json)
+    if args.plot:
+        study.plot(args.plot)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pmm-sde", description="Posterior Mean Matching: processes, solvers, sampling.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -29,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n", type=int, default=2000, help="number of samples (default: 2000)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
+    conv = sub.add_parser("converge", help="measure solvers' weak orders on an oracle problem")
+    conv.add_argument("--process", choices=["normal", "cox"], default="normal")
+    conv.add_argument("--solvers", required=True, help="comma-separated solver names")
+    conv.add_argument("--steps", type=_int_list, default=[8, 16, 32, 64, 128], help="refining step counts")
+    conv.add_argument("--n", type=int, default=20_000, help="samples per run (default: 20000)")
+    conv.add_argument("--seed", type=int, default=1)
+    conv.add_argument("--json", default=None, help="write the table as JSON here")
+    conv.add_argument("--plot", default=None, help="write the log-log figure (PNG) here")
+    conv.set_defaults(run=_converge)
     return parser
 
 

@@ -11,10 +11,15 @@ standard error, and points below ``min_z`` standard errors are left out of the f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from .driver import sample
 from .processes import PMMProcess
@@ -58,10 +63,11 @@ def fit_order(steps, differences, standard_errors, min_z: float = 5.0, functiona
 
 
 def weak_orders(process: PMMProcess, solver, steps: list[int], n: int, seed: int = 0, grid: str | None = None,
-                dtype: torch.dtype = torch.float64, min_z: float = 5.0) -> dict[str, OrderFit]:
+                dtype: torch.dtype = torch.float64, min_z: float = 5.0, progress=None) -> dict[str, OrderFit]:
     """Measured weak order of ``solver`` on ``process`` for each functional in ``FUNCTIONALS``.
 
-    ``steps`` must refine (each grid a subset of the next: doubling on the named grids).
+    ``steps`` should refine (doubling step counts refine the named grids). ``progress``: a tqdm
+    bar advanced once per run.
     """
     solver = get_solver(solver, process)
     bm = None
@@ -71,7 +77,11 @@ def weak_orders(process: PMMProcess, solver, steps: list[int], n: int, seed: int
         d = int(np.prod(process.family.state_shape(process.shape))) if process.shape else 1
         bm = torchsde.BrownianInterval(t0=0.0, t1=1.0, size=(n, d), dtype=dtype, entropy=seed, cache_size=None,
                                        levy_area_approximation="space-time")
-    runs = [sample(process, solver, steps=N, n=n, seed=seed, grid=grid, bm=bm, dtype=dtype).mu for N in steps]
+    runs = []
+    for N in steps:
+        runs.append(sample(process, solver, steps=N, n=n, seed=seed, grid=grid, bm=bm, dtype=dtype).mu)
+        if progress is not None:
+            progress.update(1)
     centre = runs[-1].reshape(n, -1).double().mean(0)
     values = [_per_sample(mu, centre) for mu in runs]
     diffs = [values[i] - values[i + 1] for i in range(len(steps) - 1)]
@@ -79,3 +89,67 @@ def weak_orders(process: PMMProcess, solver, steps: list[int], n: int, seed: int
     se = torch.stack([d.std(0) / n ** 0.5 for d in diffs])
     return {name: fit_order(steps[:-1], D[:, j].tolist(), se[:, j].tolist(), min_z, name)
             for j, name in enumerate(FUNCTIONALS)}
+
+
+@dataclass
+class ConvergenceStudy:
+    """Weak-order fits of several solvers on one process: a table, JSON, CSV and a figure."""
+
+    process: str
+    declared: dict[str, float]
+    fits: dict[str, dict[str, OrderFit]] = field(default_factory=dict)
+
+    def measured(self, solver: str) -> float:
+        """The median of the functionals' fitted slopes (NaN when none could be fitted)."""
+        slopes = [f.slope for f in self.fits[solver].values() if not np.isnan(f.slope)]
+        return float(np.median(slopes)) if slopes else float("nan")
+
+    def table(self) -> dict[str, dict]:
+        """``{solver: {"weak_order", "declared_weak_order", "functionals": {name: fit fields}}}``."""
+        return {solver: {"weak_order": self.measured(solver), "declared_weak_order": self.declared[solver],
+                         "functionals": {name: vars(fit) for name, fit in fits.items()}}
+                for solver, fits in self.fits.items()}
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"process": self.process, "solvers": self.table()}, indent=2))
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["solver", "functional", "declared", "slope", "stderr"])
+        for solver, fits in self.fits.items():
+            for name, fit in fits.items():
+                writer.writerow([solver, name, self.declared[solver], fit.slope, fit.stderr])
+        return out.getvalue()
+
+    def plot(self, path: str | Path) -> None:
+        """Refinement differences |D_N| against N, one panel per functional, log-log."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(FUNCTIONALS), figsize=(4.2 * len(FUNCTIONALS), 3.6))
+        for ax, name in zip(axes, FUNCTIONALS):
+            for solver, fits in self.fits.items():
+                fit = fits[name]
+                ax.loglog(fit.steps, fit.differences, "o-",
+                          label=f"{solver}: {fit.slope:.2f} (declared {self.declared[solver]:g})")
+            ax.set_xlabel("steps N")
+            ax.set_ylabel(f"|D_N| of {name}")
+            ax.legend(fontsize=7)
+        fig.suptitle(self.process, fontsize=9)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+
+
+def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int], n: int, seed: int = 0,
+                      progress: bool = False, name: str | None = None) -> ConvergenceStudy:
+    """Weak orders of each solver on ``process`` (see ``weak_orders``), with a progress bar."""
+    resolved = [get_solver(s, process) for s in solvers]
+    study = ConvergenceStudy(name or repr(process), {s.name: s.weak_order for s in resolved})
+    with tqdm(total=len(resolved) * len(steps), desc="convergence", disable=not progress) as bar:
+        for solver in resolved:
+            study.fits[solver.name] = weak_orders(process, solver, steps, n, seed=seed, progress=bar)
+    return study

@@ -28,3 +28,20 @@ def test_bad_arguments_give_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("pmm-sde demo: error:")
     assert main(["demo", "--out", str(tmp_path / "d"), "--n", "0"]) == 2
+
+
+def test_converge_writes_orders_and_plot(tmp_path):
+    out, png = tmp_path / "orders.json", tmp_path / "orders.png"
+    code = main(["converge", "--process", "normal", "--solvers", "pmm_chain,ode_heun", "--steps", "8,16,32,64",
+                 "--n", "4000", "--json", str(out), "--plot", str(png)])
+    assert code == 0
+    table = json.loads(out.read_text())["solvers"]
+    assert table["pmm_chain"]["declared_weak_order"] == 1.0 and table["ode_heun"]["declared_weak_order"] == 2.0
+    assert abs(table["pmm_chain"]["weak_order"] - 1.0) < 0.3 and abs(table["ode_heun"]["weak_order"] - 2.0) < 0.3
+    assert png.stat().st_size > 1000
+
+
+def test_converge_unknown_solver_is_a_one_line_error(capsys):
+    assert main(["converge", "--process", "normal", "--solvers", "rk45", "--n", "10"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rk45" in err[0]

@@ -12,6 +12,20 @@ so that drift in clocks or load hits them alike; times are medians over repeats 
 the median of the per-repeat ratios. Run from the repository root:
 
     python -m benchmarks.kernels --quick --out kernels.json
+
+Fused simulator steps (``--suite steps``, :mod:`pmm_sde.kernels.steps`), float32 states:
+
+* ``tau_leap_step`` (Gamma-Poisson, ``mu' = ((b0 + A0) mu + Poisson(dA xhat)) / (b0 + A1)``, rates
+  around 3): the Triton kernel against eager torch (``torch.poisson`` and three elementwise ops)
+  and the torch reference path. A step moves 12 bytes per element (read mu and xhat, write mu').
+* ``gamma_oracle_tau_leap`` (``TRAJECTORY_STEPS`` steps of the Gamma oracle, all in registers)
+  against an eager torch loop (oracle, ``torch.poisson``, update per step) and the torch reference
+  path. Rates are in element-steps per second; ``vs_step_roofline`` is the element-step rate over
+  that of a per-step kernel running at the copy bandwidth (12 bytes per element-step), i.e. how far
+  the fused trajectory goes beyond what any one-kernel-per-step simulator could reach.
+
+On CUDA each record also says whether the Triton step equals the torch reference
+(``agreement``: bitwise for tau-leaping, fraction of bitwise-equal entries for the normal steps).
 """
 
 from __future__ import annotations
@@ -34,6 +48,11 @@ from pmm_sde import kernels, random  # noqa: E402
 TORCH_PATH_MAX_CUDA = 10**7
 RATE_DTYPE = torch.float32
 COPY_BYTES = 2**30
+#: Steps of the whole-trajectory benchmark; the torch reference trajectory runs up to these sizes.
+TRAJECTORY_STEPS = 32
+TRAJECTORY_TORCH_PATH_MAX = {"cpu": 10**4, "cuda": 10**6}
+#: Gamma-Poisson step constants: prior Gamma(a0, b0), target Gamma(a*, b*), information grid 0, 1, .., K.
+A0_PRIOR, B0_PRIOR, A_STAR, B_STAR = 2.0, 1.5, 3.0, 0.5
 
 
 def rate_tensor(regime: str, n: int, device: torch.device) -> torch.Tensor:
@@ -118,6 +137,103 @@ def benchmark(device: torch.device, sizes: list[int], regimes: list[str], repeat
     return records
 
 
+def summarize(times: dict[str, list[float]], baseline: str, work: int, bandwidth: float | None,
+              bytes_per_unit: dict[str, float], trajectory: bool = False) -> dict[str, dict]:
+    """Per-method median time, ``work / time`` and median speed-up over ``baseline``; with
+    ``bandwidth``, the fraction of it that ``bytes_per_unit[method] * work / time`` reaches (and,
+    for a ``trajectory``, ``vs_step_roofline``)."""
+    out = {}
+    for name, seconds in times.items():
+        median = statistics.median(seconds)
+        entry = {"median_s": median, "per_s": work / median,
+                 f"speedup_vs_{baseline}": statistics.median(b / s for b, s in zip(times[baseline], seconds))}
+        if bandwidth is not None:
+            entry["roofline_fraction"] = bytes_per_unit[name] * work / median / bandwidth
+            if trajectory:
+                entry["vs_step_roofline"] = 3 * RATE_DTYPE.itemsize * work / median / bandwidth
+        out[name] = entry
+    return out
+
+
+def step_agreement(mu: torch.Tensor, xhat: torch.Tensor) -> dict[str, float | bool]:
+    """Triton against the torch reference on CUDA: bitwise for tau-leaping, else the equal fraction."""
+    tau = [kernels.tau_leap_step(mu, xhat, 0.0, 1.0, B0_PRIOR, 1, 8, backend=b) for b in ("triton", "torch")]
+    agreement: dict[str, float | bool] = {"tau_leap_bitwise": bool(torch.equal(*tau))}
+    for name, step, scalars in (("pmm_chain", kernels.pmm_chain_step, (0.5, 1.5, 1.0)),
+                                ("euler_maruyama", kernels.euler_maruyama_step, (0.1, 2.0, 1.5))):
+        got, want = (step(mu, xhat, *scalars, 1, 8, backend=b) for b in ("triton", "torch"))
+        agreement[f"{name}_equal_fraction"] = float((got == want).double().mean())
+        agreement[f"{name}_max_rel_diff"] = float(((got - want).abs() / want.abs().clamp(min=1e-30)).max())
+    return agreement
+
+
+def gamma_oracle_eager(mu0: torch.Tensor, grid: list[float]) -> torch.Tensor:
+    """The Gamma-oracle tau-leap trajectory as an eager torch loop with ``torch.poisson`` (no streams)."""
+    mu = mu0
+    for A0, A1 in zip(grid[:-1], grid[1:]):
+        xhat = (A_STAR + ((B0_PRIOR + A0) * mu - A0_PRIOR)) / (B_STAR + A0)
+        mu = ((B0_PRIOR + A0) * mu + torch.poisson((A1 - A0) * xhat)) / (B0_PRIOR + A1)
+    return mu
+
+
+def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwidth: float | None) -> list[dict]:
+    """Records of the fused tau-leap step and the whole Gamma-oracle trajectory, one per size."""
+    cuda = device.type == "cuda"
+    if cuda:
+        from pmm_sde.kernels import triton_steps
+    records = []
+    grid = [float(k) for k in range(TRAJECTORY_STEPS + 1)]
+    grid_tensor = torch.tensor(grid, dtype=torch.float64)
+    step_bytes = 3 * RATE_DTYPE.itemsize
+    for n in sizes:
+        mu = torch.full((n,), A0_PRIOR / B0_PRIOR, dtype=RATE_DTYPE, device=device)
+        xhat = torch.full((n,), 3.0, dtype=RATE_DTYPE, device=device)
+        lam0, lam1, dA = (torch.tensor(v, dtype=RATE_DTYPE, device=device) for v in (B0_PRIOR, B0_PRIOR + 1.0, 1.0))
+        step_methods: dict[str, Callable[[], object]] = {
+            "eager": lambda: (lam0 * mu + torch.poisson(dA * xhat)) / lam1}
+        if cuda:
+            coef = torch.stack([lam0, lam1, dA])
+            step_methods["triton"] = lambda: triton_steps.tau_leap_step(mu, xhat, coef, 1, 8)
+        if not cuda or n <= TORCH_PATH_MAX_CUDA:
+            step_methods["torch_path"] = lambda: kernels.tau_leap_step(mu, xhat, 0.0, 1.0, B0_PRIOR, 1, 8,
+                                                                       backend="torch")
+        times = interleaved_times(step_methods, repeats, device)
+        record = {"device": device.type, "kernel": "tau_leap_step", "n": n, "dtype": str(RATE_DTYPE),
+                  "repeats": repeats, "bytes_per_element_step": step_bytes,
+                  "methods": summarize(times, "eager", n, bandwidth, {name: step_bytes for name in times})}
+        if cuda and n <= TORCH_PATH_MAX_CUDA:
+            record["agreement"] = step_agreement(mu, xhat * torch.linspace(0.0, 20.0, n, device=device))
+        records.append(record)
+        print(json.dumps(record), flush=True)
+
+        trajectory_methods: dict[str, Callable[[], object]] = {"eager_loop": lambda: gamma_oracle_eager(mu, grid)}
+        if cuda:
+            coef5 = torch.tensor([A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, A0_PRIOR / B0_PRIOR], dtype=RATE_DTYPE,
+                                 device=device)
+            grid_device = grid_tensor.to(dtype=RATE_DTYPE, device=device)
+            trajectory_methods["triton"] = lambda: triton_steps.gamma_oracle_tau_leap(n, grid_device, coef5, 1)
+        if n <= TRAJECTORY_TORCH_PATH_MAX[device.type]:
+            trajectory_methods["torch_path"] = lambda: kernels.gamma_oracle_tau_leap(
+                n, grid_tensor, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1, backend="torch", dtype=RATE_DTYPE,
+                device=device)
+        times = interleaved_times(trajectory_methods, repeats, device)
+        # One write per element for the fused kernel; a per-step loop moves at least 12 bytes a step.
+        bytes_per_unit = {name: step_bytes for name in times} | {"triton": RATE_DTYPE.itemsize / TRAJECTORY_STEPS}
+        record = {"device": device.type, "kernel": "gamma_oracle_tau_leap", "n": n, "steps": TRAJECTORY_STEPS,
+                  "dtype": str(RATE_DTYPE), "repeats": repeats,
+                  "methods": summarize(times, "eager_loop", n * TRAJECTORY_STEPS, bandwidth, bytes_per_unit,
+                                       trajectory=True)}
+        if cuda and n <= TRAJECTORY_TORCH_PATH_MAX["cuda"]:
+            record["agreement"] = {"bitwise": bool(torch.equal(
+                kernels.gamma_oracle_tau_leap(n, grid_tensor, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1,
+                                              backend="triton", dtype=RATE_DTYPE, device=device),
+                kernels.gamma_oracle_tau_leap(n, grid_tensor, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1,
+                                              backend="torch", dtype=RATE_DTYPE, device=device)))}
+        records.append(record)
+        print(json.dumps(record), flush=True)
+    return records
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -126,6 +242,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=lambda text: [int(float(s)) for s in text.split(",")],
                         help="comma-separated element counts, e.g. 1e6,1e7 (default depends on device)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--suite", choices=["draws", "steps", "all"], default="all",
+                        help="Poisson draws, fused simulator steps, or both (default)")
     parser.add_argument("--threads", type=int,
                         help="torch CPU threads (default: torch's; 1 with --quick, robust on busy machines)")
     return parser.parse_args(argv)
@@ -154,7 +272,9 @@ def main(argv: list[str] | None = None) -> dict:
         "torch_threads": torch.get_num_threads(),
         "quick": args.quick,
         "copy_bandwidth_bytes_per_s": bandwidth,
-        "results": benchmark(device, sizes, ["inversion", "ptrs", "mixed"], repeats, bandwidth),
+        "results": (benchmark(device, sizes, ["inversion", "ptrs", "mixed"], repeats, bandwidth)
+                    if args.suite in ("draws", "all") else []),
+        "steps": (benchmark_steps(device, sizes, repeats, bandwidth) if args.suite in ("steps", "all") else []),
     }
     if args.out is not None:
         args.out.write_text(json.dumps(report, indent=2))

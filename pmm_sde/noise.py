@@ -2,7 +2,8 @@
 
 Step ``k`` owns counters ``k * COUNTERS_PER_STEP + slot``; element ``i * numel + j`` belongs to
 sample ``i``, so every draw depends only on ``(seed, sample index, step, slot)``, never on the batch
-size. With ``bm`` (e.g. ``torchsde.BrownianInterval``) the Brownian increment of slot 0 is
+size. Normal draws run as one Triton kernel on CUDA tensors (``pmm_sde.kernels``, the same
+numbers as the torch path). With ``bm`` (e.g. ``torchsde.BrownianInterval``) the Brownian increment of slot 0 is
 ``bm(t0, t1)``, so one path can drive several grids and torchsde itself.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from . import random
+from . import kernels, random
 from .chain import COUNTERS_PER_STEP
 
 
@@ -37,8 +38,7 @@ class Noise:
                 raise ValueError("interval is required to read the Brownian motion bm")
             dW = self.bm(interval.t0.item(), interval.t1.item())
             return (dW / torch.sqrt(interval.h)).reshape(self.shape).to(self.dtype)
-        return random.normal(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype,
-                             device=self.device, index=self._index)
+        return kernels.normal(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype, device=self.device)
 
     def uniform(self, k: int, slot: int = 0, attempt: int = 0) -> torch.Tensor:
         """U(0, 1) draws of step k; ``attempt`` indexes successive draws of a rejection loop."""

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The device check of the Triton kernels, for one lent CUDA machine (H200; Triton 3.6, torch 2.11),
+# run from the repository root. Results go to $OUT (default ./device_check_out). About 5 minutes:
+#   1. tests/test_kernels.py + tests/test_kernel_steps.py with the GPU hidden, Triton interpreted
+#      (what a CPU runner does);
+#   2. tests/test_kernel_steps.py with compiled Triton on CUDA tensors (TRITON_INTERPRET=0;
+#      test_kernels.py is not run this way: its Triton cases use CPU tensors);
+#   3. python -m benchmarks.kernels (Poisson draws, fused steps, whole trajectories) -> kernels.json;
+#   4. a short summary.
+set -u
+OUT="${OUT:-device_check_out}"
+mkdir -p "$OUT"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-4}"
+status=0
+
+echo "== 1. interpreter tests (GPU hidden)"
+CUDA_VISIBLE_DEVICES="" TRITON_INTERPRET=1 timeout 150 \
+  python -m pytest tests/test_kernels.py tests/test_kernel_steps.py -q -p no:cacheprovider \
+  > "$OUT/pytest_interpreter.log" 2>&1 || status=1
+tail -n 3 "$OUT/pytest_interpreter.log"
+
+echo "== 2. compiled Triton on CUDA"
+TRITON_INTERPRET=0 timeout 150 \
+  python -m pytest tests/test_kernel_steps.py -q -rs -p no:cacheprovider --durations=5 \
+  > "$OUT/pytest_cuda.log" 2>&1 || status=1
+tail -n 12 "$OUT/pytest_cuda.log"
+
+echo "== 3. benchmarks"
+TRITON_INTERPRET=0 timeout 200 python -m benchmarks.kernels --out "$OUT/kernels.json" \
+  > "$OUT/kernels.log" 2>&1 || status=1
+tail -n 2 "$OUT/kernels.log" | cut -c1-300
+
+echo "== 4. summary"
+python - "$OUT/kernels.json" <<'PY' || status=1
+import json, sys
+report = json.load(open(sys.argv[1]))
+print(report["device"], "torch", report["torch"], "triton", report["triton"],
+      "copy GB/s %.0f" % ((report["copy_bandwidth_bytes_per_s"] or 0) / 1e9))
+for r in report["results"]:
+    m = r["methods"]
+    print("poisson %-9s n=%.0e" % (r["regime"], r["n"]), " ".join(
+        "%s %.2e/s (x%.2f, roof %.2f)" % (k, v["elements_per_s"], v["speedup_vs_torch.poisson"],
+                                          v.get("roofline_fraction", float("nan"))) for k, v in m.items()))
+for r in report["steps"]:
+    base = "eager" if r["kernel"] == "tau_leap_step" else "eager_loop"
+    print("%-21s n=%.0e" % (r["kernel"], r["n"]), " ".join(
+        "%s %.2e el-steps/s (x%.2f, roof %.3f%s)" % (
+            k, v["per_s"], v["speedup_vs_" + base], v.get("roofline_fraction", float("nan")),
+            ", vs step roof %.2f" % v["vs_step_roofline"] if "vs_step_roofline" in v else "")
+        for k, v in r["methods"].items()), r.get("agreement", ""))
+PY
+echo "device_check status: $status"
+exit $status

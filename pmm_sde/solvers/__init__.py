@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..processes import NormalNormalSDE, PMMProcess
-from . import brownian
 from .base import REGISTRY, Evaluator, Interval, Solver, State, register
 from .brownian import ODE2M, EulerMaruyama, ODEEuler, ODEHeun, PMM2, PMMChain, StochasticHeun
+from .cox import TauLeap, TauLeap2, Thinning
 from .torchsde_adapter import METHODS as TORCHSDE_METHODS
 from .torchsde_adapter import TorchsdeSolver
 
@@ -36,4 +36,5 @@ def get_solver(solver: str | Solver, process: PMMProcess) -> Solver:
 
 
 __all__ = ["Solver", "State", "Interval", "Evaluator", "REGISTRY", "register", "available", "get_solver",
-           "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2", "ODEEuler", "ODEHeun", "ODE2M", "TorchsdeSolver"]
+           "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2", "ODEEuler", "ODEHeun", "ODE2M", "TorchsdeSolver",
+           "TauLeap", "TauLeap2", "Thinning"]

@@ -1,0 +1,197 @@
+"""Solvers of the Cox-process SDE of Gamma-Poisson PMM (and of Dirichlet-Categorical PMM).
+
+Time is measured in the information ``A`` (the exposure): there the counting process of each
+coordinate has intensity ``xhat(mu, A)``, the rate ``alpha(t)`` drops out, and a step reads only
+``A0``, ``A1`` and ``dA = A1 - A0``. Notation per step: ``(mu, A)`` the state (``A`` is the exposure
+for Gamma-Poisson, the number of events per position for Dirichlet-Categorical), ``N`` the counts
+(``family.statistic``), ``absorb`` the conjugate update by counts ``c`` carrying information ``a``:
+
+    Gamma-Poisson:          N' = N + c,  A' = A + a,   mu' = (a0 + N') / (b0 + A');
+    Dirichlet-Categorical:  C' = C + c,  A' = A + |c|, mu' = (beta0 + C') / (s0 + A').
+
+Between events N is constant and ``mu (b0 + A)`` is the flow; an event adds 1 to one count.
+Dirichlet-Categorical: per position, events arrive at unit rate in the exposure whatever the
+state (xhat is on the simplex) and each event's class is drawn from xhat.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..processes import GammaPoissonCoxSDE, PMMProcess
+from .base import Evaluator, Interval, Solver, State, register
+
+#: A prediction may exceed ``xhat_max`` by this many units of roundoff (``eps`` of its dtype).
+BOUND_ROUNDOFF = 16
+
+
+@register
+class TauLeap(Solver):
+    """Tau-leaping: the intensity frozen at the left end, which is the discrete PMM update,
+
+        c ~ Poisson(dA xhat(mu, A)),   (mu', A') = absorb(mu, A, c, a),
+
+    with ``a = dA`` (Gamma-Poisson) or ``a = |c|`` (Dirichlet-Categorical). The counts come from
+    stream ``(seed, counter(k, 0))`` as in ``run_chain``, so ``sample(process, "tau_leap", grid=g)``
+    equals ``run_chain(family, diff(A(g)), predictor)`` with the same seed. Exact for a constant
+    predictor; weak order 1; 1 NFE per step.
+    """
+
+    name = "tau_leap"
+    process_type = GammaPoissonCoxSDE
+    weak_order = 1.0
+
+    def step(self, predict, state, interval, noise):
+        family = predict.family
+        xhat = predict(state.mu, state.A)
+        c, a = family.evidence(xhat, interval.dA, noise.seed, noise.counter(interval.index, 0))
+        return State(*family.absorb(state.mu, state.A, c, a))
+
+
+@register
+class TauLeap2(Solver):
+    """Trapezoidal tau-leaping (the weak trapezoidal method of Anderson & Mattingly 2011, the
+    theta = 1/2 member of Hu, Li & Min's theta-trapezoidal tau-leaping): a half step of tau_leap,
+    then a half step whose intensity extrapolates the two predictions to the end of the step,
+
+        c1 ~ Poisson(dA/2 xhat0),                        xhat0 = xhat(mu, A),
+        (mu*, A*) = absorb(mu, A, c1, dA/2),              xhat* = xhat(mu*, A*),
+        c2 ~ Poisson(dA/2 max(2 xhat* - xhat0, 0)),      (mu', A') = absorb(mu*, A*, c2, dA/2).
+
+    Weak order 2 for a fixed process as ``dA -> 0`` (not only in the large-count limit): with
+    ``h = dA``, ``lambda(N, A) = xhat`` along the flow and no clipping, the one-step law matches
+    the exact one to O(h^3): ``P(no event) = exp(-h lambda(N, A + h/2))`` (midpoint rule for
+    ``exp(-int lambda dA)``), ``E[c1 + c2] = h E[lambda(N + c1, A + h/2)]`` (explicit midpoint rule
+    for the compensator) and, per pair of channels, ``P(events on i then j) = h^2/2 lambda_i(N)
+    lambda_j(N + e_i)``: the second stage's rate sees the first stage's jumps. (Midpoint
+    tau-leaping, with a deterministic midpoint state, gives ``h^2/2 lambda_i lambda_j(N)`` there
+    and is weak order 1 unless counts are large.) The clipping is inactive for small steps where
+    ``xhat`` does not halve after one event (any oracle: the posterior mean grows with the count).
+    2 NFE per step.
+
+    Gamma-Poisson only: after one event a sharp Dirichlet-Categorical predictor (a categorical
+    oracle) is one-hot, so ``2 xhat* - xhat0`` has negative class rates and the clipped scheme is
+    first order there; use tau_leap or thinning.
+    """
+
+    name = "tau_leap_2"
+    process_type = GammaPoissonCoxSDE
+    weak_order = 2.0
+
+    def prepare(self, process, times, A, rate):
+        if process.counts_information:
+            raise ValueError("tau_leap_2 is second order for Gamma-Poisson only: for Dirichlet-Categorical "
+                             "its extrapolated class rates 2 xhat* - xhat0 turn negative; use tau_leap or thinning")
+
+    def step(self, predict, state, interval, noise):
+        family, k = predict.family, interval.index
+        half = 0.5 * interval.dA
+        xhat0 = predict(state.mu, state.A)
+        mid = family.absorb(state.mu, state.A, *family.evidence(xhat0, half, noise.seed, noise.counter(k, 0)))
+        slope_rate = torch.clamp(2.0 * predict(*mid) - xhat0, min=0.0)
+        c2, a2 = family.evidence(slope_rate, half, noise.seed, noise.counter(k, 1))
+        return State(*family.absorb(*mid, c2, a2))
+
+
+@register
+class Thinning(Solver):
+    """Exact simulation by thinning (Lewis-Shedler) on each grid window, in the exposure A.
+
+    A unit is a coordinate (Gamma-Poisson; one channel) or a position (Dirichlet-Categorical; its
+    K classes are its channels), with ``R`` a bound on its total intensity: ``R = xhat_max``
+    (Gamma-Poisson; from ``Thinning(xhat_max=...)`` or the predictor's ``xhat_max``) or ``R = 1``
+    (Dirichlet-Categorical: the classes' intensities sum to 1). On ``[A0, A1]``:
+
+        proposals: each unit's own Poisson clock of rate R: gaps E / R, E = -log U;
+        at a sample's next proposal, at A_p by unit i (the smallest clock of that sample):
+            (mu_p, A_p') = update(mu, A, c, A_p - A0)      the state at A_p-: the window's counts c so far,
+            xhat = xhat(mu_p, A_p'),  u ~ U(0, 1),
+            the proposal is an event of channel j, c_ij += 1, where
+                sum_{l<j} xhat_il <= u T_i < sum_{l<=j} xhat_il,   T_i = R (Gamma-Poisson) or sum_l xhat_il,
+            and no event (rejection) when u T_i >= sum_l xhat_il;
+        end: (mu', A') = update(mu, A, c, dA).
+
+    ``update = absorb(., ., *family.increments(c, exposure))``: for Gamma-Poisson the flow to the
+    exposure ``A + (A_p - A0)`` plus the counts; for Dirichlet-Categorical the counts alone (the
+    predictor sees events, not the clock), where every proposal is an event whose class is drawn
+    from xhat. Exact in law on any grid (the grid only cuts the run into windows). Each sample's
+    proposals are taken in time order, one per round, so units coupled through the predictor are
+    exact too; a round is one NFE for the batch, and a window takes about ``R dA`` times the units
+    per sample rounds (more for the batch's slowest sample): an exact reference for small
+    problems, not a sampler for images. A prediction above ``xhat_max`` (beyond roundoff,
+    ``BOUND_ROUNDOFF`` eps) raises a ValueError rather than biasing the law.
+
+    Draws: the gap after a sample's r-th proposal from ``noise.uniform(k, 0, attempt=r + 1)``
+    (the first gap: attempt 0), its r-th mark from ``noise.uniform(k, 1, attempt=r)``, each at the
+    proposing unit's element (class 0 of a position), so a sample's draws depend on its index only.
+    """
+
+    name = "thinning"
+    process_type = GammaPoissonCoxSDE
+    weak_order = math.inf
+
+    def __init__(self, xhat_max: float | None = None):
+        if xhat_max is not None and not (math.isfinite(xhat_max) and xhat_max > 0):
+            raise ValueError(f"xhat_max must be finite and > 0, got {xhat_max}")
+        self.xhat_max = xhat_max
+
+    def proposal_rate(self, process: PMMProcess) -> float:
+        """``R``: the bound on a unit's total intensity per unit of exposure."""
+        if process.counts_information:
+            return 1.0
+        bound = self.xhat_max if self.xhat_max is not None else getattr(process.predictor, "xhat_max", None)
+        if bound is None:
+            raise ValueError("thinning needs a bound xhat_max on the predictions: pass Thinning(xhat_max=...) "
+                             "or use a predictor with an attribute xhat_max (oracles of bounded targets)")
+        bound = float(bound)
+        if not (math.isfinite(bound) and bound > 0):
+            raise ValueError(f"thinning: xhat_max must be finite and > 0, got {bound}")
+        return bound
+
+    def prepare(self, process, times, A, rate):
+        self.proposal_rate(process)
+
+    def step(self, predict, state, interval, noise):
+        family, k = predict.family, interval.index
+        rate = self.proposal_rate(predict.process)
+        classes = family.has_class_axis
+        n = state.mu.shape[0]
+        rows = torch.arange(n, device=state.mu.device)
+        channels = state.mu.shape[-1] if classes else 1
+        exposure_shape = (n,) + (1,) * (state.mu.dim() - 1)
+
+        def per_unit(draw: torch.Tensor) -> torch.Tensor:
+            return (draw[..., 0] if classes else draw).reshape(n, -1)
+
+        counts = torch.zeros(state.mu.shape, dtype=state.mu.dtype, device=state.mu.device)
+        unit_counts = counts.view(n, -1, channels)
+        clocks = interval.A0 - torch.log(per_unit(noise.uniform(k, 0, attempt=0))) / rate
+        r = 0
+        while True:
+            proposal, unit = clocks.min(1)
+            active = proposal < interval.A1
+            if not bool(active.any()):
+                break
+            exposure = (torch.minimum(proposal, interval.A1) - interval.A0).reshape(exposure_shape)
+            xhat = predict(*family.update(state.mu, state.A, counts, exposure))
+            if not classes:
+                self._check_bound(xhat, rate)
+            cdf = xhat.reshape(n, -1, channels)[rows, unit].cumsum(-1)
+            total = cdf[:, -1] if classes else torch.full_like(proposal, rate)
+            u = per_unit(noise.uniform(k, 1, attempt=r))[rows, unit]
+            channel = (cdf <= (u * total).unsqueeze(-1)).sum(-1)
+            event = torch.nn.functional.one_hot(channel, channels + 1)[:, :channels].to(counts.dtype)
+            unit_counts[rows, unit] += event * active.unsqueeze(-1)
+            gap = -torch.log(per_unit(noise.uniform(k, 0, attempt=r + 1))[rows, unit]) / rate
+            clocks[rows, unit] += torch.where(active, gap, torch.zeros_like(gap))
+            r += 1
+        return State(*family.update(state.mu, state.A, counts, interval.dA))
+
+    @staticmethod
+    def _check_bound(xhat: torch.Tensor, bound: float) -> None:
+        largest = float(xhat.max())
+        if largest > bound * (1 + BOUND_ROUNDOFF * torch.finfo(xhat.dtype).eps):
+            raise ValueError(f"thinning: the predictor returned {largest:.6g} > xhat_max = {bound:g}, the bound "
+                             f"of the proposal rate, so the thinned law would be biased; give a valid bound")

@@ -60,16 +60,18 @@ class TauLeap2(Solver):
         (mu*, A*) = absorb(mu, A, c1, dA/2),              xhat* = xhat(mu*, A*),
         c2 ~ Poisson(dA/2 max(2 xhat* - xhat0, 0)),      (mu', A') = absorb(mu*, A*, c2, dA/2).
 
-    Weak order 2 for a fixed process as ``dA -> 0`` (not only in the large-count limit): with
-    ``h = dA``, ``lambda(N, A) = xhat`` along the flow and no clipping, the one-step law matches
-    the exact one to O(h^3): ``P(no event) = exp(-h lambda(N, A + h/2))`` (midpoint rule for
-    ``exp(-int lambda dA)``), ``E[c1 + c2] = h E[lambda(N + c1, A + h/2)]`` (explicit midpoint rule
-    for the compensator) and, per pair of channels, ``P(events on i then j) = h^2/2 lambda_i(N)
-    lambda_j(N + e_i)``: the second stage's rate sees the first stage's jumps. (Midpoint
-    tau-leaping, with a deterministic midpoint state, gives ``h^2/2 lambda_i lambda_j(N)`` there
-    and is weak order 1 unless counts are large.) The clipping is inactive for small steps where
-    ``xhat`` does not halve after one event (any oracle: the posterior mean grows with the count).
-    2 NFE per step.
+    Weak order 2 for a fixed process as ``dA -> 0``, not only in the large-count limit. With
+    ``h = dA``, ``lambda(N, A) = xhat`` along the flow, and no clipping, the one-step law matches the
+    exact one to O(h^3): ``P(no event) = exp(-h lambda(N, A + h/2))`` (the midpoint rule for
+    ``exp(-int lambda dA)``); ``E[c1 + c2] = h E[lambda(N + c1, A + h/2)]`` (the midpoint rule for
+    the compensator); and two events, on channel i then on channel j, have probability
+    ``h^2/2 lambda_i(N) lambda_j(N + e_i)``, because the second stage's rate sees the first
+    stage's jumps. Midpoint tau-leaping, with a deterministic midpoint state, gets
+    ``h^2/2 lambda_i lambda_j(N)`` there, so it is weak order 1 unless counts are large.
+    The clipping at 0 is inactive for small steps if no event more than halves an intensity:
+    ``2 xhat_j(N + e_i) >= xhat_j(N)``. That holds for a one-dimensional oracle (its posterior mean
+    grows with the count), but not always for coordinates coupled through the predictor; where it
+    fails, the clipping acts with probability O(dA) and the scheme is first order. 2 NFE per step.
 
     Gamma-Poisson only: after one event a sharp Dirichlet-Categorical predictor (a categorical
     oracle) is one-hot, so ``2 xhat* - xhat0`` has negative class rates and the clipped scheme is
@@ -90,8 +92,8 @@ class TauLeap2(Solver):
         half = 0.5 * interval.dA
         xhat0 = predict(state.mu, state.A)
         mid = family.absorb(state.mu, state.A, *family.evidence(xhat0, half, noise.seed, noise.counter(k, 0)))
-        slope_rate = torch.clamp(2.0 * predict(*mid) - xhat0, min=0.0)
-        c2, a2 = family.evidence(slope_rate, half, noise.seed, noise.counter(k, 1))
+        extrapolated = torch.clamp(2.0 * predict(*mid) - xhat0, min=0.0)
+        c2, a2 = family.evidence(extrapolated, half, noise.seed, noise.counter(k, 1))
         return State(*family.absorb(*mid, c2, a2))
 
 
@@ -99,33 +101,32 @@ class TauLeap2(Solver):
 class Thinning(Solver):
     """Exact simulation by thinning (Lewis-Shedler) on each grid window, in the exposure A.
 
-    A unit is a coordinate (Gamma-Poisson; one channel) or a position (Dirichlet-Categorical; its
-    K classes are its channels), with ``R`` a bound on its total intensity: ``R = xhat_max``
-    (Gamma-Poisson; from ``Thinning(xhat_max=...)`` or the predictor's ``xhat_max``) or ``R = 1``
-    (Dirichlet-Categorical: the classes' intensities sum to 1). On ``[A0, A1]``:
+    A unit is a coordinate (Gamma-Poisson, one channel) or a position (Dirichlet-Categorical, whose
+    K classes are its channels); ``R`` bounds a unit's total intensity: ``R = xhat_max``
+    (Gamma-Poisson: ``Thinning(xhat_max=...)``, else the predictor's ``xhat_max``) or ``R = 1``
+    (Dirichlet-Categorical: the class intensities sum to 1). On ``[A0, A1]``, with ``c`` the
+    window's counts so far (0 at A0) and ``update(c, e) = absorb(mu, A, *increments(c, e))`` the
+    state after the counts ``c`` and the exposure ``e`` since A0:
 
-        proposals: each unit's own Poisson clock of rate R: gaps E / R, E = -log U;
-        at a sample's next proposal, at A_p by unit i (the smallest clock of that sample):
-            (mu_p, A_p') = update(mu, A, c, A_p - A0)      the state at A_p-: the window's counts c so far,
-            xhat = xhat(mu_p, A_p'),  u ~ U(0, 1),
-            the proposal is an event of channel j, c_ij += 1, where
-                sum_{l<j} xhat_il <= u T_i < sum_{l<=j} xhat_il,   T_i = R (Gamma-Poisson) or sum_l xhat_il,
-            and no event (rejection) when u T_i >= sum_l xhat_il;
-        end: (mu', A') = update(mu, A, c, dA).
+        each unit has a Poisson clock of rate R (gaps -log(U) / R); each sample takes its
+        proposals in time order, and at its next one, at A_p, by unit i:
+            xhat = xhat(update(c, A_p - A0)),   u ~ U(0, 1),   T = R (Gamma-Poisson) or sum_l xhat_il,
+            an event on channel j (c_ij += 1) where sum_{l<j} xhat_il <= u T < sum_{l<=j} xhat_il,
+            no event where u T >= sum_l xhat_il (a rejection: Gamma-Poisson only);
+        at A1:  (mu', A') = update(c, dA).
 
-    ``update = absorb(., ., *family.increments(c, exposure))``: for Gamma-Poisson the flow to the
-    exposure ``A + (A_p - A0)`` plus the counts; for Dirichlet-Categorical the counts alone (the
-    predictor sees events, not the clock), where every proposal is an event whose class is drawn
-    from xhat. Exact in law on any grid (the grid only cuts the run into windows). Each sample's
-    proposals are taken in time order, one per round, so units coupled through the predictor are
-    exact too; a round is one NFE for the batch, and a window takes about ``R dA`` times the units
-    per sample rounds (more for the batch's slowest sample): an exact reference for small
-    problems, not a sampler for images. A prediction above ``xhat_max`` (beyond roundoff,
-    ``BOUND_ROUNDOFF`` eps) raises a ValueError rather than biasing the law.
+    For Gamma-Poisson ``update`` flows mu to the exposure ``A + e`` and adds the counts; for
+    Dirichlet-Categorical it adds the counts alone (the predictor sees events, not the clock).
+    Exact in law on any grid: the grid only cuts the run into windows. Units coupled through the
+    predictor are exact too, since each sample's proposals are taken one per round in time order.
+    A round is one NFE for the batch; a window takes about ``R dA`` times the units per sample
+    rounds, more for the batch's slowest sample: an exact reference for small problems, not a
+    sampler for images. A prediction above ``xhat_max`` (beyond ``BOUND_ROUNDOFF`` eps of
+    roundoff) raises a ValueError instead of biasing the law.
 
-    Draws: the gap after a sample's r-th proposal from ``noise.uniform(k, 0, attempt=r + 1)``
-    (the first gap: attempt 0), its r-th mark from ``noise.uniform(k, 1, attempt=r)``, each at the
-    proposing unit's element (class 0 of a position), so a sample's draws depend on its index only.
+    Draws: the gap after a sample's r-th proposal from ``noise.uniform(k, 0, attempt=r + 1)`` (the
+    first gap: attempt 0), its r-th mark ``u`` from ``noise.uniform(k, 1, attempt=r)``, both at the
+    proposing unit's element (class 0 of a position): a sample's draws depend on its index only.
     """
 
     name = "thinning"
@@ -133,8 +134,10 @@ class Thinning(Solver):
     weak_order = math.inf
 
     def __init__(self, xhat_max: float | None = None):
-        if xhat_max is not None and not (math.isfinite(xhat_max) and xhat_max > 0):
-            raise ValueError(f"xhat_max must be finite and > 0, got {xhat_max}")
+        if xhat_max is not None:
+            xhat_max = float(xhat_max)
+            if not (math.isfinite(xhat_max) and xhat_max > 0):
+                raise ValueError(f"xhat_max must be finite and > 0, got {xhat_max}")
         self.xhat_max = xhat_max
 
     def proposal_rate(self, process: PMMProcess) -> float:

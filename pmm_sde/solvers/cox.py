@@ -1,17 +1,17 @@
 """Solvers of the Cox-process SDE of Gamma-Poisson PMM (and of Dirichlet-Categorical PMM).
 
-Time is measured in the information ``A`` (the exposure): there the counting process of each
-coordinate has intensity ``xhat(mu, A)``, the rate ``alpha(t)`` drops out, and a step reads only
-``A0``, ``A1`` and ``dA = A1 - A0``. Notation per step: ``(mu, A)`` the state (``A`` is the exposure
-for Gamma-Poisson, the number of events per position for Dirichlet-Categorical), ``N`` the counts
-(``family.statistic``), ``absorb`` the conjugate update by counts ``c`` carrying information ``a``:
+Time is measured in the exposure ``A``: there each coordinate's counting process has intensity
+``xhat(mu, A)``, the rate ``alpha(t)`` drops out, and a step reads only the grid's ``A0``, ``A1``
+and ``dA = A1 - A0``. Notation: ``(mu, A)`` the state, ``N`` its counts (``family.statistic``) and
+``absorb(mu, A, c, a)`` the conjugate update by counts ``c`` carrying information ``a``:
 
-    Gamma-Poisson:          N' = N + c,  A' = A + a,   mu' = (a0 + N') / (b0 + A');
-    Dirichlet-Categorical:  C' = C + c,  A' = A + |c|, mu' = (beta0 + C') / (s0 + A').
+    Gamma-Poisson:          a = exposure,  N' = N + c,  A' = A + a,    mu' = (a0 + N') / (b0 + A');
+    Dirichlet-Categorical:  a = |c|,       C' = C + c,  A' = A + |c|,  mu' = (beta0 + C') / (s0 + A').
 
-Between events N is constant and ``mu (b0 + A)`` is the flow; an event adds 1 to one count.
-Dirichlet-Categorical: per position, events arrive at unit rate in the exposure whatever the
-state (xhat is on the simplex) and each event's class is drawn from xhat.
+Gamma-Poisson: between events N is constant, so is ``mu (b0 + A) = a0 + N`` (the flow), and an
+event raises mu by ``1 / (b0 + A)``. Dirichlet-Categorical: the state's A counts the events of a
+position (not the grid's exposure); they arrive at unit rate in the exposure whatever the state
+(xhat is on the simplex), each with its class drawn from xhat.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import math
 import torch
 
 from ..processes import GammaPoissonCoxSDE, PMMProcess
-from .base import Evaluator, Interval, Solver, State, register
+from .base import Solver, State, register
 
 #: A prediction may exceed ``xhat_max`` by this many units of roundoff (``eps`` of its dtype).
 BOUND_ROUNDOFF = 16

@@ -124,26 +124,18 @@ def test_normal_steps_triton_match_torch(device, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_tau_leap_step_reference_is_one_step_of_run_chain(dtype):
-    family, target, seed = GammaPoisson(2.0, 1.5), Gamma(3.0, 0.5), 17
+@pytest.mark.parametrize("family, target, prior, step_fn", [
+    (GammaPoisson(2.0, 1.5), Gamma(3.0, 0.5), 1.5, kernels.tau_leap_step),
+    (NormalNormal(0.5, 2.0), Gaussian(1.0, 0.7), 2.0, kernels.pmm_chain_step),
+], ids=["tau_leap", "pmm_chain"])
+def test_step_reference_is_one_step_of_run_chain(dtype, family, target, prior, step_fn):
+    seed = 17
     result = pmm_sde.run_chain(family, ALPHAS, target.predictor(family), n=64, shape=(3,), seed=seed,
                                save_trajectory=True, dtype=dtype)
     predictor, A = target.predictor(family), _cumulative(ALPHAS, dtype)
     for k in range(len(ALPHAS)):
         mu = result.trajectory[k]
-        step = kernels.tau_leap_step(mu, predictor(mu, A[k]), A[k], A[k + 1], 1.5, seed, k * 8, backend="torch")
-        assert torch.equal(step, result.trajectory[k + 1]), k
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_pmm_chain_step_reference_is_one_step_of_run_chain(dtype):
-    family, target, seed = NormalNormal(0.5, 2.0), Gaussian(1.0, 0.7), 23
-    result = pmm_sde.run_chain(family, ALPHAS, target.predictor(family), n=64, shape=(3,), seed=seed,
-                               save_trajectory=True, dtype=dtype)
-    predictor, A = target.predictor(family), _cumulative(ALPHAS, dtype)
-    for k in range(len(ALPHAS)):
-        mu = result.trajectory[k]
-        step = kernels.pmm_chain_step(mu, predictor(mu, A[k]), A[k], A[k + 1], 2.0, seed, k * 8, backend="torch")
+        step = step_fn(mu, predictor(mu, A[k]), A[k], A[k + 1], prior, seed, k * 8, backend="torch")
         assert torch.equal(step, result.trajectory[k + 1]), k
 
 

@@ -3,6 +3,7 @@
 from . import grids, metrics, random, schedules, solvers, targets
 from .chain import run_chain, run_exact_chain
 from .driver import sample
+from .poisson_paths import PoissonPaths
 from .processes import GammaPoissonCoxSDE, NormalNormalSDE
 from .families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
 from .result import SampleResult
@@ -13,5 +14,5 @@ __all__ = [
     "NormalNormal", "GammaPoisson", "DirichletCategorical", "ConjugateFamily",
     "schedules", "grids", "targets", "random", "metrics",
     "run_chain", "run_exact_chain", "SampleResult", "sample", "solvers",
-    "NormalNormalSDE", "GammaPoissonCoxSDE",
+    "NormalNormalSDE", "GammaPoissonCoxSDE", "PoissonPaths",
 ]

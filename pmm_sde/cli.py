@@ -33,13 +33,17 @@ def _int_list(text: str) -> list[int]:
 
 def _converge(args: argparse.Namespace) -> int:
     from .convergence import convergence_study
-    from .problems import convergence_problem
+    from .problems import convergence_problem, exact_count_law
 
     process, description = convergence_problem(args.process)
     study = convergence_study(process, args.solvers.split(","), args.steps, args.n, seed=args.seed,
-                              progress=True, name=description)
+                              progress=True, name=description, strong=args.strong,
+                              exact_law=exact_count_law(args.process))
     for solver, row in study.table().items():
-        print(f"{solver:>15}: measured weak order {row['weak_order']:.2f} (declared {row['declared_weak_order']:g})")
+        line = f"{solver:>15}: measured weak order {row['weak_order']:.2f} (declared {row['declared_weak_order']:g})"
+        if args.strong:
+            line += f", strong order {row['strong_order']:.2f} (declared {row['declared_strong_order']:g})"
+        print(line)
     if args.json:
         study.to_json(args.json)
     if args.plot:
@@ -61,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--steps", type=_int_list, default=[8, 16, 32, 64, 128], help="refining step counts")
     conv.add_argument("--n", type=int, default=20_000, help="samples per run (default: 20000)")
     conv.add_argument("--seed", type=int, default=1)
+    conv.add_argument("--strong", action="store_true",
+                      help="also measure strong (pathwise L1) orders on the same coupled runs")
     conv.add_argument("--json", default=None, help="write the table as JSON here")
     conv.add_argument("--plot", default=None, help="write the log-log figure (PNG) here")
     conv.set_defaults(run=_converge)

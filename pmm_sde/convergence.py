@@ -1,12 +1,22 @@
-"""Weak orders measured by successive refinement with common random numbers.
+"""Weak and strong orders measured by successive refinement with common random numbers.
 
 For step counts ``N_0 < N_1 < ...`` (each grid refining the previous one) the weak error of a
 functional ``E f(mu_T)`` behaves like ``C N^-p``, so the differences between successive
 refinements ``D_i = E f(Y_{N_i}) - E f(Y_{N_{i+1}})`` behave like ``C (1 - r^-p) N_i^-p``: the
 log-log slope of ``|D_i|`` against ``N_i`` estimates ``p`` without an exact reference. Runs share
-their randomness (one Brownian path for solvers with a strong order, the same seed otherwise), so
+their randomness (``common_noise``: one torchsde Brownian path for the Brownian solvers with a
+strong order, one set of unit-rate Poisson paths for tau-leaping, the same seed otherwise), so
 ``D_i`` has a far smaller Monte Carlo error than either expectation; each ``D_i`` comes with its
 standard error, and points below ``min_z`` standard errors are left out of the fit.
+
+Exact weak errors (``exact_weak_orders``): for a one-dimensional Gamma-Poisson process the laws of
+``N_T`` under tau-leaping and under the target are computed exactly (``pmm_sde.count_laws``), so
+the errors of the functionals carry no Monte Carlo noise; this is how weak order 2 of
+``tau_leap_2`` is resolved, which Monte Carlo would need millions of samples per step count for.
+
+Strong errors: with the same coupling, the pathwise differences ``S_i = E|Y_{N_i} - Y_{N_{i+1}}|``
+(L1, averaged over coordinates) behave like ``C (1 + O(r^-q)) N_i^-q`` for a solver of strong
+order ``q``, and are fitted the same way.
 """
 
 from __future__ import annotations
@@ -21,16 +31,20 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .count_laws import scheme_count_law
 from .driver import sample
-from .processes import PMMProcess
+from .poisson_paths import PoissonPaths
+from .processes import NormalNormalSDE, PMMProcess
 from .solvers import get_solver
 
 FUNCTIONALS = ("mean", "variance", "cos")
+#: How a study's weak errors were measured.
+REFINEMENT = "differences of successive refinements, Monte Carlo with common noise"
+EXACT_LAW = "errors of the scheme's exact law of N_T against the target's"
 
 
-def _per_sample(mu: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
-    """Per-sample values of the functionals, averaged over coordinates: ``(n, 3)``."""
-    flat = mu.reshape(mu.shape[0], -1).double()
+def _per_sample(flat: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """Per-sample values of the functionals of states ``(n, d)``, averaged over coordinates: ``(n, 3)``."""
     return torch.stack([flat, (flat - centre) ** 2, torch.cos(flat)], -1).mean(1)
 
 
@@ -62,6 +76,82 @@ def fit_order(steps, differences, standard_errors, min_z: float = 5.0, functiona
     return OrderFit(functional, slope, stderr, steps.astype(int).tolist(), D.tolist(), se.tolist(), used.tolist())
 
 
+def common_noise(process: PMMProcess, solver, n: int, seed: int, dtype: torch.dtype = torch.float64) -> dict:
+    """Keyword arguments of ``sample`` that make runs at different step counts share their noise:
+    ``bm`` (a torchsde ``BrownianInterval``) for Brownian solvers with a strong order,
+    ``poisson_paths`` for solvers drawing Poisson counts, none otherwise (the seed is shared)."""
+    solver = get_solver(solver, process)
+    if solver.poisson_counts:
+        return {"poisson_paths": PoissonPaths(seed)}
+    if solver.strong_order is not None and isinstance(process, NormalNormalSDE):
+        import torchsde
+
+        d = int(np.prod(process.family.state_shape(process.shape))) if process.shape else 1
+        return {"bm": torchsde.BrownianInterval(t0=0.0, t1=1.0, size=(n, d), dtype=dtype, entropy=seed,
+                                                cache_size=None, levy_area_approximation="space-time")}
+    return {}
+
+
+def _coupled_runs(process: PMMProcess, solver, steps: list[int], n: int, seed: int, grid: str | None,
+                  dtype: torch.dtype, progress) -> list[torch.Tensor]:
+    """Terminal states ``(n, -1)`` of ``solver`` at each step count, sharing ``common_noise``."""
+    noise = common_noise(process, solver, n, seed, dtype)
+    runs = []
+    for N in steps:
+        runs.append(sample(process, solver, steps=N, n=n, seed=seed, grid=grid, dtype=dtype, **noise)
+                    .mu.reshape(n, -1).double())
+        if progress is not None:
+            progress.update(1)
+    return runs
+
+
+def _law_functionals(values: np.ndarray, law: np.ndarray) -> np.ndarray:
+    """``FUNCTIONALS`` of a law with pmf ``law`` on the points ``values``."""
+    mean = (values * law).sum()
+    return np.array([mean, ((values - mean) ** 2 * law).sum(), (np.cos(values) * law).sum()])
+
+
+def exact_weak_orders(process: PMMProcess, solver: str, steps: list[int], exact_law: np.ndarray,
+                      progress=None) -> dict[str, OrderFit]:
+    """Weak orders from exact laws: errors of ``FUNCTIONALS`` of ``mu_T`` under the scheme's law of
+    ``N_T`` (``count_laws.scheme_count_law``) against ``exact_law``, the pmf of ``N_T`` under the
+    target on ``{0, .., len(exact_law) - 1}``; one-dimensional Gamma-Poisson processes only."""
+    support = len(exact_law)
+    A_T = float(process.schedule.A(torch.tensor(1.0, dtype=torch.float64)))
+    family = process.family.cast(torch.zeros((), dtype=torch.float64))
+    values = family.posterior_mean(torch.arange(support, dtype=torch.float64), A_T).reshape(-1).numpy()
+    exact = _law_functionals(values, exact_law)
+    errors = []
+    for N in steps:
+        errors.append(_law_functionals(values, scheme_count_law(process, solver, N, support)) - exact)
+        if progress is not None:
+            progress.update(1)
+    errors = np.array(errors)
+    return {name: fit_order(steps, errors[:, j].tolist(), [0.0] * len(steps), functional=name)
+            for j, name in enumerate(FUNCTIONALS)}
+
+
+def _refinement_fit(values: list[torch.Tensor], steps: list[int], min_z: float, name: str) -> OrderFit:
+    """Fit of the means of successive per-sample differences ``values[i]`` (shape ``(n,)``)."""
+    n = values[0].shape[0]
+    D = [float(v.mean()) for v in values]
+    se = [float(v.std() / n ** 0.5) for v in values]
+    return fit_order(steps[:-1], D, se, min_z, name)
+
+
+def _weak_fits(runs: list[torch.Tensor], steps: list[int], min_z: float) -> dict[str, OrderFit]:
+    centre = runs[-1].mean(0)
+    values = [_per_sample(mu, centre) for mu in runs]
+    return {name: _refinement_fit([values[i][:, j] - values[i + 1][:, j] for i in range(len(steps) - 1)],
+                                  steps, min_z, name)
+            for j, name in enumerate(FUNCTIONALS)}
+
+
+def _strong_fit(runs: list[torch.Tensor], steps: list[int], min_z: float) -> OrderFit:
+    return _refinement_fit([(runs[i] - runs[i + 1]).abs().mean(1) for i in range(len(steps) - 1)],
+                           steps, min_z, "L1")
+
+
 def weak_orders(process: PMMProcess, solver, steps: list[int], n: int, seed: int = 0, grid: str | None = None,
                 dtype: torch.dtype = torch.float64, min_z: float = 5.0, progress=None) -> dict[str, OrderFit]:
     """Measured weak order of ``solver`` on ``process`` for each functional in ``FUNCTIONALS``.
@@ -69,35 +159,37 @@ def weak_orders(process: PMMProcess, solver, steps: list[int], n: int, seed: int
     ``steps`` should refine (doubling step counts refine the named grids). ``progress``: a tqdm
     bar advanced once per run.
     """
-    solver = get_solver(solver, process)
-    bm = None
-    if solver.strong_order is not None and solver.process_type.__name__ == "NormalNormalSDE":
-        import torchsde
+    return _weak_fits(_coupled_runs(process, solver, steps, n, seed, grid, dtype, progress), steps, min_z)
 
-        d = int(np.prod(process.family.state_shape(process.shape))) if process.shape else 1
-        bm = torchsde.BrownianInterval(t0=0.0, t1=1.0, size=(n, d), dtype=dtype, entropy=seed, cache_size=None,
-                                       levy_area_approximation="space-time")
-    runs = []
-    for N in steps:
-        runs.append(sample(process, solver, steps=N, n=n, seed=seed, grid=grid, bm=bm, dtype=dtype).mu)
-        if progress is not None:
-            progress.update(1)
-    centre = runs[-1].reshape(n, -1).double().mean(0)
-    values = [_per_sample(mu, centre) for mu in runs]
-    diffs = [values[i] - values[i + 1] for i in range(len(steps) - 1)]
-    D = torch.stack([d.mean(0) for d in diffs])
-    se = torch.stack([d.std(0) / n ** 0.5 for d in diffs])
-    return {name: fit_order(steps[:-1], D[:, j].tolist(), se[:, j].tolist(), min_z, name)
-            for j, name in enumerate(FUNCTIONALS)}
+
+def strong_order(process: PMMProcess, solver, steps: list[int], n: int, seed: int = 0, grid: str | None = None,
+                 dtype: torch.dtype = torch.float64, min_z: float = 5.0, progress=None) -> OrderFit:
+    """Measured strong (L1) order of ``solver``: the slope of ``E|Y_{N_i} - Y_{N_{i+1}}|`` against ``N_i``.
+
+    Needs noise coupled across step counts (``common_noise``), so only solvers with a declared
+    strong order qualify.
+    """
+    _require_strong_order(get_solver(solver, process))
+    return _strong_fit(_coupled_runs(process, solver, steps, n, seed, grid, dtype, progress), steps, min_z)
+
+
+def _require_strong_order(solver) -> None:
+    if solver.strong_order is None:
+        raise ValueError(f"solver {solver.name!r} declares no strong order (its paths are not coupled "
+                         f"across step counts)")
 
 
 @dataclass
 class ConvergenceStudy:
-    """Weak-order fits of several solvers on one process: a table, JSON, CSV and a figure."""
+    """Weak-order (and optionally strong-order) fits of several solvers on one process: a table,
+    JSON, CSV and a figure."""
 
     process: str
     declared: dict[str, float]
     fits: dict[str, dict[str, OrderFit]] = field(default_factory=dict)
+    declared_strong: dict[str, float] = field(default_factory=dict)
+    strong: dict[str, OrderFit] = field(default_factory=dict)
+    weak_method: str = REFINEMENT
 
     def measured(self, solver: str) -> float:
         """The median of the functionals' fitted slopes (NaN when none could be fitted)."""
@@ -105,13 +197,19 @@ class ConvergenceStudy:
         return float(np.median(slopes)) if slopes else float("nan")
 
     def table(self) -> dict[str, dict]:
-        """``{solver: {"weak_order", "declared_weak_order", "functionals": {name: fit fields}}}``."""
-        return {solver: {"weak_order": self.measured(solver), "declared_weak_order": self.declared[solver],
-                         "functionals": {name: vars(fit) for name, fit in fits.items()}}
-                for solver, fits in self.fits.items()}
+        """``{solver: {"weak_order", "declared_weak_order", "functionals": {name: fit fields}}}``, plus
+        ``"strong_order"``, ``"declared_strong_order"`` and ``"strong"`` where strong orders were measured."""
+        table = {solver: {"weak_order": self.measured(solver), "declared_weak_order": self.declared[solver],
+                          "functionals": {name: vars(fit) for name, fit in fits.items()}}
+                 for solver, fits in self.fits.items()}
+        for solver, fit in self.strong.items():
+            table[solver].update(strong_order=fit.slope, declared_strong_order=self.declared_strong[solver],
+                                 strong=vars(fit))
+        return table
 
     def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"process": self.process, "solvers": self.table()}, indent=2))
+        Path(path).write_text(json.dumps({"process": self.process, "weak_method": self.weak_method,
+                                          "solvers": self.table()}, indent=2))
 
     def to_csv(self) -> str:
         out = io.StringIO()
@@ -120,23 +218,30 @@ class ConvergenceStudy:
         for solver, fits in self.fits.items():
             for name, fit in fits.items():
                 writer.writerow([solver, name, self.declared[solver], fit.slope, fit.stderr])
+        for solver, fit in self.strong.items():
+            writer.writerow([solver, "strong L1", self.declared_strong[solver], fit.slope, fit.stderr])
         return out.getvalue()
 
     def plot(self, path: str | Path) -> None:
-        """Refinement differences |D_N| against N, one panel per functional, log-log."""
+        """Refinement differences |D_N| against N, one panel per functional (and one of the pathwise
+        L1 differences when strong orders were measured), log-log."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, len(FUNCTIONALS), figsize=(4.2 * len(FUNCTIONALS), 3.6))
-        for ax, name in zip(axes, FUNCTIONALS):
-            for solver, fits in self.fits.items():
-                fit = fits[name]
-                ax.loglog(fit.steps, fit.differences, "o-",
-                          label=f"{solver}: {fit.slope:.2f} (declared {self.declared[solver]:g})")
+        panels = [(name, {solver: (fits[name], self.declared[solver]) for solver, fits in self.fits.items()})
+                  for name in FUNCTIONALS]
+        if self.strong:
+            panels.append(("pathwise L1", {solver: (fit, self.declared_strong[solver])
+                                           for solver, fit in self.strong.items()}))
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
+        for ax, (name, curves) in zip(axes, panels):
+            for solver, (fit, declared) in curves.items():
+                ax.loglog(fit.steps, fit.differences, "o-", label=f"{solver}: {fit.slope:.2f} (declared {declared:g})")
             ax.set_xlabel("steps N")
-            ax.set_ylabel(f"|D_N| of {name}")
+            ax.set_ylabel(f"|error| of {name}" if self.weak_method == EXACT_LAW and name in FUNCTIONALS
+                          else f"|D_N| of {name}")
             ax.legend(fontsize=7)
         fig.suptitle(self.process, fontsize=9)
         fig.tight_layout()
@@ -145,11 +250,26 @@ class ConvergenceStudy:
 
 
 def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int], n: int, seed: int = 0,
-                      progress: bool = False, name: str | None = None) -> ConvergenceStudy:
-    """Weak orders of each solver on ``process`` (see ``weak_orders``), with a progress bar."""
+                      progress: bool = False, name: str | None = None, strong: bool = False,
+                      min_z: float = 5.0, exact_law: np.ndarray | None = None) -> ConvergenceStudy:
+    """Weak orders of each solver on ``process`` (see ``weak_orders``) and, with ``strong``, strong
+    orders from the same coupled runs (see ``strong_order``), with a progress bar. With
+    ``exact_law`` (the target's pmf of ``N_T``, one-dimensional Gamma-Poisson) the weak orders are
+    exact (``exact_weak_orders``) and Monte Carlo runs are made only for the strong orders."""
     resolved = [get_solver(s, process) for s in solvers]
-    study = ConvergenceStudy(name or repr(process), {s.name: s.weak_order for s in resolved})
-    with tqdm(total=len(resolved) * len(steps), desc="convergence", disable=not progress) as bar:
+    if strong:
         for solver in resolved:
-            study.fits[solver.name] = weak_orders(process, solver, steps, n, seed=seed, progress=bar)
+            _require_strong_order(solver)
+    study = ConvergenceStudy(name or repr(process), {s.name: s.weak_order for s in resolved},
+                             declared_strong={s.name: s.strong_order for s in resolved} if strong else {},
+                             weak_method=REFINEMENT if exact_law is None else EXACT_LAW)
+    monte_carlo = exact_law is None or strong
+    total = len(resolved) * len(steps) * ((exact_law is not None) + monte_carlo)
+    with tqdm(total=total, desc="convergence", disable=not progress) as bar:
+        for solver in resolved:
+            runs = _coupled_runs(process, solver, steps, n, seed, None, torch.float64, bar) if monte_carlo else None
+            study.fits[solver.name] = (_weak_fits(runs, steps, min_z) if exact_law is None
+                                       else exact_weak_orders(process, solver.name, steps, exact_law, progress=bar))
+            if strong:
+                study.strong[solver.name] = _strong_fit(runs, steps, min_z)
     return study

@@ -14,7 +14,8 @@ from ._validation import positive_int
 from .chain import resolve_shape
 from .grids import information_steps, make_grid, validate_times
 from .noise import Noise
-from .processes import PMMProcess
+from .poisson_paths import PoissonPaths
+from .processes import NormalNormalSDE, PMMProcess
 from .result import SampleResult
 from .solvers import get_solver
 from .solvers.base import Evaluator, Interval, State
@@ -39,7 +40,8 @@ def _grid(process: PMMProcess, steps, grid, save_at, default: str) -> tuple[torc
 
 
 def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 10_000, shape=None,
-           seed: int = 0, grid=None, bm=None, save_at=None, dtype: torch.dtype | None = None,
+           seed: int = 0, grid=None, bm=None, poisson_paths: PoissonPaths | None = None, save_at=None,
+           dtype: torch.dtype | None = None,
            device: torch.device | str | None = None, progress: bool = False) -> SampleResult:
     """Simulate ``n`` samples of ``process`` from its prior state at ``t = 0`` to the grid's end.
 
@@ -47,13 +49,20 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     ``grid``: ``None`` (the solver's default grid: log1p, or log1p_sqrt for probability-flow
     solvers), a grid name, or a tensor of times; a tensor
     grid fixes the steps itself. ``bm``: a torchsde Brownian motion over the grid's time span
-    with size ``(n, d)`` (Brownian solvers). ``save_at``: ``"grid"`` or a tensor of times (merged
+    with size ``(n, d)`` (Brownian solvers). ``poisson_paths``: a ``PoissonPaths`` whose unit-rate
+    processes give the counts of ``tau_leap`` / ``tau_leap_2`` by random time change, so runs at
+    different step counts share their jumps (for strong errors). ``save_at``: ``"grid"`` or a tensor of times (merged
     into the grid); the states there form ``result.trajectory``. ``progress``: a tqdm bar.
     """
     n = positive_int(n, "n")
     if not isinstance(process, PMMProcess):
         raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")
     solver = get_solver(solver, process)
+    if bm is not None and not isinstance(process, NormalNormalSDE):
+        raise ValueError("bm drives Brownian solvers only; a Cox process takes poisson_paths")
+    if poisson_paths is not None and not solver.poisson_counts:
+        raise ValueError(f"poisson_paths couple the counts of tau_leap and tau_leap_2; solver {solver.name!r} "
+                         f"does not draw Poisson counts")
     dtype = dtype or torch.get_default_dtype()
     times, save_times = _grid(process, steps, grid, save_at, solver.default_grid)
     A64, _ = information_steps(process.schedule, times)
@@ -69,7 +78,7 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     A_state = A_state.to(device=device)
     state = State(mu, A_state)
     predict = Evaluator(process, mu.shape, mu.device)
-    noise = Noise(seed, mu.shape, dtype, mu.device, bm=bm)
+    noise = Noise(seed, mu.shape, dtype, mu.device, bm=bm, poisson_paths=poisson_paths)
 
     trajectory = None
     if save_times is not None:

@@ -2,7 +2,9 @@
 
 Step ``k`` owns counters ``k * COUNTERS_PER_STEP + slot``; element ``i * numel + j`` belongs to
 sample ``i``, so every draw depends only on ``(seed, sample index, step, slot)``, never on the batch
-size. Normal draws run as one Triton kernel on CUDA tensors (``pmm_sde.kernels``, the same
+size. With ``poisson_paths`` (a ``PoissonPaths``) Poisson counts are increments of unit-rate
+Poisson processes at the run's internal times instead, so runs at different step counts share
+their jumps. Normal draws run as one Triton kernel on CUDA tensors (``pmm_sde.kernels``, the same
 numbers as the torch path). With ``bm`` (e.g. ``torchsde.BrownianInterval``) the Brownian increment of slot 0 is
 ``bm(t0, t1)``, so one path can drive several grids and torchsde itself.
 """
@@ -18,13 +20,14 @@ from .chain import COUNTERS_PER_STEP
 class Noise:
     """Noise source of one run: ``seed``, the state's shape, dtype and device."""
 
-    def __init__(self, seed: int, shape: torch.Size, dtype: torch.dtype, device, bm=None):
+    def __init__(self, seed: int, shape: torch.Size, dtype: torch.dtype, device, bm=None, poisson_paths=None):
         self.seed = int(seed)
         self.shape = tuple(shape)
         self.dtype = dtype
         self.device = device
         self.bm = bm
         self._index = random.element_index(self.shape, device)
+        self._cursor = None if poisson_paths is None else poisson_paths.cursor(self.shape, device)
 
     def counter(self, k: int, slot: int = 0) -> int:
         if not 0 <= slot < COUNTERS_PER_STEP:
@@ -46,5 +49,11 @@ class Noise:
                               device=self.device, index=self._index, attempt=attempt)
 
     def poisson(self, k: int, rate: torch.Tensor, slot: int = 0) -> torch.Tensor:
-        """Poisson(rate) counts of step k (NaN where the rate is invalid; the caller checks rates)."""
+        """Poisson(rate) counts of step k (NaN where the rate is invalid; the caller checks rates).
+
+        With ``poisson_paths`` the counts are the next increments ``Y(L + rate) - Y(L)`` of the
+        paths, whatever ``k`` and ``slot``: successive calls consume successive internal time.
+        """
+        if self._cursor is not None:
+            return self._cursor.increment(rate)
         return random.poisson(rate, self.seed, self.counter(k, slot), index=self._index, validate=False)

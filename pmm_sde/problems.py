@@ -4,26 +4,45 @@ from __future__ import annotations
 
 import torch
 
+import numpy as np
+
 from . import schedules, targets
+from .count_laws import target_count_law
 from .families import GammaPoisson, NormalNormal
 from .processes import GammaPoissonCoxSDE, NormalNormalSDE, PMMProcess
 
 
+#: The Gamma-mixture target of the Cox problem; ``N_T`` is a mixture of negative binomials exactly.
+COX_MIXTURE = targets.GammaMixture([0.5, 0.5], [1.0, 8.0], [2.0, 2.0])
+
+
 def convergence_problem(kind: str) -> tuple[PMMProcess, str]:
-    """The process of ``pmm-sde converge``: a 1-D two-component oracle target with A(1) = 20.
+    """The process of ``pmm-sde converge``: a 1-D two-component oracle target.
 
     normal: prior N(0, 1), target 0.3 N(-1, 0.3^2) + 0.7 N(1.5, 0.5^2), Exponential(20);
-    cox: prior Gamma(1, 1), target 0.4 Gamma(2, 3) + 0.6 Gamma(9, 1.5), Exponential(20).
+    cox: prior Gamma(1, 1), target 0.5 Gamma(1, 2) + 0.5 Gamma(8, 2), Exponential(4) (counts
+    N_T of about 8: tau-leaping is in its asymptotic range from 8 steps on).
     """
-    schedule = schedules.Exponential(20.0)
     if kind == "normal":
         family = NormalNormal(0.0, 1.0)
         target = targets.GaussianMixture([0.3, 0.7], torch.tensor([[-1.0], [1.5]]), torch.tensor([[0.3], [0.5]]))
-        return NormalNormalSDE(family, schedule, target.predictor(family), shape=(1,)), \
+        return NormalNormalSDE(family, schedules.Exponential(20.0), target.predictor(family), shape=(1,)), \
             "NormalNormal N(0,1), 2-component Gaussian mixture oracle, Exponential(20)"
     if kind == "cox":
         family = GammaPoisson(1.0, 1.0)
-        target = targets.GammaMixture([0.4, 0.6], torch.tensor([2.0, 9.0]), torch.tensor([3.0, 1.5]))
-        return GammaPoissonCoxSDE(family, schedule, target.predictor(family)), \
-            "GammaPoisson Gamma(1,1), 2-component Gamma mixture oracle, Exponential(20)"
+        return GammaPoissonCoxSDE(family, schedules.Exponential(4.0), COX_MIXTURE.predictor(family)), \
+            "GammaPoisson Gamma(1,1), 2-component Gamma mixture oracle, Exponential(4)"
     raise ValueError(f"process must be 'normal' or 'cox', got {kind!r}")
+
+
+#: Support of the Cox problem's exact count laws: all but ~1e-13 of every law of N_T there.
+COX_SUPPORT = 120
+
+
+def exact_count_law(kind: str) -> np.ndarray | None:
+    """The target's exact pmf of ``N_T`` for the ``cox`` problem (on ``COX_SUPPORT`` counts); None
+    for ``normal``, whose weak errors are measured by Monte Carlo refinement."""
+    if kind == "cox":
+        process, _ = convergence_problem(kind)
+        return target_count_law(COX_MIXTURE, float(process.schedule.A(1.0)), COX_SUPPORT)
+    return None

@@ -15,7 +15,10 @@ import torch
 from scipy import stats
 
 import pmm_sde as pmm
+from pmm_sde.convergence import convergence_study, strong_order
+from pmm_sde.count_laws import scheme_count_law, target_count_law
 from pmm_sde.grids import information_steps, make_grid
+from pmm_sde.problems import COX_MIXTURE, COX_SUPPORT, convergence_problem, exact_count_law
 from pmm_sde.testing import assert_same_law
 from pmm_sde.testing.laws import same_law_pvalue
 
@@ -55,75 +58,22 @@ def point_mass_law(weights, rates) -> stats.rv_discrete:
 
 
 # ---------------------------------------------------------------- weak orders, exact laws
-# A Gamma-mixture target: N_T ~ sum_m w_m NegativeBinomial(a_m, b_m / (b_m + A_T)) exactly (pmm-notes
-# fact 12 per component), and its oracle is nonlinear in N, unlike a single Gamma's, whose affine
-# intensity (a + N) / (b + A) makes E[N_T] exact for both schemes and Var[N_T] superconvergent.
-MIXTURE = pmm.targets.GammaMixture([0.5, 0.5], [1.0, 8.0], [2.0, 2.0])
-MIXTURE_TOTAL = 4.0
-SUPPORT = 100  # counts 0..99 hold all but ~2e-11 of every law below
+# The Gamma-mixture target of `pmm-sde converge --process cox`: N_T is a negative-binomial mixture
+# exactly, and its oracle is nonlinear in N, unlike a single Gamma's, whose affine intensity
+# (a + N) / (b + A) makes E[N_T] exact for both schemes and Var[N_T] superconvergent.
+SUPPORT = COX_SUPPORT
 
 
 def mixture_process():
-    family = pmm.GammaPoisson(1.0, 1.0)
-    return pmm.GammaPoissonCoxSDE(family, pmm.schedules.Exponential(MIXTURE_TOTAL), MIXTURE.predictor(family))
+    return convergence_problem("cox")[0]
 
 
 def mixture_law() -> np.ndarray:
-    k = np.arange(SUPPORT)
-    return sum(0.5 * stats.nbinom(a, b / (b + MIXTURE_TOTAL)).pmf(k) for a, b in [(1.0, 2.0), (8.0, 2.0)])
-
-
-def poisson_kernel(rates: np.ndarray) -> np.ndarray:
-    """``K[..., n, m] = Poisson(m - n; rates[..., n])`` on the truncated support."""
-    jumps = np.arange(1, SUPPORT)
-    pmf = np.exp(-rates)[..., None] * np.concatenate(
-        [np.ones(rates.shape + (1,)), np.cumprod(rates[..., None] / jumps, axis=-1)], axis=-1)
-    offset = np.arange(SUPPORT)[None, :] - np.arange(SUPPORT)[:, None]
-    kernel = np.take_along_axis(pmf, np.broadcast_to(np.maximum(offset, 0), pmf.shape), axis=-1)
-    return np.where(offset >= 0, kernel, 0.0)
+    return exact_count_law("cox")
 
 
 def scheme_law(process, solver: str, steps: int) -> np.ndarray:
-    """Exact law of N_T under the solver's step equation (TauLeap / TauLeap2 docstrings), by
-    propagating the pmf of N through each step's transition matrix; xhat is the process's oracle."""
-    A = process.schedule.A(make_grid(process.schedule, steps)).numpy()
-    N = torch.arange(SUPPORT, dtype=F64)
-
-    def xhat(a: float) -> np.ndarray:
-        a = torch.tensor(a, dtype=F64)
-        return process.predictor(process.family.posterior_mean(N, a), a).numpy()
-
-    law = np.eye(SUPPORT)[0]
-    for A0, A1 in zip(A[:-1], A[1:]):
-        h, x0 = A1 - A0, xhat(A0)
-        if solver == "tau_leap":
-            law = law @ poisson_kernel(h * x0)
-        else:  # first half step n -> m, then rates h/2 max(2 xhat(m, A0 + h/2) - xhat(n, A0), 0)
-            second = 0.5 * h * np.maximum(2.0 * xhat(A0 + 0.5 * h)[None, :] - x0[:, None], 0.0)
-            law = law @ np.einsum("nm,nmj->nj", poisson_kernel(0.5 * h * x0), poisson_kernel(second))
-    return law
-
-
-def functionals(law: np.ndarray) -> np.ndarray:
-    """``E[N], Var[N], P(N = 0)`` of a law on the support."""
-    k = np.arange(SUPPORT)
-    mean = (k * law).sum()
-    return np.array([mean, ((k - mean) ** 2 * law).sum(), law[0]])
-
-
-@pytest.mark.parametrize("solver, order", [("tau_leap", 1.0), ("tau_leap_2", 2.0)])
-def test_weak_order_of_the_scheme_law(solver, order):
-    """The weak errors of E[N_T], Var[N_T], P(N_T = 0), computed exactly from the scheme's law
-    (no Monte Carlo noise), fall at the declared order: fitted slopes within 0.25 (measured:
-    tau_leap 0.93, 1.04, 0.97; tau_leap_2 2.14, 1.93, 2.00 over 8-64 steps). The test below
-    checks that the solver samples exactly this law."""
-    process = mixture_process()
-    assert pmm.solvers.get_solver(solver, process).weak_order == order
-    exact = functionals(mixture_law())
-    steps = [8, 16, 32, 64]
-    errors = np.abs([functionals(scheme_law(process, solver, s)) - exact for s in steps])
-    slopes = -np.polyfit(np.log(steps), np.log(errors), 1)[0]
-    assert np.all(np.abs(slopes - order) < 0.25), (slopes, errors)
+    return scheme_count_law(process, solver, steps, SUPPORT)
 
 
 @pytest.mark.parametrize("solver", ["tau_leap", "tau_leap_2"])
@@ -146,7 +96,9 @@ def test_tau_leap_weak_order_one_by_monte_carlo():
     """Direct measurement: Monte Carlo errors of Var[N_T] against the exact mixture law halve when
     the steps double (each error above 10 standard errors)."""
     process = mixture_process()
-    exact = functionals(mixture_law())[1]
+    k = np.arange(SUPPORT)
+    law = mixture_law()
+    exact = ((k - (k * law).sum()) ** 2 * law).sum()
     steps = [4, 8, 16]
     errors, ses = [], []
     for s in steps:
@@ -160,8 +112,8 @@ def test_tau_leap_weak_order_one_by_monte_carlo():
 
 
 def test_available_lists_exactly_the_cox_solvers():
-    for process in (gamma_poisson_process(pmm.targets.Gamma(2.0, 1.0)), dirichlet_process(PROBS)):
-        assert pmm.solvers.available(process) == COX
+    assert pmm.solvers.available(gamma_poisson_process(pmm.targets.Gamma(2.0, 1.0))) == COX
+    assert pmm.solvers.available(dirichlet_process(PROBS)) == ["tau_leap", "thinning"]
     brownian = pmm.NormalNormalSDE(pmm.NormalNormal(), pmm.schedules.Linear(1.0), lambda mu, A: mu)
     assert not set(COX) & set(pmm.solvers.available(brownian))
 
@@ -290,3 +242,84 @@ def test_thinning_uses_a_given_bound():
 def test_tau_leap_2_is_gamma_poisson_only():
     with pytest.raises(ValueError, match="tau_leap_2.*Gamma-Poisson"):
         pmm.sample(dirichlet_process(PROBS), "tau_leap_2", steps=3, n=10)
+
+
+# ---------------------------------------------------------------- Poisson paths: coupled jump noise
+def test_poisson_path_increments_are_independent_poisson_counts():
+    """Successive increments of the unit-rate paths are Poisson(rate) and independent."""
+    cursor = pmm.PoissonPaths(seed=3).cursor((40_000,))
+    first = cursor.increment(torch.full((40_000,), 2.5, dtype=F64))
+    second = cursor.increment(torch.full((40_000,), 14.0, dtype=F64))
+    assert_same_law(first, stats.poisson(2.5))
+    assert_same_law(second, stats.poisson(14.0))
+    assert_same_law(first + second, stats.poisson(16.5))
+    assert abs(np.corrcoef(first.numpy(), second.numpy())[0, 1]) < 5 / math.sqrt(40_000)
+
+
+def test_poisson_paths_do_not_depend_on_how_internal_time_is_cut():
+    """Y(L) read in one piece or in many equals the same count: the paths are fixed functions."""
+    rate = torch.linspace(0.0, 30.0, 500, dtype=F64)
+    whole = pmm.PoissonPaths(seed=5).cursor((500,)).increment(rate)
+    pieces = pmm.PoissonPaths(seed=5).cursor((500,))
+    total = sum(pieces.increment(rate * w) for w in (0.1, 0.25, 0.4, 0.25))
+    assert torch.equal(whole, total)
+    assert torch.isnan(pmm.PoissonPaths(0).cursor((2,)).increment(torch.tensor([1.0, -1.0], dtype=F64))[1])
+
+
+@pytest.mark.parametrize("solver", ["tau_leap", "tau_leap_2"])
+def test_poisson_paths_keep_the_scheme_law_and_couple_step_counts(solver):
+    """With poisson_paths a run still samples the scheme's exact law, is reproducible per sample,
+    and runs at 8 and 16 steps differ on few samples (tau-leaping in the random time change)."""
+    process = mixture_process()
+    paths = pmm.PoissonPaths(seed=11)
+    coarse = pmm.sample(process, solver, steps=8, n=20_000, seed=0, dtype=F64, poisson_paths=paths)
+    law = scheme_law(process, solver, 8)
+    assert_same_law(counts(process, coarse), stats.rv_discrete(values=(np.arange(SUPPORT), law / law.sum())).freeze())
+    fine = pmm.sample(process, solver, steps=16, n=20_000, seed=0, dtype=F64, poisson_paths=paths)
+    assert (counts(process, coarse) != counts(process, fine)).double().mean() < 0.5
+    few = pmm.sample(process, solver, steps=8, n=7, seed=0, dtype=F64, poisson_paths=paths)
+    assert torch.equal(few.mu, coarse.mu[:7])
+
+
+def test_poisson_paths_are_refused_where_they_cannot_act():
+    process = mixture_process()
+    with pytest.raises(ValueError, match="poisson_paths.*thinning"):
+        pmm.sample(process, pmm.solvers.Thinning(xhat_max=20.0), steps=2, n=4, poisson_paths=pmm.PoissonPaths(0))
+    with pytest.raises(ValueError, match="bm drives Brownian solvers only"):
+        pmm.sample(process, "tau_leap", steps=2, n=4, bm=object())
+
+
+@pytest.mark.parametrize("solver", ["tau_leap", "tau_leap_2"])
+def test_strong_order_one_with_coupled_poisson_paths(solver):
+    """E|mu_N - mu_2N| (L1) halves with the steps: strong order 1 for both tau-leaping schemes
+    (Anderson, Ganguly & Kurtz 2011); measured 1.00 and 0.96 over 8-128 steps at n = 20000."""
+    process = mixture_process()
+    fit = strong_order(process, solver, steps=[8, 16, 32, 64], n=10_000, seed=4)
+    assert all(fit.used), fit
+    assert abs(fit.slope - pmm.solvers.get_solver(solver, process).strong_order) < 0.25, fit
+
+
+def test_convergence_study_of_the_cox_problem_uses_exact_laws(tmp_path):
+    """The study behind `pmm-sde converge --process cox`: the weak errors of mean, variance and
+    E cos(mu_T), computed exactly from the scheme's law (no Monte Carlo noise), fall at the
+    declared orders (measured: tau_leap 0.94, 1.03, 1.00; tau_leap_2 2.11, 1.95, 1.57 over 8-128
+    steps; the median within 0.25). test_solver_samples_its_scheme_law checks that sample()
+    draws exactly this law."""
+    process, name = convergence_problem("cox")
+    study = convergence_study(process, ["tau_leap", "tau_leap_2"], [8, 16, 32, 64], n=10, name=name,
+                              exact_law=exact_count_law("cox"))
+    table = study.table()
+    for solver, declared in [("tau_leap", 1.0), ("tau_leap_2", 2.0)]:
+        assert abs(table[solver]["weak_order"] - declared) < 0.25, table[solver]
+    study.to_json(tmp_path / "cox.json")
+    study.plot(tmp_path / "cox.png")
+    assert (tmp_path / "cox.png").stat().st_size > 0
+
+
+def test_target_count_law_is_the_negative_binomial_mixture():
+    law = target_count_law(COX_MIXTURE, 4.0, SUPPORT)
+    k = np.arange(SUPPORT)
+    expected = sum(0.5 * stats.nbinom(a, b / (b + 4.0)).pmf(k) for a, b in [(1.0, 2.0), (8.0, 2.0)])
+    np.testing.assert_allclose(law, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="raise support"):
+        target_count_law(COX_MIXTURE, 4.0, 10)

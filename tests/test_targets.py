@@ -170,3 +170,16 @@ def test_target_errors():
         pmm.targets.PointMasses([0.5, 0.5], torch.tensor([-1.0, 1.0])).predictor(pmm.GammaPoisson())
     with pytest.raises(ValueError, match="concentration"):
         pmm.targets.Gamma(-1.0, 1.0)
+
+
+@pytest.mark.parametrize("target", [
+    pmm.targets.PointMasses([0.5, 0.5], torch.tensor([-1.0, 1.0])),
+    pmm.targets.GaussianMixture([0.5, 0.5], torch.tensor([-1.0, 1.0]), torch.tensor([0.3, 0.3])),
+], ids=["point_masses", "gaussian_mixture"])
+def test_joint_component_targets_refuse_points_of_another_shape(target):
+    """Scalar components with points of shape (2,) would be misaligned (components against the
+    coordinate axis), so the oracle asks for points of the target's exact shape."""
+    oracle = target.predictor(pmm.NormalNormal())
+    with pytest.raises(ValueError, match="exactly"):
+        oracle(torch.zeros(5, 2), torch.tensor(3.0))
+    assert oracle(torch.zeros(5), torch.tensor(3.0)).shape == (5,)

@@ -12,7 +12,7 @@ from .torchsde_adapter import TorchsdeSolver
 
 def available(process: PMMProcess) -> list[str]:
     """Names of the solvers valid for ``process``."""
-    names = [name for name, cls in REGISTRY.items() if isinstance(process, cls.process_type)]
+    names = [name for name, cls in REGISTRY.items() if cls.applies_to(process)]
     if isinstance(process, NormalNormalSDE):
         names += [f"torchsde:{m}" for m in TORCHSDE_METHODS]
     return names
@@ -29,8 +29,9 @@ def get_solver(solver: str | Solver, process: PMMProcess) -> Solver:
             raise ValueError(f"solver {solver!r} is unknown; available for this process: {available(process)}")
     if not isinstance(solver, Solver):
         raise ValueError(f"solver must be a name or a Solver, got {type(solver).__name__}")
-    if not isinstance(process, solver.process_type):
-        raise ValueError(f"solver {solver.name!r} does not apply to {type(process).__name__}; "
+    if not solver.applies_to(process):
+        reason = f" ({solver.restriction})" if solver.restriction else ""
+        raise ValueError(f"solver {solver.name!r} does not apply to {type(process).__name__}{reason}; "
                          f"available: {available(process)}")
     return solver
 

@@ -81,6 +81,15 @@ class Solver(ABC):
     strong_order: ClassVar[float | None] = None
     #: The grid ``sample()`` uses when none is given.
     default_grid: ClassVar[str] = DEFAULT_GRID
+    #: Whether the counts come from ``noise.poisson``, so ``sample(poisson_paths=...)`` couples runs.
+    poisson_counts: ClassVar[bool] = False
+    #: Why the solver refuses some processes of its ``process_type`` (empty: it takes them all).
+    restriction: ClassVar[str] = ""
+
+    @classmethod
+    def applies_to(cls, process: PMMProcess) -> bool:
+        """Whether the solver can run ``process``; ``available`` and ``get_solver`` ask this."""
+        return isinstance(process, cls.process_type)
 
     def prepare(self, process: PMMProcess, times: torch.Tensor, A: torch.Tensor, rate: torch.Tensor) -> None:
         """Check the grid before the run (e.g. a stability bound); default: nothing to check."""

@@ -27,6 +27,12 @@ from .base import Solver, State, register
 BOUND_ROUNDOFF = 16
 
 
+def poisson_evidence(family, noise, xhat: torch.Tensor, dA: torch.Tensor, k: int, slot: int):
+    """Evidence ``(c, a)`` of counts ``c ~ Poisson(dA xhat)`` from slot ``slot`` of step ``k``'s noise
+    (or the next increments of its Poisson paths): ``family.evidence`` with the driver's noise."""
+    return family.increments(noise.poisson(k, dA * xhat, slot), dA)
+
+
 @register
 class TauLeap(Solver):
     """Tau-leaping: the intensity frozen at the left end, which is the discrete PMM update,
@@ -42,12 +48,14 @@ class TauLeap(Solver):
     name = "tau_leap"
     process_type = GammaPoissonCoxSDE
     weak_order = 1.0
+    strong_order = 1.0
+    poisson_counts = True
 
     def step(self, predict, state, interval, noise):
         family = predict.family
         xhat = predict(state.mu, state.A)
-        c, a = family.evidence(xhat, interval.dA, noise.seed, noise.counter(interval.index, 0))
-        return State(*family.absorb(state.mu, state.A, c, a))
+        return State(*family.absorb(state.mu, state.A,
+                                    *poisson_evidence(family, noise, xhat, interval.dA, interval.index, 0)))
 
 
 @register
@@ -81,20 +89,22 @@ class TauLeap2(Solver):
     name = "tau_leap_2"
     process_type = GammaPoissonCoxSDE
     weak_order = 2.0
+    strong_order = 1.0
+    poisson_counts = True
+    restriction = ("second order for Gamma-Poisson only: for Dirichlet-Categorical its extrapolated class rates "
+                   "2 xhat* - xhat0 turn negative; use tau_leap or thinning")
 
-    def prepare(self, process, times, A, rate):
-        if process.counts_information:
-            raise ValueError("tau_leap_2 is second order for Gamma-Poisson only: for Dirichlet-Categorical "
-                             "its extrapolated class rates 2 xhat* - xhat0 turn negative; use tau_leap or thinning")
+    @classmethod
+    def applies_to(cls, process: PMMProcess) -> bool:
+        return super().applies_to(process) and not process.counts_information
 
     def step(self, predict, state, interval, noise):
         family, k = predict.family, interval.index
         half = 0.5 * interval.dA
         xhat0 = predict(state.mu, state.A)
-        mid = family.absorb(state.mu, state.A, *family.evidence(xhat0, half, noise.seed, noise.counter(k, 0)))
+        mid = family.absorb(state.mu, state.A, *poisson_evidence(family, noise, xhat0, half, k, 0))
         extrapolated = torch.clamp(2.0 * predict(*mid) - xhat0, min=0.0)
-        c2, a2 = family.evidence(extrapolated, half, noise.seed, noise.counter(k, 1))
-        return State(*family.absorb(*mid, c2, a2))
+        return State(*family.absorb(*mid, *poisson_evidence(family, noise, extrapolated, half, k, 1)))
 
 
 @register

@@ -23,12 +23,17 @@ class Oracle:
     """A predictor ``xhat(mu, A)`` computed in closed form from the target's parameters.
 
     ``xhat_max`` bounds every prediction when the target's support is bounded (else ``None``).
+    ``broadcastable``: whether data points may have a larger shape than the target's, which then
+    applies to each coordinate independently (product targets); a target whose components are
+    joint laws of the whole point (mixtures, point masses) needs points of exactly its shape.
     """
 
     def __init__(self, family: ConjugateFamily, parameters: dict[str, torch.Tensor], rule: OracleRule,
-                 shape: torch.Size, xhat_max: float | None = None, name: str = "oracle"):
+                 shape: torch.Size, xhat_max: float | None = None, name: str = "oracle",
+                 broadcastable: bool = True):
         self.family = family
         self.shape = torch.Size(shape)
+        self.broadcastable = broadcastable
         self.parameters = parameters
         self.rule = rule
         self.xhat_max = xhat_max
@@ -49,9 +54,11 @@ class Oracle:
             fits = torch.broadcast_shapes(data_shape, self.shape) == data_shape
         except RuntimeError:
             fits = False
-        if not fits:
+        if not fits or not (self.broadcastable or data_shape == self.shape):
+            rule = "" if self.broadcastable else " exactly (its components are joint laws of a whole point)"
             raise ValueError(f"mu: the target's data shape is {tuple(self.shape)}, but mu holds points of "
-                             f"shape {tuple(data_shape)} (pass shape= to the sampler)")
+                             f"shape {tuple(data_shape)}; points must have the target's shape{rule} "
+                             f"(pass shape= to the sampler, or give the target parameters of that shape)")
         family, params = self._cast(mu)
         A = torch.as_tensor(A, dtype=mu.dtype, device=mu.device)
         A = torch.broadcast_to(A, (*mu.shape[:-1], 1) if family.has_class_axis else mu.shape)
@@ -98,6 +105,9 @@ class Target(ABC):
     xhat_max: float | None = None
     #: Shape of one data point (class axis excluded).
     shape: torch.Size = torch.Size()
+    #: Whether the components (mixtures, point masses) are joint laws of a whole data point, so
+    #: the oracle takes points of exactly ``shape`` rather than any shape it broadcasts to.
+    joint_components: bool = False
 
     def predictor(self, family: ConjugateFamily) -> Oracle:
         """The exact predictor ``E*[x | (mu, A)]`` for ``family``."""
@@ -108,7 +118,7 @@ class Target(ABC):
             raise ValueError(f"family: {type(self).__name__} has an oracle for {supported}, "
                              f"not for {type(family).__name__}")
         return Oracle(family, self._oracle_parameters(), rule, self.data_shape(family), self.xhat_max,
-                      type(self).__name__)
+                      type(self).__name__, broadcastable=not self.joint_components)
 
     def data_shape(self, family: ConjugateFamily) -> torch.Size:
         """Shape of one data point as ``family`` sees it (class axis excluded)."""

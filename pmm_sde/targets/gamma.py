@@ -59,6 +59,8 @@ class Gamma(Target):
 class GammaMixture(Target):
     """Mixture ``sum_k w_k Gamma(concentrations_k, rates_k)``, parameters of shape ``(K, *shape)``."""
 
+    joint_components = True
+
     def __init__(self, weights, concentrations, rates):
         self.weights = probability_vectors(weights, "weights")
         if self.weights.dim() != 1:

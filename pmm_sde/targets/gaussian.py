@@ -80,6 +80,8 @@ class Gaussian(Target):
 class GaussianMixture(Target):
     """Mixture ``sum_k w_k N(means_k, diag(stds_k^2))``; ``means`` and ``stds`` have shape ``(K, *shape)``."""
 
+    joint_components = True
+
     def __init__(self, weights, means, stds):
         self.weights = probability_vectors(weights, "weights")
         if self.weights.dim() != 1:

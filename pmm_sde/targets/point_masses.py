@@ -40,6 +40,8 @@ class PointMasses(Target):
     """``P(x = values[m]) = weights[m]``; ``values`` has shape ``(M, *shape)`` (``(M, *shape, K)``
     of probability vectors for Dirichlet-Categorical, values >= 0 for Gamma-Poisson)."""
 
+    joint_components = True
+
     def __init__(self, weights, values):
         self.weights = probability_vectors(weights, "weights")
         if self.weights.dim() != 1:

@@ -1,6 +1,7 @@
 """pmm_sde: Posterior Mean Matching generative models and their continuous-time processes."""
 
 from . import grids, metrics, random, schedules, solvers, targets
+from . import data, networks
 from .chain import run_chain, run_exact_chain
 from .driver import sample
 from .poisson_paths import PoissonPaths

@@ -6,8 +6,12 @@ import torch
 
 
 def as_float_tensor(value, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """``value`` as a floating tensor (default dtype unless it already is floating)."""
-    tensor = torch.as_tensor(value)
+    """``value`` as a floating tensor: ``dtype`` if given, else its own floating dtype, else the
+    default dtype. Python numbers are read as float64 first, so a float64 ``dtype`` keeps them exact."""
+    if torch.is_tensor(value) or hasattr(value, "__array__"):
+        tensor = torch.as_tensor(value)
+    else:
+        tensor = torch.as_tensor(value, dtype=torch.float64).to(dtype or torch.get_default_dtype())
     if not tensor.is_floating_point():
         tensor = tensor.to(dtype or torch.get_default_dtype())
     elif dtype is not None:

@@ -11,7 +11,8 @@ through each step's transition matrix on a truncated support ``{0, .., S - 1}``:
 
 the step equations of ``TauLeap`` and ``TauLeap2``, with ``xhat(n, A)`` the predictor at the state of
 count ``n``. The target's own law: for a Gamma mixture ``sum_m w_m Gamma(a_m, b_m)``,
-``N_T ~ sum_m w_m NegativeBinomial(a_m, b_m / (b_m + A_T))`` (pmm-notes fact 12 per component).
+``N_T ~ sum_m w_m NegativeBinomial(a_m, b_m / (b_m + A_T))`` (pmm-notes fact 12 per component);
+for point masses ``sum_m w_m delta(v_m)``, ``N_T ~ sum_m w_m Poisson(A_T v_m)``.
 A law that leaves more than ``TAIL_TOLERANCE`` of its mass beyond the support raises.
 """
 
@@ -23,7 +24,7 @@ from scipy import stats
 
 from .grids import DEFAULT_GRID, make_grid
 from .processes import GammaPoissonCoxSDE
-from .targets import Gamma, GammaMixture
+from .targets import Gamma, GammaMixture, PointMasses
 
 #: The most probability mass a truncated law may lose beyond its support.
 TAIL_TOLERANCE = 1e-9
@@ -47,19 +48,22 @@ def _checked(law: np.ndarray, what: str) -> np.ndarray:
     return law
 
 
-def target_count_law(target: Gamma | GammaMixture, A: float, support: int) -> np.ndarray:
-    """pmf of ``N(A)`` on ``{0, .., support - 1}`` for a scalar Gamma or Gamma-mixture target."""
-    if isinstance(target, Gamma):
-        weights, a, b = [1.0], target.concentration.reshape(1), target.rate.reshape(1)
-    elif isinstance(target, GammaMixture):
-        weights, a, b = target.weights.tolist(), target.concentrations.reshape(-1), target.rates.reshape(-1)
-    else:
-        raise ValueError(f"target must be a scalar Gamma or GammaMixture, got {type(target).__name__}")
-    if len(a) != len(weights):
-        raise ValueError("target must be one-dimensional (scalar components)")
+def target_count_law(target: Gamma | GammaMixture | PointMasses, A: float, support: int) -> np.ndarray:
+    """pmf of ``N(A)`` on ``{0, .., support - 1}`` for a scalar Gamma, Gamma-mixture or point-mass target."""
     k = np.arange(support)
-    law = sum(w * stats.nbinom(float(ai), float(bi) / (float(bi) + A)).pmf(k) for w, ai, bi in zip(weights, a, b))
-    return _checked(law, "the target's count law")
+    if isinstance(target, (Gamma, GammaMixture)):
+        mixture = isinstance(target, GammaMixture)
+        weights = target.weights.tolist() if mixture else [1.0]
+        a = (target.concentrations if mixture else target.concentration).reshape(-1).tolist()
+        b = (target.rates if mixture else target.rate).reshape(-1).tolist()
+        components = [stats.nbinom(ai, bi / (bi + A)) for ai, bi in zip(a, b)]
+    elif isinstance(target, PointMasses):
+        weights, components = target.weights.tolist(), [stats.poisson(A * v) for v in target.values.reshape(-1).tolist()]
+    else:
+        raise ValueError(f"target must be a scalar Gamma, GammaMixture or PointMasses, got {type(target).__name__}")
+    if len(components) != len(weights):
+        raise ValueError("target must be one-dimensional (scalar components)")
+    return _checked(sum(w * c.pmf(k) for w, c in zip(weights, components)), "the target's count law")
 
 
 def _tau_leap(xhat, A0: float, A1: float, support: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch
 from scipy import stats
 
 import pmm_sde as pmm
-from pmm_sde.convergence import convergence_study, strong_order
+from pmm_sde.convergence import convergence_study, exact_weak_orders, strong_order
 from pmm_sde.count_laws import scheme_count_law, target_count_law
 from pmm_sde.grids import information_steps, make_grid
 from pmm_sde.problems import COX_MIXTURE, COX_SUPPORT, convergence_problem, exact_count_law
@@ -323,3 +323,24 @@ def test_target_count_law_is_the_negative_binomial_mixture():
     np.testing.assert_allclose(law, expected, rtol=1e-12)
     with pytest.raises(ValueError, match="raise support"):
         target_count_law(COX_MIXTURE, 4.0, 10)
+
+
+@pytest.mark.parametrize("solver", ["tau_leap", "tau_leap_2"])
+def test_exact_weak_orders_on_point_mass_and_gamma_oracles(solver):
+    """Exact-law weak errors on the other one-dimensional oracles. Point masses: every functional
+    at the declared order (measured 0.92, 1.02, 0.93 and 1.99, 1.87, 2.00 over 8-64 steps). A
+    single Gamma: its oracle (a + N) / (b + A) is affine in N, so E[mu_T] is exact for both schemes
+    and the other functionals converge at least at the declared order (tau_leap_2's variance
+    error is third order: 2.96 measured)."""
+    family = pmm.GammaPoisson(1.0, 1.0)
+    declared = pmm.solvers.REGISTRY[solver].weak_order
+    steps = [8, 16, 32]
+    points = pmm.targets.PointMasses([0.4, 0.6], torch.tensor([0.5, 3.0]))
+    process = pmm.GammaPoissonCoxSDE(family, pmm.schedules.Exponential(4.0), points.predictor(family))
+    fits = exact_weak_orders(process, solver, steps, target_count_law(points, 4.0, 80))
+    assert all(abs(fit.slope - declared) < 0.25 for fit in fits.values()), fits
+    gamma = pmm.targets.Gamma(4.0, 2.0)
+    process = pmm.GammaPoissonCoxSDE(family, pmm.schedules.Exponential(4.0), gamma.predictor(family))
+    fits = exact_weak_orders(process, solver, steps, target_count_law(gamma, 4.0, 90))
+    assert max(fits["mean"].differences) < 1e-9, fits["mean"]
+    assert fits["variance"].slope > declared - 0.25 and fits["cos"].slope > declared - 0.25, fits

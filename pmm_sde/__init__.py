@@ -2,6 +2,7 @@
 
 from . import grids, metrics, random, schedules, solvers, targets
 from . import data, networks
+from . import training
 from .chain import run_chain, run_exact_chain
 from .driver import sample
 from .poisson_paths import PoissonPaths
@@ -15,5 +16,5 @@ __all__ = [
     "NormalNormal", "GammaPoisson", "DirichletCategorical", "ConjugateFamily",
     "schedules", "grids", "targets", "random", "metrics",
     "run_chain", "run_exact_chain", "SampleResult", "sample", "solvers",
-    "NormalNormalSDE", "GammaPoissonCoxSDE", "PoissonPaths",
+    "NormalNormalSDE", "GammaPoissonCoxSDE", "PoissonPaths", "training",
 ]

@@ -1,0 +1,52 @@
+"""Checkpoints: one ``torch.save`` file of tensors and JSON-able primitives, read with ``weights_only=True``.
+
+Contents: ``format`` (``FORMAT``), ``version``, ``config`` (``TrainConfig.to_dict()`` with the
+family spec and network config resolved), ``network`` and ``ema`` (state dicts), ``optimizer``
+(state dict), ``step`` (steps done), ``losses`` (float64, one per step), ``generator`` (the
+training generator's state), which is everything a run needs to resume exactly, and the data's
+``shape`` (list) and ``kind``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+FORMAT = "pmm_sde.checkpoint"
+VERSION = 1
+KEYS = ("config", "network", "ema", "optimizer", "step", "losses", "generator", "shape", "kind")
+
+
+def save_checkpoint(path: str | os.PathLike, *, config: dict, network: dict, ema: dict, optimizer: dict,
+                    step: int, losses: torch.Tensor, generator: torch.Tensor, shape: tuple[int, ...],
+                    kind: str) -> Path:
+    """Write a checkpoint atomically (to a temporary file, then renamed) and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "version": VERSION, "config": config, "network": network, "ema": ema,
+               "optimizer": optimizer, "step": int(step), "losses": losses.to(torch.float64).cpu(),
+               "generator": generator.cpu(), "shape": list(shape), "kind": kind}
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint onto the CPU; a missing, corrupt or foreign file raises ValueError (one line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {str(path)!r} does not exist or is not a file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ValueError(f"checkpoint {str(path)!r} is not a readable torch file ({type(error).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"checkpoint {str(path)!r} is not a pmm_sde checkpoint")
+    if payload.get("version") != VERSION or any(key not in payload for key in KEYS):
+        raise ValueError(f"checkpoint {str(path)!r} has an unsupported layout (version {payload.get('version')!r})")
+    return payload

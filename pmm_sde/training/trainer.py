@@ -1,0 +1,183 @@
+"""The training loop: AdamW, EMA weights, gradient-norm clipping, one seeded generator.
+
+Per step k (of ``steps``): a batch ``x`` drawn with replacement from the training set, the PMM
+objective (``objectives.pmm_loss``), ``lr_k = lr`` or ``lr (1 + cos(pi k / steps)) / 2``
+(``lr_decay="cosine"``), gradients clipped to norm ``grad_clip``, an AdamW step, then the EMA
+``theta_ema <- d_k theta_ema + (1 - d_k) theta`` with ``d_k = min(ema_decay, (1 + k) / (10 + k))``.
+
+The network's initial weights come from ``seed`` and every later draw (batches, times, states)
+from one ``torch.Generator`` seeded with ``seed``, so on the CPU two runs with one config give
+identical weights, and a run resumed from a checkpoint (which stores the generator's state) equals
+the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import data, networks
+from ..families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import FAMILIES, TrainConfig, build_family, build_schedule, family_spec
+from .model import TrainedModel
+from .objectives import pmm_loss
+from .report import write_run_folder
+
+#: Fields that may differ between a checkpoint's config and the config that resumes it.
+RESUMABLE_CHANGES = ("steps", "checkpoint_every", "bound_points", "sample_points", "device")
+#: torch >= 2.4 has a fused AdamW on the CPU too (one kernel for all parameters).
+FUSED_ADAMW = torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
+#: Output head of the network for each family.
+HEADS = {NormalNormal: "real", GammaPoisson: "positive", DirichletCategorical: "simplex"}
+
+
+def resolve_family(spec: dict | None, dataset: data.Dataset) -> ConjugateFamily:
+    """The family of a run: the data set's suggestion when ``spec`` is None or names the suggested
+    family without parameters; else ``build_family(spec)`` (``num_classes`` defaults to the data's).
+    Tokens need DirichletCategorical, and DirichletCategorical needs tokens."""
+    suggested = dataset.family()
+    if spec is None or (set(spec) == {"name"} and FAMILIES.get(spec["name"]) is type(suggested)):
+        family = suggested
+    else:
+        spec = dict(spec)
+        if spec.get("name") == "dirichlet" and dataset.num_classes is not None:
+            spec.setdefault("num_classes", dataset.num_classes)
+        family = build_family(spec)
+    if (dataset.kind == "tokens") != isinstance(family, DirichletCategorical):
+        raise ValueError(f"family: dataset {dataset.name!r} holds {dataset.kind}, which "
+                         f"{'needs' if dataset.kind == 'tokens' else 'does not suit'} the 'dirichlet' family")
+    if isinstance(family, GammaPoisson) and float(dataset.train.min()) < 0:
+        raise ValueError(f"family: 'gamma' models data >= 0, but dataset {dataset.name!r} has negative values")
+    return family
+
+
+def default_network(dataset: data.Dataset) -> dict:
+    """The network for a data set when the config names none: a transformer for tokens, a U-Net
+    for images (two or three axes), else an MLP."""
+    if dataset.kind == "tokens":
+        return {"name": "transformer"}
+    return {"name": "unet"} if len(dataset.shape) in (2, 3) else {"name": "mlp"}
+
+
+def network_config(spec: dict, dataset: data.Dataset, family: ConjugateFamily) -> dict:
+    """``spec`` completed with what the data and the family fix: shapes, the output head and the
+    input preconditioning (from the family's prior and the training data's mean and std)."""
+    config = dict(spec)
+    name = config["name"]
+    if name == "transformer":
+        if dataset.kind != "tokens":
+            raise ValueError(f"network 'transformer' models tokens; dataset {dataset.name!r} holds {dataset.kind}")
+        config.setdefault("num_classes", dataset.num_classes)
+        config.setdefault("length", dataset.shape[0])
+    elif name == "unet":
+        if len(dataset.shape) not in (2, 3) or dataset.shape[-1] != dataset.shape[-2]:
+            raise ValueError(f"network 'unet' needs square images; dataset {dataset.name!r} has shape {dataset.shape}")
+        config.setdefault("size", dataset.shape[-1])
+        config.setdefault("channels", dataset.shape[0] if len(dataset.shape) == 3 else 1)
+    else:
+        config.setdefault("shape", list(family.state_shape(dataset.shape)))
+    config.setdefault("head", HEADS[type(family)])
+    config.setdefault("preconditioning", networks.preconditioning_for(family, dataset.data_mean, dataset.data_std))
+    return config
+
+
+def _lr_at(config: TrainConfig, step: int) -> float:
+    if config.lr_decay == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * step / config.steps))
+    return config.lr
+
+
+def _update_ema(ema: torch.nn.Module, network: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for target, source in zip(ema.parameters(), network.parameters()):
+            target.lerp_(source, 1.0 - decay)
+        for target, source in zip(ema.buffers(), network.buffers()):
+            target.copy_(source)
+
+
+def _check_resumable(saved: dict, current: dict) -> None:
+    changed = sorted(k for k in current if k not in RESUMABLE_CHANGES and saved.get(k) != current[k])
+    if changed:
+        raise ValueError(f"resume: the checkpoint was trained with different {changed}; only "
+                         f"{list(RESUMABLE_CHANGES)} may change")
+
+
+def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progress: bool = True,
+          resume: str | os.PathLike | None = None) -> TrainedModel:
+    """Train a predictor with ``config``; with ``out_dir``, write ``checkpoint.pt``, ``metrics.json``,
+    ``loss.png`` and ``samples.png`` there. ``resume``: a checkpoint to continue from (its config
+    must equal ``config`` except for ``RESUMABLE_CHANGES``)."""
+    config.validate()
+    device = config.torch_device()
+    dataset = data.load(config.data, **config.data_options)
+    family = resolve_family(config.family, dataset)
+    schedule = build_schedule(config.schedule)
+    spec = config.network if config.network is not None else default_network(dataset)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        network = networks.build(network_config(spec, dataset, family)).to(device)
+    config = replace(config, family=family_spec(family), network=network.config)
+    family = family.cast(torch.empty((), device=device))
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                  fused=device.type == "cuda" or (device.type == "cpu" and FUSED_ADAMW))
+    ema = copy.deepcopy(network).requires_grad_(False)
+    generator = torch.Generator(device).manual_seed(config.seed)
+    start, losses = 0, []
+    if resume is not None:
+        payload = load_checkpoint(resume)
+        _check_resumable(payload["config"], config.to_dict())
+        network.load_state_dict(payload["network"])
+        ema.load_state_dict(payload["ema"])
+        optimizer.load_state_dict(payload["optimizer"])
+        generator.set_state(payload["generator"])
+        start, losses = payload["step"], payload["losses"].tolist()
+        if start > config.steps:
+            raise ValueError(f"steps must be >= the checkpoint's {start} steps, got {config.steps}")
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    def checkpoint(step: int) -> None:
+        save_checkpoint(out / "checkpoint.pt", config=config.to_dict(), network=network.state_dict(),
+                        ema=ema.state_dict(), optimizer=optimizer.state_dict(), step=step,
+                        losses=torch.tensor(losses), generator=generator.get_state(), shape=dataset.shape,
+                        kind=dataset.kind)
+
+    train_set = dataset.train.to(device)
+    began = time.perf_counter()
+    network.train()
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train")
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(config, step)
+        index = torch.randint(len(train_set), (config.batch_size,), generator=generator, device=device)
+        x = dataset.as_family_data(train_set[index])
+        loss = pmm_loss(family, schedule, network, x, generator, config.weighting, config.time_sampler)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise ValueError(f"training diverged: the loss is {value} at step {step} "
+                             f"(lower lr or grad_clip, or change the weighting)")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+        optimizer.step()
+        _update_ema(ema, network, min(config.ema_decay, (1 + step) / (10 + step)))
+        losses.append(value)
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{value:.4g}")
+        if out is not None and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
+            checkpoint(step + 1)
+    seconds = time.perf_counter() - began
+    model = TrainedModel(family, schedule, ema, config, tuple(dataset.shape), dataset.kind, losses)
+    if out is not None:
+        checkpoint(config.steps)
+        write_run_folder(model, dataset, out, seconds, steps_run=config.steps - start)
+    return model

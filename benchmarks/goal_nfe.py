@@ -24,14 +24,23 @@ STEPS = [4, 6, 8, 10, 12, 15, 17, 19, 22, 25, 30, 35, 40, 50, 60, 70, 80, 100, 1
          400, 500, 600, 800]
 
 
-def fewest_nfe(process, target, solver: str, n: int, var_tol: float, mean_tol: float, seed: int,
-               streak: int = 3) -> dict:
-    """Scan ``STEPS``; ``first``: the first step count within tolerance; ``stable``: the first one
-    from which ``streak`` consecutive step counts are within tolerance (an error that changes sign
-    can pass once by chance at a coarse grid)."""
-    mean, var = (float(v) for v in target.marginal(process.family, process.schedule.total))
+def goal_problem() -> tuple[pmm.NormalNormalSDE, tuple[float, float], str]:
+    """The goal problem's process, the exact ``(E mu_T, Var mu_T)``, and its description."""
+    family, target = pmm.NormalNormal(0.0, 1.0), pmm.targets.Gaussian(1.5, 0.5)
+    process = pmm.NormalNormalSDE(family, pmm.schedules.Exponential(1e4), target.predictor(family))
+    moments = tuple(float(v) for v in target.marginal(family, process.schedule.total))
+    return process, moments, "prior N(0,1), target N(1.5, 0.5^2), Exponential(1e4)"
+
+
+def fewest_nfe(process, moments: tuple[float, float], solver, n: int, var_tol: float, mean_tol: float,
+               seed: int, streak: int = 3, steps_scan: list[int] = STEPS) -> dict:
+    """Scan ``steps_scan`` against the exact terminal ``moments = (E mu_T, Var mu_T)``; ``first``:
+    the first step count within tolerance; ``stable``: the first one from which ``streak``
+    consecutive step counts are within tolerance (an error that changes sign can pass once by
+    chance at a coarse grid). ``solver``: a name or a ``Solver`` object."""
+    mean, var = moments
     rows, first, run = [], None, []
-    for steps in STEPS:
+    for steps in steps_scan:
         try:
             res = pmm.sample(process, solver, steps=steps, n=n, seed=seed, dtype=torch.float64)
         except ValueError as error:  # e.g. Euler-Maruyama's stability bound on coarse grids
@@ -55,12 +64,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    family, target = pmm.NormalNormal(0.0, 1.0), pmm.targets.Gaussian(1.5, 0.5)
-    process = pmm.NormalNormalSDE(family, pmm.schedules.Exponential(1e4), target.predictor(family))
-    report = {"problem": "prior N(0,1), target N(1.5, 0.5^2), Exponential(1e4)", "n": args.n,
-              "var_rel_standard_error": math.sqrt(2 / args.n), "solvers": {}}
+    process, moments, problem = goal_problem()
+    report = {"problem": problem, "n": args.n, "var_rel_standard_error": math.sqrt(2 / args.n), "solvers": {}}
     for solver in SOLVERS:
-        report["solvers"][solver] = fewest_nfe(process, target, solver, args.n, 0.01, 0.01, args.seed)
+        report["solvers"][solver] = fewest_nfe(process, moments, solver, args.n, 0.01, 0.01, args.seed)
         result = report["solvers"][solver]
         stable, first = result["stable"], result["first"]
         if stable is None:

@@ -6,8 +6,9 @@ sees the same numbers whatever the batch size (the element index of sample ``i``
 
 Philox4x32-10 (Salmon et al., SC'11) with the round and key constants of Random123, as in
 ``triton.language.randint4x``: the key is the 64-bit seed split into two 32-bit words, the
-counter block is ``(c0, c1, c2, c3)``. Words are held in int64 tensors; the 32x32 -> 64-bit
-products are split into 16-bit halves so that no intermediate leaves int64.
+counter block is ``(c0, c1, c2, c3)``. Words are held in int64 tensors; a 32x32 -> 64-bit
+product is one int64 multiplication, which wraps modulo 2^64 and so holds the product's 64 bits
+exactly (two's complement): an arithmetic shift and a mask give its high word, a mask its low word.
 
 Counter layout used throughout the package:
 ``c0, c1`` = low and high words of the element (or group) index, ``c2`` = the caller's counter
@@ -36,15 +37,6 @@ STIRLING_SERIES = (1.0 / 12.0, -1.0 / 360.0, 1.0 / 1260.0, -1.0 / 1680.0, 1.0 / 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _mulhilo(a: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """High and low 32-bit words of ``a * b`` for 32-bit ``a`` (int64 tensor) and constant ``b``."""
-    p_hi = (a >> 16) * b
-    p_lo = (a & 0xFFFF) * b
-    hi = (p_hi + (p_lo >> 16)) >> 16
-    lo = (p_lo + ((p_hi & 0xFFFF) << 16)) & _M32
-    return hi, lo
-
-
 def philox4x32(
     seed: int,
     c0: torch.Tensor,
@@ -63,12 +55,14 @@ def philox4x32(
     c2 = c2 if torch.is_tensor(c2) else torch.full_like(c0, int(c2) & _M32)
     c3 = c3 if torch.is_tensor(c3) else torch.full_like(c0, int(c3) & _M32)
     for _ in range(rounds):
-        hi_a, lo_a = _mulhilo(c0, _ROUND_A)
-        hi_b, lo_b = _mulhilo(c2, _ROUND_B)
-        c0, c1, c2, c3 = hi_b ^ c1 ^ k0, lo_b, hi_a ^ c3 ^ k1, lo_a
+        # The products' low words become c1 and c3 unmasked: they only enter xors that are masked.
+        product_a, product_b = c0 * _ROUND_A, c2 * _ROUND_B
+        c0 = (product_b >> 32).bitwise_xor_(c1).bitwise_xor_(k0).bitwise_and_(_M32)
+        c2 = (product_a >> 32).bitwise_xor_(c3).bitwise_xor_(k1).bitwise_and_(_M32)
+        c1, c3 = product_b, product_a
         k0 = (k0 + _KEY_A) & _M32
         k1 = (k1 + _KEY_B) & _M32
-    return c0, c1, c2, c3
+    return c0, c1 & _M32, c2, c3 & _M32
 
 
 def _split_index(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,6 +105,20 @@ def uniform(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dty
     return to_unit_interval(w0, dtype)
 
 
+def _normal_blocks(seed: int, counter: int, groups: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The four float64 Box-Muller lanes of each group's Philox block ``(g, counter, 0)``, on a
+    new last axis: ``(r_a cos t_a, r_a sin t_a, r_b cos t_b, r_b sin t_b)`` with ``(r_a, t_a)``
+    from words ``(w0, w1)`` and ``(r_b, t_b)`` from ``(w2, w3)``."""
+    lo, hi = _split_index(groups)
+    w0, w1, w2, w3 = philox4x32(seed, lo, hi, counter, 0)
+    lanes = []
+    for radius_word, angle_word in ((w0, w1), (w2, w3)):
+        radius = torch.sqrt(-2.0 * torch.log(to_unit_interval(radius_word, dtype).to(torch.float64)))
+        angle = (2.0 * math.pi) * to_unit_interval(angle_word, dtype).to(torch.float64)
+        lanes += [radius * torch.cos(angle), radius * torch.sin(angle)]
+    return torch.stack(lanes, dim=-1)
+
+
 def normal(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dtype = torch.float32,
            device: torch.device | str | None = None, index: torch.Tensor | None = None) -> torch.Tensor:
     """Standard normal draws by Box-Muller.
@@ -119,17 +127,14 @@ def normal(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dtyp
     lanes 0 and 1 (``r cos``, ``r sin``), words ``(w2, w3)`` lanes 2 and 3. The uniforms are
     ``to_unit_interval(w, dtype)``; the transform is evaluated in float64 and rounded once to
     ``dtype``, so float32 draws agree to one ulp (almost always exactly) on any device or backend.
+    Without ``index`` (elements ``0 .. numel - 1``) each block is computed once for its 4 lanes.
     """
-    index = element_index(shape, device) if index is None else index
-    lo, hi = _split_index(index >> 2)
-    lane = index & 3
-    w0, w1, w2, w3 = philox4x32(seed, lo, hi, counter, 0)
-    first = lane < 2
-    u1 = to_unit_interval(torch.where(first, w0, w2), dtype).to(torch.float64)
-    u2 = to_unit_interval(torch.where(first, w1, w3), dtype).to(torch.float64)
-    radius = torch.sqrt(-2.0 * torch.log(u1))
-    angle = (2.0 * math.pi) * u2
-    return (radius * torch.where((lane & 1) == 0, torch.cos(angle), torch.sin(angle))).to(dtype)
+    if index is None:
+        numel = math.prod(shape)
+        groups = torch.arange((numel + 3) // 4, dtype=torch.int64, device=device)
+        return _normal_blocks(seed, counter, groups, dtype).to(dtype).reshape(-1)[:numel].reshape(shape)
+    blocks = _normal_blocks(seed, counter, index >> 2, dtype)
+    return blocks.gather(-1, (index & 3).unsqueeze(-1)).squeeze(-1).to(dtype)
 
 
 def log_factorial(k: torch.Tensor) -> torch.Tensor:
@@ -137,11 +142,12 @@ def log_factorial(k: torch.Tensor) -> torch.Tensor:
 
     ``log`` of the exact product ``k!`` for ``k <= LOG_FACTORIAL_EXACT_MAX`` (18! < 2^53), else
     Stirling's series at ``x = k + 1 >= 20`` through the ``x^-9`` term (truncation < 1e-17).
-    Only ``+ - * /`` and ``log`` are used, in a fixed order, so a kernel can repeat it op for op.
+    Only ``+ - * /`` and ``log`` are used, in a fixed order, so a kernel can repeat it op for op;
+    the products ``k!`` are exact in float64, so they are read from a table of the same values.
     """
-    exact = torch.ones_like(k)
-    for j in range(2, LOG_FACTORIAL_EXACT_MAX + 1):
-        exact = torch.where(k >= j, exact * j, exact)
+    table = torch.tensor([float(math.factorial(j)) for j in range(LOG_FACTORIAL_EXACT_MAX + 1)],
+                         dtype=k.dtype, device=k.device)
+    exact = table[torch.clamp(k, 0, LOG_FACTORIAL_EXACT_MAX).long()]
     x = torch.clamp(k, min=LOG_FACTORIAL_EXACT_MAX + 1) + 1.0
     s = 1.0 / x
     s2 = s * s
@@ -152,23 +158,37 @@ def log_factorial(k: torch.Tensor) -> torch.Tensor:
 
 
 def _poisson_inversion(rate: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Smallest k with F(k; rate) >= u, by sequential search (rate < POISSON_INVERSION_MAX)."""
-    k = torch.zeros_like(rate)
-    p = torch.exp(-rate)
+    """Smallest k with F(k; rate) >= u, by sequential search (rate < POISSON_INVERSION_MAX).
+
+    Each pass works on the still-searching entries only (gathered by position), with the same
+    arithmetic per entry as a pass over all of them.
+    """
+    shape = rate.shape
+    p = torch.exp(-rate).flatten()
     cdf = p.clone()
-    active = u > cdf
-    while bool(active.any()):
-        k = k + active
-        p = torch.where(active, p * rate / k.clamp(min=1.0), p)
-        cdf = cdf + torch.where(active, p, torch.zeros_like(p))
+    rate, u = rate.flatten(), u.flatten()
+    k = torch.zeros_like(rate)
+    positions = torch.nonzero(u > cdf).squeeze(1)
+    k_a, p_a, cdf_a, rate_a, u_a = k[positions], p[positions], cdf[positions], rate[positions], u[positions]
+    while positions.numel() > 0:
+        k_a = k_a + 1.0
+        p_a = p_a * rate_a / k_a.clamp(min=1.0)
+        cdf_a = cdf_a + p_a
+        k[positions] = k_a
         # A cdf that stalls below u through rounding ends the search at the current k.
-        active = active & (u > cdf) & (p > 0)
-    return k
+        keep = torch.nonzero((u_a > cdf_a) & (p_a > 0)).squeeze(1)
+        positions, k_a, p_a, cdf_a, rate_a, u_a = (x[keep] for x in (positions, k_a, p_a, cdf_a, rate_a, u_a))
+    return k.reshape(shape)
 
 
 def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tensor) -> torch.Tensor:
-    """Hormann's PTRS transformed rejection (rate >= 10), one Philox block per attempt."""
-    lam = rate
+    """Hormann's PTRS transformed rejection (rate >= 10), one Philox block per attempt.
+
+    Each attempt works on the still-pending entries only (gathered by position), with the same
+    arithmetic per entry as an attempt over all of them.
+    """
+    shape = rate.shape
+    lam = rate.flatten()
     slam = torch.sqrt(lam)
     loglam = torch.log(lam)
     b = 0.931 + 2.53 * slam
@@ -176,10 +196,10 @@ def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tens
     inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
     v_r = 0.9277 - 3.6224 / (b - 2.0)
     result = torch.full_like(lam, -1.0)
-    pending = torch.ones_like(lam, dtype=torch.bool)
-    lo, hi = _split_index(index)
+    lo, hi = _split_index(index.flatten())
+    positions = torch.arange(lam.numel(), device=lam.device)
     attempt = 0
-    while bool(pending.any()):
+    while positions.numel() > 0:
         w0, w1, _, _ = philox4x32(seed, lo, hi, counter, attempt)
         u = to_unit_interval(w0, torch.float64) - 0.5
         v = to_unit_interval(w1, torch.float64)
@@ -189,11 +209,13 @@ def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tens
         log_accept = (torch.log(v) + torch.log(inv_alpha) - torch.log(a / (us * us) + b)
                       <= -lam + k * loglam - log_factorial(k))
         rejected_early = (k < 0) | ((us < 0.013) & (v > us))
-        accept = pending & (quick | (~rejected_early & log_accept))
-        result = torch.where(accept, k, result)
-        pending = pending & ~accept
+        accept = quick | (~rejected_early & log_accept)
+        result[positions[accept]] = k[accept]
+        keep = torch.nonzero(~accept).squeeze(1)
+        positions, lam, loglam, b, a, inv_alpha, v_r, lo, hi = (
+            x[keep] for x in (positions, lam, loglam, b, a, inv_alpha, v_r, lo, hi))
         attempt += 1
-    return result
+    return result.reshape(shape)
 
 
 def poisson(rate: torch.Tensor, seed: int, counter: int = 0, *, index: torch.Tensor | None = None,

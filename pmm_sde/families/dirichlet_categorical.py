@@ -79,5 +79,5 @@ class DirichletCategorical(ConjugateFamily):
 
     def invalid_prediction(self, xhat):
         tol = 1e-4 if xhat.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-8
-        ok = torch.isfinite(xhat) & (xhat >= 0)
-        return ~(ok.all() & ((xhat.sum(-1) - 1).abs() <= tol).all())
+        lo, hi = torch.aminmax(xhat)  # NaN propagates: in range iff 0 <= lo and hi < inf
+        return ~((lo >= 0) & torch.isfinite(hi) & ((xhat.sum(-1) - 1).abs() <= tol).all())

@@ -53,4 +53,5 @@ class GammaPoisson(ConjugateFamily):
         return torch.xlogy(y, rate) - rate - torch.lgamma(y + 1.0)
 
     def invalid_prediction(self, xhat):
-        return ~(torch.isfinite(xhat) & (xhat >= 0)).all()
+        lo, hi = torch.aminmax(xhat)  # NaN propagates: valid iff 0 <= lo and hi < inf
+        return ~((lo >= 0) & torch.isfinite(hi))

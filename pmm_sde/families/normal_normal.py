@@ -67,4 +67,5 @@ class NormalNormal(ConjugateFamily):
         return 0.5 * (torch.log(alpha) - math.log(2 * math.pi)) - 0.5 * alpha * (y - x) ** 2
 
     def invalid_prediction(self, xhat):
-        return ~torch.isfinite(xhat).all()
+        lo, hi = torch.aminmax(xhat)  # NaN propagates: both finite iff every entry is
+        return ~(torch.isfinite(lo) & torch.isfinite(hi))

@@ -1,0 +1,87 @@
+"""The benchmark script's functions at tiny sizes, so that it cannot rot (no timing assertions)."""
+
+import json
+
+import pytest
+import torch
+
+from benchmarks import run
+from benchmarks.reference_loops import euler_maruyama_loop, tau_leap_loop
+from benchmarks.tensor_memory import peak_bytes
+from pmm_sde.grids import make_grid
+
+CPU = torch.device("cpu")
+TINY = run.Config(n=32, d=2, steps=[8], predictors=["gaussian"], torchsde_steps={"euler": [8], "srk": [8]},
+                  cox_steps=[4], repeats=1, accuracy_n=400, var_tol=1.0, mean_tol=1.0, memory_steps=8)
+
+
+def test_throughput_sections_report_every_method_and_ratio():
+    brownian = run.brownian_throughput(TINY, CPU)
+    cox = run.cox_throughput(TINY, CPU)
+    assert {"pmm.sample:euler_maruyama", "torchsde.sdeint:srk", "hand_loop:philox"} <= set(brownian[0]["methods"])
+    assert brownian[0]["nfe"]["torchsde.sdeint:euler"] >= 8
+    assert all(v > 0 for v in brownian[0]["throughput_ratios"].values())
+    assert cox[0]["throughput_ratios"]["tau_leap_vs_torch_loop_torch.poisson"] > 0
+    report = {"throughput": brownian, "cox": cox}
+    assert set(run.goals(report)) == {"euler_maruyama_vs_torchsde_euler", "euler_maruyama_vs_hand_loop_randn",
+                                      "euler_maruyama_vs_hand_loop_philox"}
+    assert "euler_maruyama" in run.summary_table(report)
+
+
+def test_accuracy_section_finds_nfe_for_both_processes():
+    result = run.accuracy_vs_cost(TINY, brownian_solvers=["euler_maruyama", "ode_2m"])
+    for part, baseline in (("brownian", "euler_maruyama"), ("cox", "tau_leap")):
+        summary = result[part]["summary"]
+        assert baseline in summary["nfe"] and summary["best"] is not None
+    assert set(result["cox"]["solvers"]) == set(run.COX_SOLVERS)
+    json.dumps(result)
+
+
+def test_cox_accuracy_moments_match_the_exact_chain_law():
+    process, (mean, var), _ = run.cox_accuracy_problem()
+    thinned = run.pmm.sample(process, "thinning", steps=2, n=20_000, seed=1, dtype=torch.float64)
+    se = (var / 20_000) ** 0.5
+    assert abs(float(thinned.mu.mean()) - mean) < 5 * se
+    assert abs(float(thinned.mu.var()) / var - 1) < 5 * (2 / 20_000) ** 0.5 * 1.5
+
+
+def test_memory_section_sees_the_trajectory():
+    memory = run.peak_memory(TINY, CPU)
+    for record in memory["records"]:
+        assert record["peak_bytes_trajectory"] - record["peak_bytes_no_trajectory"] >= memory["trajectory_bytes"] * 0.9
+
+
+def test_peak_bytes_counts_live_storages_and_views_once():
+    def allocate():
+        a = torch.ones(1000)
+        view = a[3:]
+        del a
+        return view * 2
+
+    peak, method = peak_bytes(allocate, CPU)
+    assert peak == 4000 + 3988 and "TorchDispatchMode" in method
+
+
+@pytest.mark.parametrize("noise", ["randn", "philox"])
+def test_hand_loop_matches_pmm_sample_in_law(noise):
+    process = run.brownian_processes(1)["gaussian"]
+    times = make_grid(process.schedule, 50, "uniform")
+    mu = euler_maruyama_loop(process, times, 4000, noise, dtype=torch.float64)
+    sampled = run.pmm.sample(process, "euler_maruyama", steps=50, n=4000, grid="uniform", dtype=torch.float64).mu
+    assert abs(float(mu.mean() - sampled.mean())) < 0.1 and abs(float(mu.var() / sampled.var()) - 1) < 0.15
+
+
+def test_philox_tau_leap_loop_equals_pmm_sample():
+    process = run.cox_throughput_process(2)
+    times = make_grid(process.schedule, 6, "uniform")
+    loop = tau_leap_loop(process, times, 50, "philox", seed=3, dtype=torch.float64)
+    sampled = run.pmm.sample(process, "tau_leap", steps=6, n=50, seed=3, grid="uniform", dtype=torch.float64).mu
+    assert torch.allclose(loop, sampled, rtol=1e-12)
+
+
+def test_main_writes_a_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(run.Config, "make", classmethod(lambda cls, quick: TINY))
+    report = run.main(["--quick", "--out", str(tmp_path), "--sections", "cox,memory"])
+    (path,) = tmp_path.glob("run_cpu*_quick.json")
+    written = json.loads(path.read_text())
+    assert written["environment"]["torch"] == torch.__version__ and "memory" in report

@@ -2,10 +2,10 @@
 
 Step ``k`` owns counters ``k * COUNTERS_PER_STEP + slot``; element ``i * numel + j`` belongs to
 sample ``i``, so every draw depends only on ``(seed, sample index, step, slot)``, never on the batch
-size. With ``poisson_paths`` (a ``PoissonPaths``) Poisson counts are increments of unit-rate
+size. Normal and Poisson draws run as Triton kernels on CUDA tensors (``pmm_sde.kernels``, the
+same numbers as the torch path). With ``poisson_paths`` (a ``PoissonPaths``) Poisson counts are increments of unit-rate
 Poisson processes at the run's internal times instead, so runs at different step counts share
-their jumps. Normal draws run as one Triton kernel on CUDA tensors (``pmm_sde.kernels``, the same
-numbers as the torch path). With ``bm`` (e.g. ``torchsde.BrownianInterval``) the Brownian increment of slot 0 is
+their jumps. With ``bm`` (e.g. ``torchsde.BrownianInterval``) the Brownian increment of slot 0 is
 ``bm(t0, t1)``, so one path can drive several grids and torchsde itself.
 """
 
@@ -56,4 +56,4 @@ class Noise:
         """
         if self._cursor is not None:
             return self._cursor.increment(rate)
-        return random.poisson(rate, self.seed, self.counter(k, slot), index=self._index, validate=False)
+        return kernels.poisson(rate, self.seed, self.counter(k, slot), validate=False)

@@ -73,6 +73,17 @@ def test_triton_poisson_equals_torch_poisson_per_rate(dtype):
         assert torch.equal(got, want), f"rate {lam}: {(got != want).sum().item()} counts differ"
 
 
+def test_unvalidated_poisson_gives_nan_at_invalid_rates_on_both_backends():
+    """The driver's draws (validate=False): NaN where a rate is invalid, the same counts elsewhere."""
+    rate = torch.tensor([2.0, -1.0, float("nan"), 30.0, float("inf"), 0.5], dtype=torch.float64)
+    got = kernels.poisson(rate, seed=4, counter=7, backend="triton", validate=False)
+    want = kernels.poisson(rate, seed=4, counter=7, backend="torch", validate=False)
+    assert torch.equal(torch.isnan(got), torch.tensor([False, True, True, False, True, False]))
+    assert torch.equal(torch.nan_to_num(got, nan=-1.0), torch.nan_to_num(want, nan=-1.0))
+    with pytest.raises(ValueError, match="rate"):
+        kernels.poisson(rate, seed=4, counter=7, backend="triton")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_triton_poisson_equals_torch_poisson_mixed_rates(dtype):
     generator = torch.Generator().manual_seed(0)

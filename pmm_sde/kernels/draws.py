@@ -16,20 +16,28 @@ from .backend import resolve_backend
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
-def poisson(rate: torch.Tensor, seed: int, counter: int = 0, backend: str = "auto") -> torch.Tensor:
+def poisson(rate: torch.Tensor, seed: int, counter: int = 0, backend: str = "auto",
+            validate: bool = True) -> torch.Tensor:
     """Poisson(rate) counts: ``pmm_sde.random.poisson(rate, seed, counter)`` on ``backend``.
 
     ``rate`` is a float32 or float64 tensor with finite entries >= 0; the counts have its dtype
     and shape. Both backends give the same counts (see :mod:`pmm_sde.kernels.triton_random`).
+    With ``validate=False`` an invalid rate gives NaN at its position instead of raising, with no
+    host synchronisation (as ``random.poisson(validate=False)``).
     """
     if not torch.is_tensor(rate) or rate.dtype not in _FLOAT_DTYPES:
         got = rate.dtype if torch.is_tensor(rate) else type(rate).__name__
         raise ValueError(f"rate must be a float32 or float64 tensor, got {got}")
     chosen = resolve_backend(backend, rate.device)
-    nonnegative(rate, "rate")
+    if validate:
+        nonnegative(rate, "rate")
     if chosen == "triton":
         from . import triton_random
-        return triton_random.poisson(rate, seed, counter)
+        if validate:
+            return triton_random.poisson(rate, seed, counter)
+        valid = torch.isfinite(rate) & (rate >= 0)
+        counts = triton_random.poisson(torch.where(valid, rate, torch.zeros_like(rate)), seed, counter)
+        return torch.where(valid, counts, torch.full_like(counts, float("nan")))
     return random.poisson(rate, seed, counter, validate=False)
 
 

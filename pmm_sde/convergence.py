@@ -41,6 +41,7 @@ FUNCTIONALS = ("mean", "variance", "cos")
 #: How a study's weak errors were measured.
 REFINEMENT = "differences of successive refinements, Monte Carlo with common noise"
 EXACT_LAW = "errors of the scheme's exact law of N_T against the target's"
+QUADRATURE = "differences of successive refinements, expectations by backward quadrature"
 
 
 def _per_sample(flat: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
@@ -189,7 +190,7 @@ class ConvergenceStudy:
     fits: dict[str, dict[str, OrderFit]] = field(default_factory=dict)
     declared_strong: dict[str, float] = field(default_factory=dict)
     strong: dict[str, OrderFit] = field(default_factory=dict)
-    weak_method: str = REFINEMENT
+    weak_methods: dict[str, str] = field(default_factory=dict)
 
     def measured(self, solver: str) -> float:
         """The median of the functionals' fitted slopes (NaN when none could be fitted)."""
@@ -200,6 +201,7 @@ class ConvergenceStudy:
         """``{solver: {"weak_order", "declared_weak_order", "functionals": {name: fit fields}}}``, plus
         ``"strong_order"``, ``"declared_strong_order"`` and ``"strong"`` where strong orders were measured."""
         table = {solver: {"weak_order": self.measured(solver), "declared_weak_order": self.declared[solver],
+                          "weak_method": self.weak_methods.get(solver, REFINEMENT),
                           "functionals": {name: vars(fit) for name, fit in fits.items()}}
                  for solver, fits in self.fits.items()}
         for solver, fit in self.strong.items():
@@ -208,8 +210,7 @@ class ConvergenceStudy:
         return table
 
     def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"process": self.process, "weak_method": self.weak_method,
-                                          "solvers": self.table()}, indent=2))
+        Path(path).write_text(json.dumps({"process": self.process, "solvers": self.table()}, indent=2))
 
     def to_csv(self) -> str:
         out = io.StringIO()
@@ -240,8 +241,8 @@ class ConvergenceStudy:
             for solver, (fit, declared) in curves.items():
                 ax.loglog(fit.steps, fit.differences, "o-", label=f"{solver}: {fit.slope:.2f} (declared {declared:g})")
             ax.set_xlabel("steps N")
-            ax.set_ylabel(f"|error| of {name}" if self.weak_method == EXACT_LAW and name in FUNCTIONALS
-                          else f"|D_N| of {name}")
+            exact = name in FUNCTIONALS and EXACT_LAW in self.weak_methods.values()
+            ax.set_ylabel(f"|error| of {name}" if exact else f"|D_N| of {name}")
             ax.legend(fontsize=7)
         fig.suptitle(self.process, fontsize=9)
         fig.tight_layout()
@@ -251,25 +252,38 @@ class ConvergenceStudy:
 
 def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int], n: int, seed: int = 0,
                       progress: bool = False, name: str | None = None, strong: bool = False,
-                      min_z: float = 5.0, exact_law: np.ndarray | None = None) -> ConvergenceStudy:
+                      min_z: float = 5.0, exact_law: np.ndarray | None = None,
+                      quadrature: bool = False) -> ConvergenceStudy:
     """Weak orders of each solver on ``process`` (see ``weak_orders``) and, with ``strong``, strong
     orders from the same coupled runs (see ``strong_order``), with a progress bar. With
     ``exact_law`` (the target's pmf of ``N_T``, one-dimensional Gamma-Poisson) the weak orders are
-    exact (``exact_weak_orders``) and Monte Carlo runs are made only for the strong orders."""
+    exact (``exact_weak_orders``); with ``quadrature`` (one-dimensional Normal-Normal) the
+    ``markov`` solvers' expectations are computed by quadrature (``pmm_sde.quadrature``). Monte
+    Carlo runs are made for the other solvers and for the strong orders."""
+    from .quadrature import quadrature_weak_orders
+
     resolved = [get_solver(s, process) for s in solvers]
     if strong:
         for solver in resolved:
             _require_strong_order(solver)
     study = ConvergenceStudy(name or repr(process), {s.name: s.weak_order for s in resolved},
-                             declared_strong={s.name: s.strong_order for s in resolved} if strong else {},
-                             weak_method=REFINEMENT if exact_law is None else EXACT_LAW)
-    monte_carlo = exact_law is None or strong
-    total = len(resolved) * len(steps) * ((exact_law is not None) + monte_carlo)
-    with tqdm(total=total, desc="convergence", disable=not progress) as bar:
+                             declared_strong={s.name: s.strong_order for s in resolved} if strong else {})
+    for solver in resolved:
+        study.weak_methods[solver.name] = (EXACT_LAW if exact_law is not None
+                                           else QUADRATURE if quadrature and solver.markov else REFINEMENT)
+    with tqdm(total=len(resolved) * len(steps), desc="convergence", disable=not progress) as bar:
         for solver in resolved:
-            runs = _coupled_runs(process, solver, steps, n, seed, None, torch.float64, bar) if monte_carlo else None
-            study.fits[solver.name] = (_weak_fits(runs, steps, min_z) if exact_law is None
-                                       else exact_weak_orders(process, solver.name, steps, exact_law, progress=bar))
+            method = study.weak_methods[solver.name]
+            runs = (_coupled_runs(process, solver, steps, n, seed, None, torch.float64, bar)
+                    if method == REFINEMENT or strong else None)
+            if method == EXACT_LAW:
+                study.fits[solver.name] = exact_weak_orders(process, solver.name, steps, exact_law)
+            elif method == QUADRATURE:
+                study.fits[solver.name] = quadrature_weak_orders(process, solver, steps)
+            else:
+                study.fits[solver.name] = _weak_fits(runs, steps, min_z)
             if strong:
                 study.strong[solver.name] = _strong_fit(runs, steps, min_z)
+            if runs is None:
+                bar.update(len(steps))
     return study

@@ -139,13 +139,18 @@ PRE_ASYMPTOTIC = {(solver, case) for solver in ("heun", "pmm_2", "ode_2m")
                   for case in ("mixture", "mixture_2d", "point_masses")}
 
 
-@pytest.mark.parametrize("case", list(ORDER_CASES))
-@pytest.mark.parametrize("solver", BROWNIAN)
+#: Measured without Monte Carlo noise in tests/test_quadrature.py, at order 2 within 0.25.
+BY_QUADRATURE = {(solver, case) for solver in ("heun", "pmm_2") for case in ("mixture", "point_masses")}
+
+
+@pytest.mark.parametrize("solver, case", [(s, c) for s in BROWNIAN for c in ORDER_CASES if (s, c) not in BY_QUADRATURE])
 def test_measured_weak_order_matches_declared(solver, case):
     """Slopes of successive-refinement differences (noise-aware fit) within 0.25 of the declared
-    weak order. The stochastic second-order solvers on the non-Gaussian oracles are still
-    pre-asymptotic at the step counts a CI run affords (slopes 1.6-1.9 measured at 4-128 steps,
-    reaching 2 by 256-512 steps): there they must clearly beat first order (slope > 1.5). The
+    weak order. On the one-dimensional non-Gaussian oracles the stochastic second-order solvers
+    are measured by quadrature instead (tests/test_quadrature.py: order 2 within 0.25 at 32-512
+    steps); by Monte Carlo their refinement differences sink into the noise of a strong-order-1
+    coupling before they turn second order, so on the 2-D mixture they must clearly beat first
+    order (slope > 1.5; 1.6-1.9 measured at 4-64 steps). The
     multistep ode_2m (slopes 1.6-2.7 measured) is held to the same bound there, and is
     superconvergent on the Gaussian oracle (slope about 2.8), where it must reach at least 1.75."""
     process = ORDER_CASES[case]()

@@ -83,6 +83,9 @@ class Solver(ABC):
     default_grid: ClassVar[str] = DEFAULT_GRID
     #: Whether the counts come from ``noise.poisson``, so ``sample(poisson_paths=...)`` couples runs.
     poisson_counts: ClassVar[bool] = False
+    #: Whether a step is a map of the current state and the step's slot-0 normals alone (no memory
+    #: between steps, no noise of its own), so ``pmm_sde.quadrature`` can integrate it exactly.
+    markov: ClassVar[bool] = True
     #: Why the solver refuses some processes of its ``process_type`` (empty: it takes them all).
     restriction: ClassVar[str] = ""
 

@@ -217,6 +217,7 @@ class ODE2M(_ProbabilityFlow):
 
     name = "ode_2m"
     weak_order = 2.0
+    markov = False
     start = PMM2
     default_grid = "log"
 

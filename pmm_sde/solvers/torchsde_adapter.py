@@ -44,6 +44,7 @@ class TorchsdeSolver(Solver):
     """torchsde's ``method`` (euler, milstein, srk) stepping on the driver's grid."""
 
     process_type = NormalNormalSDE
+    markov = False
 
     def __init__(self, method: str):
         if method not in METHODS:

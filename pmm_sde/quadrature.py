@@ -1,0 +1,101 @@
+"""Expectations of a Brownian solver's terminal state without Monte Carlo noise, for one-dimensional
+Normal-Normal processes.
+
+A one-step solver advances the state by a map ``mu' = F_k(mu, z)`` of the state and one standard
+normal ``z`` per step (its noise slot 0). The expectation of ``f(Y_N)`` for its terminal state
+``Y_N`` solves the backward recursion (Kolmogorov's, for the chain)
+
+    u_N = f,    u_k(mu) = E u_{k+1}(F_k(mu, z)) ~ sum_j w_j u_{k+1}(F_k(mu, z_j)),
+
+with Gauss-Hermite nodes ``z_j`` and weights ``w_j`` (probabilists'), and ``u_{k+1}`` a cubic
+spline on a grid of states that covers the law at ``t_{k+1}`` (its range is read off a pilot
+Monte Carlo run, widened on both sides; beyond the grid ``u`` is held constant). The state at
+``t_0 = 0`` is the prior mean, so ``E f(Y_N) = u_0(mu_0)``. The solver's own step rule computes
+``F_k`` on the whole (grid point, node) batch, so any solver with ``markov = True`` qualifies;
+multistep ones (``ode_2m``, whose state carries the previous prediction) and torchsde's do not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.interpolate import CubicSpline
+
+from .convergence import FUNCTIONALS, OrderFit, fit_order
+from .driver import sample
+from .grids import information_steps
+from .processes import NormalNormalSDE
+from .solvers import get_solver
+from .solvers.base import Evaluator, Interval, State
+
+#: Pilot samples whose range sets each time's grid.
+PILOT_SAMPLES = 4000
+
+
+class _NodeNoise:
+    """Noise whose slot-0 normals are the quadrature nodes of each grid point's block of rows."""
+
+    def __init__(self, z: torch.Tensor):
+        self.z = z
+
+    def normal(self, k: int, slot: int = 0, interval=None) -> torch.Tensor:
+        if slot != 0:
+            raise ValueError("quadrature expectations need a solver with one normal (slot 0) per step")
+        return self.z
+
+
+def _spline(points: np.ndarray, values: np.ndarray):
+    """``u`` on ``points`` as a cubic spline, held constant beyond them; ``values`` is ``(G, m)``."""
+    spline = CubicSpline(points, values, axis=0)
+    return lambda x: spline(np.clip(x, points[0], points[-1]))
+
+
+def scheme_expectations(process: NormalNormalSDE, solver, steps: int, functions, grid: str | None = None,
+                        grid_points: int = 1200, nodes: int = 40, seed: int = 0) -> np.ndarray:
+    """``E f(Y_N)`` for each ``f`` in ``functions`` (callables on float64 arrays of states) under
+    ``solver`` with ``steps`` steps, by the backward recursion of the module docstring."""
+    if not isinstance(process, NormalNormalSDE) or process.shape not in ((), (1,)):
+        raise ValueError("process must be a one-dimensional NormalNormalSDE")
+    solver = get_solver(solver, process)
+    if not solver.markov:
+        raise ValueError(f"solver {solver.name!r} is not a one-step map of the state and its slot-0 normals "
+                         f"(multistep, or its own noise), so quadrature does not apply")
+    pilot = sample(process, solver, steps=steps, n=PILOT_SAMPLES, seed=seed, grid=grid, save_at="grid",
+                   dtype=torch.float64)
+    times = pilot.times
+    A64, _ = information_steps(process.schedule, times)
+    rate64 = process.schedule.rate(times).to(torch.float64)
+    process = process.cast(A64)
+    solver.prepare(process, times, A64, rate64)
+    paths = pilot.trajectory.reshape(len(times), -1).numpy()
+    z, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / w.sum()
+    state_shape = (grid_points * nodes, *process.shape)
+    predict = Evaluator(process, torch.Size(state_shape), "cpu")
+    noise = _NodeNoise(torch.as_tensor(np.tile(z, grid_points), dtype=torch.float64).reshape(state_shape))
+    u = lambda x: np.stack([f(x) for f in functions], -1)  # noqa: E731 - u_N = f
+    for k in range(len(times) - 2, -1, -1):
+        low, high = paths[k].min(), paths[k].max()
+        width = max(high - low, 1e-12)
+        points = np.linspace(low - 0.5 * width, high + 0.5 * width, grid_points) if k else np.full(grid_points, low)
+        mu = torch.as_tensor(np.repeat(points, nodes), dtype=torch.float64).reshape(state_shape)
+        interval = Interval(k, times[k], times[k + 1], A64[k], A64[k + 1], rate64[k], rate64[k + 1])
+        moved = solver.step(predict, State(mu, A64[k]), interval, noise)
+        values = u(moved.mu.reshape(-1).numpy()).reshape(grid_points, nodes, -1)
+        u_k = np.einsum("gjm,j->gm", values, w)
+        u = _spline(points, u_k) if k else None
+    predict.raise_if_bad()
+    return u_k[0]
+
+
+def quadrature_weak_orders(process: NormalNormalSDE, solver, steps: list[int], grid: str | None = None,
+                           grid_points: int = 1200, nodes: int = 40) -> dict[str, OrderFit]:
+    """Weak orders from refinement differences ``E f(Y_{N_i}) - E f(Y_{N_{i+1}})`` of the
+    ``convergence.FUNCTIONALS`` (mean, variance, E cos), each expectation by quadrature, so the
+    differences carry no Monte Carlo error (their standard errors are 0)."""
+    moments = np.array([scheme_expectations(process, solver, N, [lambda x: x, lambda x: x ** 2, np.cos], grid,
+                                            grid_points, nodes) for N in steps])
+    values = np.stack([moments[:, 0], moments[:, 1] - moments[:, 0] ** 2, moments[:, 2]], -1)
+    differences = values[:-1] - values[1:]
+    return {name: fit_order(steps[:-1], differences[:, j].tolist(), [0.0] * (len(steps) - 1), functional=name)
+            for j, name in enumerate(FUNCTIONALS)}

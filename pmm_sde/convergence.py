@@ -270,7 +270,8 @@ def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int],
                              declared_strong={s.name: s.strong_order for s in resolved} if strong else {})
     for solver in resolved:
         study.weak_methods[solver.name] = (EXACT_LAW if exact_law is not None
-                                           else QUADRATURE if quadrature and solver.markov else REFINEMENT)
+                                           else QUADRATURE if quadrature and (solver.markov or solver.random_start_only)
+                                           else REFINEMENT)
     with tqdm(total=len(resolved) * len(steps), desc="convergence", disable=not progress) as bar:
         for solver in resolved:
             method = study.weak_methods[solver.name]

@@ -11,8 +11,13 @@ with Gauss-Hermite nodes ``z_j`` and weights ``w_j`` (probabilists'), and ``u_{k
 spline on a grid of states that covers the law at ``t_{k+1}`` (its range is read off a pilot
 Monte Carlo run, widened on both sides; beyond the grid ``u`` is held constant). The state at
 ``t_0 = 0`` is the prior mean, so ``E f(Y_N) = u_0(mu_0)``. The solver's own step rule computes
-``F_k`` on the whole (grid point, node) batch, so any solver with ``markov = True`` qualifies;
-multistep ones (``ode_2m``, whose state carries the previous prediction) and torchsde's do not.
+``F_k`` on the whole (grid point, node) batch, so any solver with ``markov = True`` qualifies.
+
+A probability-flow solver (``random_start_only``: its one random number is the normal ``z`` of
+its first, stochastic step from ``A = 0``, then the flow ``Phi`` is deterministic, multistep or
+not) needs no recursion: ``E f(Y_N) = int f(Phi(z)) phi(z) dz``, by composite Gauss-Legendre on
+``[-Z_MAX, Z_MAX]`` (``phi`` beyond it holds ``2e-19`` of the mass), the flow run once per node.
+torchsde's solvers draw their own noise and do not qualify.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from .solvers.base import Evaluator, Interval, State
 
 #: Pilot samples whose range sets each time's grid.
 PILOT_SAMPLES = 4000
+#: Half-width of the normal's range integrated for flows, and the Gauss-Legendre panels and order.
+Z_MAX = 9.0
+FLOW_PANELS = 4000
+FLOW_ORDER = 8
 
 
 class _NodeNoise:
@@ -44,6 +53,30 @@ class _NodeNoise:
         return self.z
 
 
+class _StartNodes:
+    """A Brownian path for ``sample(bm=...)`` whose every increment is ``sqrt(h) z`` with the node
+    values ``z``; a flow reads it on its first step only."""
+
+    def __init__(self, z: torch.Tensor):
+        self.z = z
+
+    def __call__(self, t0: float, t1: float) -> torch.Tensor:
+        return self.z * (t1 - t0) ** 0.5
+
+
+def _flow_expectations(process: NormalNormalSDE, solver, steps: int, functions, grid: str | None) -> np.ndarray:
+    """``E f(Y_N) = int f(Phi(z)) phi(z) dz`` for a flow from a random start (module docstring)."""
+    x, w = np.polynomial.legendre.leggauss(FLOW_ORDER)
+    edges = np.linspace(-Z_MAX, Z_MAX, FLOW_PANELS + 1)
+    centre, half = 0.5 * (edges[1:] + edges[:-1]), 0.5 * (edges[1:] - edges[:-1])
+    z = (centre[:, None] + half[:, None] * x).ravel()
+    weights = (half[:, None] * w).ravel() * np.exp(-0.5 * z ** 2) / np.sqrt(2 * np.pi)
+    path = _StartNodes(torch.as_tensor(z, dtype=torch.float64).reshape(-1, 1))
+    mu = sample(process, solver, steps=steps, n=z.size, grid=grid, bm=path, dtype=torch.float64).mu
+    values = mu.reshape(-1).numpy()
+    return np.array([(weights * f(values)).sum() for f in functions])
+
+
 def _spline(points: np.ndarray, values: np.ndarray):
     """``u`` on ``points`` as a cubic spline, held constant beyond them; ``values`` is ``(G, m)``."""
     spline = CubicSpline(points, values, axis=0)
@@ -53,10 +86,13 @@ def _spline(points: np.ndarray, values: np.ndarray):
 def scheme_expectations(process: NormalNormalSDE, solver, steps: int, functions, grid: str | None = None,
                         grid_points: int = 1200, nodes: int = 40, seed: int = 0) -> np.ndarray:
     """``E f(Y_N)`` for each ``f`` in ``functions`` (callables on float64 arrays of states) under
-    ``solver`` with ``steps`` steps, by the backward recursion of the module docstring."""
+    ``solver`` with ``steps`` steps, by the backward recursion of the module docstring (or the
+    integral over the start's normal, for flows)."""
     if not isinstance(process, NormalNormalSDE) or process.shape not in ((), (1,)):
         raise ValueError("process must be a one-dimensional NormalNormalSDE")
     solver = get_solver(solver, process)
+    if solver.random_start_only:
+        return _flow_expectations(process, solver, steps, functions, grid)
     if not solver.markov:
         raise ValueError(f"solver {solver.name!r} is not a one-step map of the state and its slot-0 normals "
                          f"(multistep, or its own noise), so quadrature does not apply")

@@ -139,8 +139,9 @@ PRE_ASYMPTOTIC = {(solver, case) for solver in ("heun", "pmm_2", "ode_2m")
                   for case in ("mixture", "mixture_2d", "point_masses")}
 
 
-#: Measured without Monte Carlo noise in tests/test_quadrature.py, at order 2 within 0.25.
-BY_QUADRATURE = {(solver, case) for solver in ("heun", "pmm_2") for case in ("mixture", "point_masses")}
+#: Measured without Monte Carlo noise in tests/test_quadrature.py.
+BY_QUADRATURE = {(solver, case) for solver in ("heun", "pmm_2", "ode_heun", "ode_2m")
+                 for case in ("mixture", "point_masses")}
 
 
 @pytest.mark.parametrize("solver, case", [(s, c) for s in BROWNIAN for c in ORDER_CASES if (s, c) not in BY_QUADRATURE])

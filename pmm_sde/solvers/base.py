@@ -86,6 +86,8 @@ class Solver(ABC):
     #: Whether a step is a map of the current state and the step's slot-0 normals alone (no memory
     #: between steps, no noise of its own), so ``pmm_sde.quadrature`` can integrate it exactly.
     markov: ClassVar[bool] = True
+    #: Whether the only randomness is the first step's slot-0 normals (a flow from a random start).
+    random_start_only: ClassVar[bool] = False
     #: Why the solver refuses some processes of its ``process_type`` (empty: it takes them all).
     restriction: ClassVar[str] = ""
 

@@ -154,6 +154,7 @@ class _ProbabilityFlow(Solver):
 
     process_type = NormalNormalSDE
     default_grid = "log1p_sqrt"
+    random_start_only = True
     start: type[Solver]
 
     def prepare(self, process, times, A, rate):

@@ -240,3 +240,12 @@ def test_path_kl_to_the_oracle_is_the_bound_excess():
     assert torch.allclose(excess.mean(), difference.mean(), rtol=0.05)
     # exact: int_0^1 alpha/2 * 3 * 0.1^2 dt = 0.015 A(1)
     assert abs(float(excess.mean()) - 0.015 * 1e3) < 1e-3 * 15
+
+
+def test_token_networks_copy_revealed_positions_by_default():
+    """One-hot tokens: a position with an event is revealed, so the default preconditioning is
+    'absorbing'; other count data keep 'activation_skip'."""
+    markov = pmm.data.load("markov", train_size=50, heldout_size=10)
+    config = pmm.training.network_config({"name": "transformer"}, markov, markov.family())
+    assert config["preconditioning"]["kind"] == "absorbing"
+    assert pmm.networks.preconditioning_for(pmm.GammaPoisson(1.0, 0.2))["kind"] == "activation_skip"

@@ -10,6 +10,7 @@ structure to learn and an exact target to be measured against.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
@@ -92,6 +93,42 @@ class MarkovCorpus:
             tokens[t] = torch.searchsorted(cdf, uniforms[t]).squeeze(1).clamp_max(last)
             cdf = transition_cdf[tokens[t]]
         return tokens.T.contiguous()
+
+    def predictor(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The exact predictor ``E*[x_i | state]`` of the corpus under Poisson-clock evidence (one-hot data).
+
+        A position with an event is revealed (its class is ``argmax mu``, every event carrying x's
+        class). For a position i without one, with the nearest revealed positions ``l < i`` (class a)
+        and ``r > i`` (class b), the Markov property gives
+
+            p(x_i = k | state) propto [P^(i-l)]_(a, k) [P^(r-i)]_(k, b),
+
+        with ``pi_k`` for the left factor when no position on the left is revealed (the chain is
+        stationary) and 1 for the right factor when none on the right is.
+        """
+        L, K = self.length, self.num_classes
+        powers = [torch.eye(K, dtype=torch.float64)]
+        for _ in range(L):
+            powers.append(powers[-1] @ self.transition)
+        powers = torch.stack(powers)
+        stationary = self.stationary
+
+        def predict(mu: torch.Tensor, events: torch.Tensor) -> torch.Tensor:
+            n = mu.shape[0]
+            revealed = torch.broadcast_to(events, (*mu.shape[:-1], 1))[..., 0] > 0
+            value = mu.argmax(-1)
+            position = torch.arange(L, device=mu.device).expand(n, L)
+            left = torch.where(revealed, position, torch.full_like(position, -1)).cummax(1).values
+            right = torch.where(revealed, position, torch.full_like(position, L)).flip(1).cummin(1).values.flip(1)
+            left_factor = powers[position - left.clamp_min(0), value.gather(1, left.clamp_min(0))]
+            left_factor = torch.where((left >= 0).unsqueeze(-1), left_factor, stationary)
+            right_value = value.gather(1, right.clamp_max(L - 1)).unsqueeze(-1)
+            right_factor = powers[right.clamp_max(L - 1) - position].gather(-1, right_value[..., None].expand(n, L, K, 1))
+            right_factor = torch.where((right < L).unsqueeze(-1), right_factor[..., 0], torch.ones_like(left_factor))
+            joint = left_factor * right_factor
+            return (joint / joint.sum(-1, keepdim=True)).to(mu.dtype)
+
+        return predict
 
     def __repr__(self) -> str:
         return (f"MarkovCorpus(num_classes={self.num_classes}, length={self.length}, seed={self.seed}, "

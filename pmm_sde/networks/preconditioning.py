@@ -22,6 +22,16 @@ EDM's c_in, c_skip, c_out with ``sigma^2 = 1/A``). The denominator of r is kept 
 "simplex"): ``r = (mu - m_d) / s_d`` and ``xhat = head(head.inverse(mu) + F)``: F is a correction
 to the current posterior mean in the head's pre-activation space (``softmax(log mu + F)`` for
 the simplex), so ``F = 0`` predicts ``xhat = mu``, which is right once A is large.
+
+"absorbing" (Dirichlet-Categorical on one-hot tokens, head "simplex"; the carry-over of masked
+diffusion, MDLM's SUBS parameterisation): inputs as "activation_skip", and
+
+    xhat_i = onehot(argmax_k mu_ik)          where position i has events (A_i > 0),
+    xhat_i = softmax(log mu_i + F_i)         where it has none (still at the prior).
+
+Exact for one-hot data: every event of a position carries x's class, so one event reveals x and
+``E*[x | state]`` is that class's one-hot; the body only predicts positions without events. Not
+for soft (probability-vector) data, where one event does not determine x.
 """
 
 from __future__ import annotations
@@ -33,20 +43,25 @@ from .._validation import as_float_tensor, positive
 from ..families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
 
 GAUSSIAN_MIN_SCALE = 1e-4
-KINDS = ("none", "gaussian", "activation_skip")
+KINDS = ("none", "gaussian", "activation_skip", "absorbing")
 #: Heads each kind accepts.
 KIND_HEADS = {"none": ("real", "positive", "bounded", "simplex"), "gaussian": ("real",),
-              "activation_skip": ("real", "positive", "bounded", "simplex")}
+              "activation_skip": ("real", "positive", "bounded", "simplex"), "absorbing": ("simplex",)}
 
 
-def preconditioning_for(family: ConjugateFamily | None, data_mean: float = 0.0, data_std: float = 1.0) -> dict:
-    """The preconditioning configuration (JSON-serialisable) suited to ``family`` and data statistics."""
+def preconditioning_for(family: ConjugateFamily | None, data_mean: float = 0.0, data_std: float = 1.0,
+                        one_hot: bool = False) -> dict:
+    """The preconditioning configuration (JSON-serialisable) suited to ``family`` and data statistics;
+    ``one_hot``: Dirichlet-Categorical data are one-hot tokens, so revealed positions are copied
+    ("absorbing")."""
     if family is None:
         return {"kind": "none"}
     stats = {"data_mean": float(data_mean), "data_std": float(data_std)}
     if isinstance(family, NormalNormal):
         return {"kind": "gaussian", "prior_mean": family.mean.tolist(),
                 "prior_precision": family.precision.tolist(), **stats}
+    if isinstance(family, DirichletCategorical) and one_hot:
+        return {"kind": "absorbing", **stats}
     if isinstance(family, (GammaPoisson, DirichletCategorical)):
         return {"kind": "activation_skip", **stats}
     raise ValueError(f"family must be a NormalNormal, GammaPoisson or DirichletCategorical, got {family!r}")
@@ -112,6 +127,16 @@ class ActivationSkipPreconditioner(DataScaled):
         return head(head.inverse(mu) + raw)
 
 
+class AbsorbingPreconditioner(ActivationSkipPreconditioner):
+    """``kind`` "absorbing" (see the module docstring); ``A`` holds the events per position ``(n, L, 1)``."""
+
+    kind = "absorbing"
+
+    def outputs(self, raw, mu, A, head):
+        revealed = nn.functional.one_hot(mu.argmax(-1), mu.shape[-1]).to(mu)
+        return torch.where(A > 0, revealed, super().outputs(raw, mu, A, head))
+
+
 def make_preconditioner(config: dict, head: str) -> Preconditioner:
     """The preconditioner described by ``config`` (from ``preconditioning_for``), checked against ``head``."""
     if not isinstance(config, dict) or config.get("kind") not in KINDS:
@@ -121,7 +146,7 @@ def make_preconditioner(config: dict, head: str) -> Preconditioner:
         raise ValueError(f"head: preconditioning {kind!r} needs a head in {KIND_HEADS[kind]}, got {head!r}")
     options = {k: v for k, v in config.items() if k != "kind"}
     builder = {"none": Preconditioner, "gaussian": GaussianPreconditioner,
-               "activation_skip": ActivationSkipPreconditioner}[kind]
+               "activation_skip": ActivationSkipPreconditioner, "absorbing": AbsorbingPreconditioner}[kind]
     try:
         return builder(**options)
     except TypeError as error:

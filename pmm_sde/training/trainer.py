@@ -85,7 +85,8 @@ def network_config(spec: dict, dataset: data.Dataset, family: ConjugateFamily) -
     else:
         config.setdefault("shape", list(family.state_shape(dataset.shape)))
     config.setdefault("head", HEADS[type(family)])
-    config.setdefault("preconditioning", networks.preconditioning_for(family, dataset.data_mean, dataset.data_std))
+    config.setdefault("preconditioning", networks.preconditioning_for(family, dataset.data_mean, dataset.data_std,
+                                                                      one_hot=dataset.kind == "tokens"))
     return config
 
 

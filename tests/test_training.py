@@ -249,3 +249,14 @@ def test_token_networks_copy_revealed_positions_by_default():
     config = pmm.training.network_config({"name": "transformer"}, markov, markov.family())
     assert config["preconditioning"]["kind"] == "absorbing"
     assert pmm.networks.preconditioning_for(pmm.GammaPoisson(1.0, 0.2))["kind"] == "activation_skip"
+
+
+def test_token_sample_quality_is_the_true_law_cross_entropy():
+    """Held-out sequences score the corpus's entropy (within 5 standard errors); uniform tokens
+    score log2 K = 3 bits per token plus the KL they carry."""
+    markov = pmm.data.load("markov", train_size=50, heldout_size=4000)
+    quality = pmm.training.sample_quality(markov.heldout, markov)
+    nll = -markov.corpus.log_prob(markov.heldout) / (markov.corpus.length * math.log(2.0))
+    assert abs(quality["true_law_bits_per_token"] - quality["entropy_bits_per_token"]) < 5 * float(nll.std()) / 4000 ** 0.5
+    uniform = torch.randint(0, 8, (500, 32), generator=torch.Generator().manual_seed(0))
+    assert pmm.training.sample_quality(uniform, markov)["true_law_bits_per_token"] > 3.0

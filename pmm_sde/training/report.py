@@ -1,9 +1,12 @@
 """Run outputs: the run folder after training, and a sampling job from a checkpoint.
 
-Sample quality against held-out data (real data and counts; not tokens): the energy distance and
-the sliced 2-Wasserstein distance between ``n`` samples and ``n`` held-out points, and, when the
-held-out set holds ``2 n`` points, the same distances between its two halves (the floor a perfect
-model would reach at this ``n``).
+Sample quality against held-out data (real data and counts): the energy distance and the sliced
+2-Wasserstein distance between ``n`` samples and ``n`` held-out points, and, when the held-out set
+holds ``2 n`` points, the same distances between its two halves (the floor a perfect model would
+reach at this ``n``). Tokens from a corpus with a known law (the Markov corpus): the samples'
+negative log-likelihood under the true law in bits per token, ``-E_model log2 p*(x) / L``, next to
+the corpus's entropy ``-E_p* log2 p*(x) / L``; their difference is ``KL(model || p*) / L`` plus the
+samples' Monte Carlo error.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import torch
 
 from .. import data
 from .._validation import positive_int
-from ..metrics import energy_distance, sliced_wasserstein
+from ..metrics import bits_per_token, energy_distance, sliced_wasserstein
 from .model import TrainedModel, load_model
 from .plots import plot_loss, plot_samples
 
@@ -25,7 +28,11 @@ from .plots import plot_loss, plot_samples
 def sample_quality(samples: torch.Tensor, dataset: data.Dataset) -> dict:
     """Distances from ``samples`` to held-out data, with their held-out floors where available."""
     if dataset.kind == "tokens":
-        return {}
+        corpus = dataset.corpus
+        if corpus is None:
+            return {}
+        return {"true_law_bits_per_token": bits_per_token(-corpus.log_prob(samples), corpus.length),
+                "entropy_bits_per_token": corpus.entropy_bits_per_token()}
     heldout = dataset.heldout.to(torch.float64)
     n = min(len(samples), len(heldout))
     samples = samples[:n].to(torch.float64)

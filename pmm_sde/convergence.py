@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import stats
 from tqdm.auto import tqdm
 
 from .count_laws import scheme_count_law
@@ -51,7 +52,9 @@ def _per_sample(flat: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class OrderFit:
-    """Fitted order of one functional: ``slope`` with its least-squares standard error."""
+    """Fitted order of one functional: ``slope`` with its least-squares standard error and the 95%
+    confidence interval ``slope -+ t_{0.975, m-2} stderr`` over the ``m`` points used (NaN with
+    fewer than three)."""
 
     functional: str
     slope: float
@@ -60,6 +63,7 @@ class OrderFit:
     differences: list[float]
     standard_errors: list[float]
     used: list[bool]
+    interval: tuple[float, float] = (float("nan"), float("nan"))
 
 
 def fit_order(steps, differences, standard_errors, min_z: float = 5.0, functional: str = "") -> OrderFit:
@@ -74,7 +78,9 @@ def fit_order(steps, differences, standard_errors, min_z: float = 5.0, functiona
         coef, cov = np.polyfit(x, y, 1, cov=True) if used.sum() > 2 else (np.polyfit(x, y, 1), None)
         slope = -float(coef[0])
         stderr = float(np.sqrt(cov[0, 0])) if cov is not None else float("nan")
-    return OrderFit(functional, slope, stderr, steps.astype(int).tolist(), D.tolist(), se.tolist(), used.tolist())
+    half = float(stats.t.ppf(0.975, used.sum() - 2)) * stderr if used.sum() > 2 else float("nan")
+    return OrderFit(functional, slope, stderr, steps.astype(int).tolist(), D.tolist(), se.tolist(), used.tolist(),
+                    (slope - half, slope + half))
 
 
 def common_noise(process: PMMProcess, solver, n: int, seed: int, dtype: torch.dtype = torch.float64) -> dict:

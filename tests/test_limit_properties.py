@@ -14,6 +14,7 @@ exactly, without Monte Carlo noise, and the samples are checked against that law
 import math
 
 import numpy as np
+import pytest
 import torch
 from gaussian_recursion import plug_in_moments
 from hypothesis import given, settings
@@ -238,3 +239,23 @@ def test_dirichlet_thinning_is_exact_on_every_grid(family, schedule, seed, data)
     K = family.num_classes
     law = stats.rv_discrete(values=(np.arange(K), target.probs.double().numpy())).freeze()
     assert_same_law(C[informed].argmax(-1), law)
+
+
+def test_the_pytest_plugin_registers_the_slow_marker():
+    """Declared as a pytest11 entry point, and its hook adds the marker line."""
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")
+
+    from pmm_sde.testing import pytest_plugin
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["entry-points"]["pytest11"]["pmm_sde"] == "pmm_sde.testing.pytest_plugin"
+    lines = []
+
+    class Config:
+        def addinivalue_line(self, name, line):
+            lines.append((name, line))
+
+    pytest_plugin.pytest_configure(Config())
+    assert lines == [("markers", pytest_plugin.SLOW_MARKER)]

@@ -260,3 +260,14 @@ def test_token_sample_quality_is_the_true_law_cross_entropy():
     assert abs(quality["true_law_bits_per_token"] - quality["entropy_bits_per_token"]) < 5 * float(nll.std()) / 4000 ** 0.5
     uniform = torch.randint(0, 8, (500, 32), generator=torch.Generator().manual_seed(0))
     assert pmm.training.sample_quality(uniform, markov)["true_law_bits_per_token"] > 3.0
+
+
+def test_count_data_default_to_a_bounded_mlp_that_thinning_accepts():
+    digits = pmm.data.load("digits", train_size=100)
+    spec = pmm.training.default_network(digits)
+    assert spec["name"] == "mlp" and spec["head"] == "bounded" and spec["x_max"] == 16.0
+    family = digits.family()
+    net = pmm.networks.build(pmm.training.network_config(spec, digits, family))
+    assert net.xhat_max == 16.0
+    process = pmm.GammaPoissonCoxSDE(family, pmm.schedules.Linear(1.0), net, shape=digits.shape)
+    assert pmm.solvers.Thinning().proposal_rate(process) == 16.0

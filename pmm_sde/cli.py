@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--family", choices=["normal", "gamma", "dirichlet"], default=None,
                        help="conjugate family (default: the data set's suggestion)")
     train.add_argument("--network", choices=["mlp", "unet", "transformer"], default=None,
-                       help="network (default: transformer for tokens, an MLP with a bounded head for counts, unet for real images, else mlp)")
+                       help="network (default: transformer for tokens, an MLP with a bounded head for counts, "
+                            "unet for real images, else mlp)")
     train.add_argument("--steps", type=int, default=TrainConfig.steps)
     train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     train.add_argument("--lr", type=float, default=TrainConfig.lr)

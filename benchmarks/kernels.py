@@ -23,9 +23,15 @@ Fused simulator steps (``--suite steps``, :mod:`pmm_sde.kernels.steps`), float32
   path. Rates are in element-steps per second; ``vs_step_roofline`` is the element-step rate over
   that of a per-step kernel running at the copy bandwidth (12 bytes per element-step), i.e. how far
   the fused trajectory goes beyond what any one-kernel-per-step simulator could reach.
+* ``gamma_mixture_oracle_tau_leap``, ``point_masses_oracle_tau_leap`` and
+  ``gaussian_oracle_pmm_chain`` (``TRAJECTORY_STEPS`` steps of the two-component Gamma-mixture and
+  point-mass oracles, and of the Gaussian oracle's Normal-Normal PMM chain), each against an eager
+  torch loop (the target's oracle, ``torch.poisson`` or ``torch.randn``, the update) and the torch
+  reference path, timed through the public functions (their host-side checks included).
 
 On CUDA each record also says whether the Triton step equals the torch reference
-(``agreement``: bitwise for tau-leaping, fraction of bitwise-equal entries for the normal steps).
+(``agreement``: bitwise for tau-leaping, fraction of bitwise-equal entries for the normal steps
+and the oracle trajectories).
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pmm_sde import kernels, random  # noqa: E402
+from pmm_sde.families import GammaPoisson, NormalNormal  # noqa: E402
+from pmm_sde.targets import GammaMixture, Gaussian, PointMasses  # noqa: E402
 
 #: The torch path holds about 20 int64/float64 temporaries per element; skip it above this on CUDA.
 TORCH_PATH_MAX_CUDA = 10**7
@@ -53,6 +61,16 @@ TRAJECTORY_STEPS = 32
 TRAJECTORY_TORCH_PATH_MAX = {"cpu": 10**4, "cuda": 10**6}
 #: Gamma-Poisson step constants: prior Gamma(a0, b0), target Gamma(a*, b*), information grid 0, 1, .., K.
 A0_PRIOR, B0_PRIOR, A_STAR, B_STAR = 2.0, 1.5, 3.0, 0.5
+#: The other oracle trajectories: ``kernels.<name>(n, A_grid, *arguments, seed)``, with the prior
+#: Gamma(a0, b0) or Normal(0, 1) and the target whose oracle the eager loop calls.
+ORACLE_TRAJECTORIES = {
+    "gamma_mixture_oracle_tau_leap": ((A0_PRIOR, B0_PRIOR, [0.5, 0.5], [1.0, 8.0], [2.0, 2.0]),
+                                      GammaPoisson(A0_PRIOR, B0_PRIOR),
+                                      GammaMixture([0.5, 0.5], [1.0, 8.0], [2.0, 2.0])),
+    "point_masses_oracle_tau_leap": ((A0_PRIOR, B0_PRIOR, [0.4, 0.6], [0.5, 3.0]), GammaPoisson(A0_PRIOR, B0_PRIOR),
+                                     PointMasses([0.4, 0.6], [0.5, 3.0])),
+    "gaussian_oracle_pmm_chain": ((0.0, 1.0, 1.5, 0.5), NormalNormal(0.0, 1.0), Gaussian(1.5, 0.5)),
+}
 
 
 def rate_tensor(regime: str, n: int, device: torch.device) -> torch.Tensor:
@@ -176,8 +194,58 @@ def gamma_oracle_eager(mu0: torch.Tensor, grid: list[float]) -> torch.Tensor:
     return mu
 
 
+def oracle_eager(family, predictor, mu0: torch.Tensor, grid: list[float]) -> torch.Tensor:
+    """An oracle trajectory as an eager torch loop (no streams): ``torch.poisson`` tau-leaping for
+    Gamma-Poisson, the frozen Normal-Normal step with ``torch.randn`` otherwise."""
+    mu, prior = mu0, float(family.prior_strength)
+    for A0, A1 in zip(grid[:-1], grid[1:]):
+        xhat = predictor(mu, A0)
+        if isinstance(family, GammaPoisson):
+            increment = torch.poisson((A1 - A0) * xhat)
+        else:
+            increment = (A1 - A0) * xhat + (A1 - A0) ** 0.5 * torch.randn_like(mu)
+        mu = ((prior + A0) * mu + increment) / (prior + A1)
+    return mu
+
+
+def benchmark_oracle_trajectories(device: torch.device, n: int, repeats: int, bandwidth: float | None
+                                  ) -> list[dict]:
+    """One record per kernel of ``ORACLE_TRAJECTORIES`` at ``n`` elements, as the Gamma oracle's."""
+    cuda = device.type == "cuda"
+    records = []
+    grid = [float(k) for k in range(TRAJECTORY_STEPS + 1)]
+    grid_tensor = torch.tensor(grid, dtype=torch.float64)
+    step_bytes = 3 * RATE_DTYPE.itemsize
+    for name, (arguments, family, target) in ORACLE_TRAJECTORIES.items():
+        trajectory = getattr(kernels, name)
+        predictor = target.predictor(family)
+        mu0 = torch.full((n,), float(family.prior_mean), dtype=RATE_DTYPE, device=device)
+
+        def run(backend: str, trajectory=trajectory, arguments=arguments):
+            return trajectory(n, grid_tensor, *arguments, 1, backend=backend, dtype=RATE_DTYPE, device=device)
+
+        methods: dict[str, Callable[[], object]] = {
+            "eager_loop": lambda family=family, predictor=predictor, mu0=mu0: oracle_eager(family, predictor, mu0,
+                                                                                           grid)}
+        if cuda:
+            methods["triton"] = lambda run=run: run("triton")
+        if n <= TRAJECTORY_TORCH_PATH_MAX[device.type]:
+            methods["torch_path"] = lambda run=run: run("torch")
+        times = interleaved_times(methods, repeats, device)
+        bytes_per_unit = {method: step_bytes for method in times} | {"triton": RATE_DTYPE.itemsize / TRAJECTORY_STEPS}
+        record = {"device": device.type, "kernel": name, "n": n, "steps": TRAJECTORY_STEPS, "dtype": str(RATE_DTYPE),
+                  "repeats": repeats,
+                  "methods": summarize(times, "eager_loop", n * TRAJECTORY_STEPS, bandwidth, bytes_per_unit,
+                                       trajectory=True)}
+        if cuda and n <= TRAJECTORY_TORCH_PATH_MAX["cuda"]:
+            record["agreement"] = {"equal_fraction": float((run("triton") == run("torch")).double().mean())}
+        records.append(record)
+        print(json.dumps(record), flush=True)
+    return records
+
+
 def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwidth: float | None) -> list[dict]:
-    """Records of the fused tau-leap step and the whole Gamma-oracle trajectory, one per size."""
+    """Records of the fused tau-leap step and the whole oracle trajectories, one per size and kernel."""
     cuda = device.type == "cuda"
     if cuda:
         from pmm_sde.kernels import triton_steps
@@ -231,6 +299,7 @@ def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwi
                                               backend="torch", dtype=RATE_DTYPE, device=device)))}
         records.append(record)
         print(json.dumps(record), flush=True)
+        records += benchmark_oracle_trajectories(device, n, repeats, bandwidth)
     return records
 
 

@@ -14,6 +14,13 @@ Exact weak errors (``exact_weak_orders``): for a one-dimensional Gamma-Poisson p
 the errors of the functionals carry no Monte Carlo noise; this is how weak order 2 of
 ``tau_leap_2`` is resolved, which Monte Carlo would need millions of samples per step count for.
 
+Antithetic refinement (``coupling="antithetic"``, Brownian one-step solvers, step counts that
+double): each difference ``D_i`` is estimated from its own coarse run and two fine runs whose
+Brownian paths differ only in the sign of the bridge values at the fine midpoints
+(``pmm_sde.couplings``); the odd part of the pathwise difference cancels, so the estimator's
+variance falls like ``N^-3`` instead of ``N^-2`` and second-order solvers' differences stay above
+their standard errors on finer grids.
+
 Strong errors: with the same coupling, the pathwise differences ``S_i = E|Y_{N_i} - Y_{N_{i+1}}|``
 (L1, averaged over coordinates) behave like ``C (1 + O(r^-q)) N_i^-q`` for a solver of strong
 order ``q``, and are fitted the same way.
@@ -33,7 +40,9 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from .count_laws import scheme_count_law
+from .couplings import AntitheticRefinement
 from .driver import sample
+from .grids import make_grid
 from .poisson_paths import PoissonPaths
 from .processes import NormalNormalSDE, PMMProcess
 from .solvers import get_solver
@@ -159,13 +168,46 @@ def _strong_fit(runs: list[torch.Tensor], steps: list[int], min_z: float) -> Ord
                            steps, min_z, "L1")
 
 
+def _antithetic_differences(process: NormalNormalSDE, solver, steps: list[int], n: int, seed: int,
+                            grid: str | None, dtype: torch.dtype, progress) -> list[torch.Tensor]:
+    """Per-sample ``f(Y_N) - (f(Y_2N^+) + f(Y_2N^-)) / 2`` of the functionals, ``(n, 3)`` per pair."""
+    solver = get_solver(solver, process)
+    if not isinstance(process, NormalNormalSDE) or solver.strong_order is None or not solver.markov:
+        raise ValueError(f"the antithetic coupling needs a one-step Brownian solver driven by bm; "
+                         f"{solver.name!r} on {type(process).__name__} is not")
+    if any(fine != 2 * coarse for coarse, fine in zip(steps, steps[1:])):
+        raise ValueError(f"the antithetic coupling needs step counts that double, got {steps}")
+    d = int(np.prod(process.family.state_shape(process.shape))) if process.shape else 1
+    runs = []
+    for i, N in enumerate(steps[:-1]):
+        fine_times = make_grid(process.schedule, 2 * N, grid or solver.default_grid)
+        coupling = AntitheticRefinement(fine_times, (n, d), seed, counter_base=i << 24)
+        runs.append([sample(process, solver, steps=steps_, n=n, seed=seed, grid=grid, dtype=dtype,
+                            bm=coupling.path(sign)).mu.reshape(n, -1).double()
+                     for steps_, sign in ((N, None), (2 * N, 1), (2 * N, -1))])
+        if progress is not None:
+            progress.update(1)
+    centre = runs[-1][1].mean(0)
+    return [_per_sample(coarse, centre) - 0.5 * (_per_sample(plus, centre) + _per_sample(minus, centre))
+            for coarse, plus, minus in runs]
+
+
 def weak_orders(process: PMMProcess, solver, steps: list[int], n: int, seed: int = 0, grid: str | None = None,
-                dtype: torch.dtype = torch.float64, min_z: float = 5.0, progress=None) -> dict[str, OrderFit]:
+                dtype: torch.dtype = torch.float64, min_z: float = 5.0, progress=None,
+                coupling: str = "common") -> dict[str, OrderFit]:
     """Measured weak order of ``solver`` on ``process`` for each functional in ``FUNCTIONALS``.
 
-    ``steps`` should refine (doubling step counts refine the named grids). ``progress``: a tqdm
-    bar advanced once per run.
+    ``steps`` should refine (doubling step counts refine the named grids). ``coupling``:
+    ``"common"`` (one shared noise for all runs, ``common_noise``) or ``"antithetic"`` (per
+    difference a coarse and two antithetic fine runs; module docstring). ``progress``: a tqdm
+    bar advanced once per run (``"common"``) or per difference (``"antithetic"``).
     """
+    if coupling == "antithetic":
+        differences = _antithetic_differences(process, solver, steps, n, seed, grid, dtype, progress)
+        return {name: _refinement_fit([D[:, j] for D in differences], steps, min_z, name)
+                for j, name in enumerate(FUNCTIONALS)}
+    if coupling != "common":
+        raise ValueError(f"coupling must be 'common' or 'antithetic', got {coupling!r}")
     return _weak_fits(_coupled_runs(process, solver, steps, n, seed, grid, dtype, progress), steps, min_z)
 
 

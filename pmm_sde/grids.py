@@ -1,14 +1,15 @@
 """Step grids ``0 = t_0 < t_1 < ... < t_N = 1`` for a schedule.
 
-- ``log``: a first step from 0 to ``A_min``, then uniform in ``log A`` (log-SNR): the grid of
-  multistep probability-flow solvers (DPM-Solver++'s choice). ``A_min`` defaults to
+- ``log``: a first step from 0 to ``A_min``, then uniform in ``log A`` (log-SNR), DPM-Solver++'s
+  choice; its log-SNR step ``log(N A(1) / 2) / (2N)`` shrinks only like ``log N / N``. ``A_min`` defaults to
   ``min(2 / N, A(1) / 4)``, so the first (stochastic) step shrinks as the grid refines; it is in
   units of the data's precision (suited to data of unit scale).
 - ``uniform``: uniform in t.
 - ``log1p``: uniform in ``log(1 + A)`` (geometric growth of information; the default).
 - ``log1p_sqrt``: uniform in ``log(1 + sqrt(A))``: steps uniform in ``u = sqrt(A)`` near A = 0 and
   geometric later; the default of the probability-flow solvers, whose ODE reads ``dy/du = xhat``
-  (on ``log1p`` their first steps are ``O(N^-1/2)`` long in u, which costs half an order).
+  (on ``log1p`` their first steps are ``O(N^-1/2)`` long in u, which costs half an order); ``ode_2m``
+  extrapolates in ``log(1 + sqrt(A))``, the variable this grid is uniform in.
 - ``edm``: Karras et al.'s rho-spacing in ``sigma = A^(-1/2)`` from ``sigma_max`` down to
   ``sigma_min = A(1)^(-1/2)``, preceded by the step from A = 0 (sigma = infinity) to ``sigma_max``.
 - ``uniform_A``: uniform in A; shown for comparison only: its first step already carries a 1/N

@@ -29,7 +29,14 @@ class Noise:
         self._index = random.element_index(self.shape, device)
         self._cursor = None if poisson_paths is None else poisson_paths.cursor(self.shape, device)
 
+    @property
+    def counter_based(self) -> bool:
+        """Whether every draw is from the counter-based streams (no ``bm``, no ``poisson_paths``), so a
+        fused kernel can draw step ``k``'s noise itself from ``(seed, counter(k, slot))``."""
+        return self.bm is None and self._cursor is None
+
     def counter(self, k: int, slot: int = 0) -> int:
+        """The stream counter of draw slot ``slot`` of step ``k``: ``k * COUNTERS_PER_STEP + slot``."""
         if not 0 <= slot < COUNTERS_PER_STEP:
             raise ValueError(f"slot must be in [0, {COUNTERS_PER_STEP}), got {slot}")
         return k * COUNTERS_PER_STEP + slot

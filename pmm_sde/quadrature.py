@@ -44,6 +44,9 @@ FLOW_ORDER = 8
 class _NodeNoise:
     """Noise whose slot-0 normals are the quadrature nodes of each grid point's block of rows."""
 
+    #: The nodes are not the counter-based streams, so no solver may draw its noise in a fused kernel.
+    counter_based = False
+
     def __init__(self, z: torch.Tensor):
         self.z = z
 

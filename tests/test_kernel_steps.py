@@ -1,5 +1,6 @@
 """Fused simulator steps (``pmm_sde.kernels.steps``): Triton against the torch reference, the torch
-reference against ``pmm_sde.run_chain``, and the law of the whole-trajectory Gamma-oracle kernel.
+reference against ``pmm_sde.run_chain`` and ``pmm_sde.sample``, the laws of the whole-trajectory
+oracle kernels, and the solvers' dispatch to the fused steps.
 
 Triton runs on CPU tensors through its interpreter (``TRITON_INTERPRET=1``, the default here), so
 CPU sizes are small. With CUDA, the Triton cases also run on CUDA tensors: compiled kernels when
@@ -10,14 +11,21 @@ import os
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from gaussian_recursion import plug_in_moments  # noqa: E402
+from scipy import stats  # noqa: E402
 
 import pmm_sde  # noqa: E402
 from pmm_sde import kernels, random  # noqa: E402
+from pmm_sde.count_laws import scheme_count_law, target_count_law  # noqa: E402
 from pmm_sde.families import GammaPoisson, NormalNormal  # noqa: E402
-from pmm_sde.targets import Gamma, Gaussian  # noqa: E402
-from pmm_sde.testing import assert_moments  # noqa: E402
+from pmm_sde.grids import make_grid  # noqa: E402
+from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap  # noqa: E402
+from pmm_sde.targets import Gamma, GammaMixture, Gaussian, PointMasses  # noqa: E402
+from pmm_sde.testing import assert_moments, assert_same_law  # noqa: E402
+from pmm_sde.testing.laws import same_law_pvalue  # noqa: E402
 
 INTERPRET = os.environ["TRITON_INTERPRET"] == "1"
 DTYPES = (torch.float32, torch.float64)
@@ -195,3 +203,293 @@ def test_bad_arguments_raise():
         kernels.gamma_oracle_tau_leap(4, torch.tensor([0.0, 2.0, 1.0]), 1.0, 1.0, 1.0, 1.0, 0)
     with pytest.raises(ValueError, match="1-D"):
         kernels.gamma_oracle_tau_leap(4, torch.tensor([0.0]), 1.0, 1.0, 1.0, 1.0, 0)
+
+
+# ---------------------------------------------------------------- whole-trajectory oracle kernels
+F64 = torch.float64
+#: Prior Gamma(a0, b0) and Normal(m0, 1/l0): dyadic, so run_chain's float32 families hold them exactly.
+GAMMA_PRIOR, NORMAL_PRIOR = (2.0, 1.5), (0.5, 2.0)
+#: Three components (padded to four in the kernels); a point at 0 (log v = -inf).
+MIXTURE = (torch.tensor([0.2, 0.3, 0.5], dtype=F64), torch.tensor([1.0, 8.0, 3.0], dtype=F64),
+           torch.tensor([2.0, 0.5, 1.25], dtype=F64))
+POINT_MASSES = (torch.tensor([0.2, 0.3, 0.5], dtype=F64), torch.tensor([0.0, 3.0, 0.7], dtype=F64))
+GAUSSIAN = (1.0, 0.7)  # mean, std
+#: Cumulative information from 0 through rates that need PTRS.
+TRAJECTORY_GRID = torch.cat([torch.zeros(1), torch.logspace(-2, 2, 8)]).double()
+
+
+def _trajectory_case(case: str):
+    """``(trajectory function, its arguments after n and A_grid but for the seed, family, target)``."""
+    if case == "gamma_mixture":
+        return (kernels.gamma_mixture_oracle_tau_leap, (*GAMMA_PRIOR, *MIXTURE), GammaPoisson(*GAMMA_PRIOR),
+                GammaMixture(*MIXTURE))
+    if case == "point_masses":
+        return (kernels.point_masses_oracle_tau_leap, (*GAMMA_PRIOR, *POINT_MASSES), GammaPoisson(*GAMMA_PRIOR),
+                PointMasses(*POINT_MASSES))
+    return (kernels.gaussian_oracle_pmm_chain, (*NORMAL_PRIOR, *GAUSSIAN), NormalNormal(*NORMAL_PRIOR),
+            Gaussian(*(torch.tensor(v, dtype=F64) for v in GAUSSIAN)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ["gamma_mixture", "point_masses", "gaussian"])
+def test_oracle_trajectory_references_equal_run_chain(dtype, case):
+    trajectory, args, family, target = _trajectory_case(case)
+    seed = 37
+    result = pmm_sde.run_chain(family, ALPHAS, target.predictor(family), n=200, seed=seed, dtype=dtype)
+    grid = torch.stack(_cumulative(ALPHAS, torch.float64))
+    mu = trajectory(200, grid, *args, seed, backend="torch", dtype=dtype)
+    assert mu.shape == (200,) and mu.dtype == dtype
+    assert torch.equal(mu, result.mu)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gaussian_trajectory_reference_equals_the_pmm_chain_solver(dtype):
+    """sample(process, "pmm_chain") on a schedule's grid is the same chain on A(grid)."""
+    _, _, family, target = _trajectory_case("gaussian")
+    schedule = pmm_sde.schedules.Exponential(50.0)
+    process = pmm_sde.NormalNormalSDE(family, schedule, target.predictor(family))
+    times = make_grid(schedule, 6)
+    result = pmm_sde.sample(process, "pmm_chain", grid=times, n=200, seed=41, dtype=dtype)
+    mu = kernels.gaussian_oracle_pmm_chain(200, schedule.A(times).double(), *NORMAL_PRIOR, *GAUSSIAN, 41,
+                                           backend="torch", dtype=dtype)
+    assert torch.equal(mu, result.mu)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ["gamma_mixture", "point_masses"])
+def test_mixture_oracle_trajectories_triton_equal_torch(device, dtype, case):
+    """Bitwise: mu depends on the oracle only through the counts. Compiled float32 may flip a count
+    whose decision lies within the oracle's last-bit discrepancy (expected under one in 10^5 chains)."""
+    device = _triton_device(device)
+    trajectory, args, _, _ = _trajectory_case(case)
+    n = 100_000 if _compiled(device) else 300
+    run = (n, TRAJECTORY_GRID, *args, 2**35 + 11)
+    got = trajectory(*run, backend="triton", dtype=dtype, device=device)
+    want = trajectory(*run, backend="torch", dtype=dtype, device=device)
+    assert got.shape == (n,) and got.dtype == dtype and got.device.type == device.type
+    allowed = n // 10_000 if _compiled(device) and dtype == torch.float32 else 0
+    assert int((got != want).sum()) <= allowed
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gaussian_oracle_trajectory_triton_matches_torch(device, dtype):
+    device = _triton_device(device)
+    n, seed = (100_000 if _compiled(device) else 300), 2**35 + 13
+    got = kernels.gaussian_oracle_pmm_chain(n, TRAJECTORY_GRID, *NORMAL_PRIOR, *GAUSSIAN, seed, backend="triton",
+                                            dtype=dtype, device=device)
+    want = kernels.gaussian_oracle_pmm_chain(n, TRAJECTORY_GRID, *NORMAL_PRIOR, *GAUSSIAN, seed, backend="torch",
+                                             dtype=dtype, device=device)
+    assert got.shape == (n,) and got.dtype == dtype and got.device.type == device.type
+    # Bitwise: the oracle and NormalNormalSDE.frozen_step in torch, at the kernel's own z.
+    _, _, family, target = _trajectory_case("gaussian")
+    A = TRAJECTORY_GRID.to(dtype=dtype, device=device)
+    process = pmm_sde.NormalNormalSDE(family, pmm_sde.schedules.Linear(1.0), target.predictor(family)).cast(A)
+    mu = process.family.prior_mean.expand(n).clone()
+    for k in range(A.numel() - 1):
+        z = kernels.normal((n,), seed, 8 * k, dtype=dtype, device=device, backend="triton")
+        mu = process.frozen_step(mu, A[k], A[k + 1], process.predictor(mu, A[k]), z)
+    assert torch.equal(got, mu)
+    # Against the torch stream: z agrees to 1 ulp (float32) or a few (float64), and the chain contracts.
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(got, want, rtol=8 * eps, atol=8 * eps * float(want.abs().max()))
+
+
+def _count_law(pmf: np.ndarray) -> stats.rv_discrete:
+    return stats.rv_discrete(values=(np.arange(pmf.size), pmf / pmf.sum())).freeze()
+
+
+@pytest.mark.parametrize("case", ["gamma_mixture", "point_masses"])
+def test_oracle_trajectory_counts_follow_the_exact_laws(case):
+    """Chi-square of N_T from 20,000 torch-path chains (prior Gamma(1, 1), A_T = 4, the grids of an
+    Exponential(4) schedule): on 4 steps against tau-leaping's own exact law
+    (``count_laws.scheme_count_law``), which the target's law fails there; on 128 steps against the
+    target's exact law (``count_laws.target_count_law``), from which the scheme's law is then within
+    a chi-square distance of 5 / n, too small for the test to see."""
+    if case == "gamma_mixture":
+        trajectory, params, support = kernels.gamma_mixture_oracle_tau_leap, ([0.5, 0.5], [1.0, 8.0], [2.0, 2.0]), 120
+        target = GammaMixture(*(torch.tensor(p, dtype=F64) for p in params))
+    else:
+        trajectory, params, support = kernels.point_masses_oracle_tau_leap, ([0.4, 0.6], [0.5, 3.0]), 80
+        target = PointMasses(*(torch.tensor(p, dtype=F64) for p in params))
+    family, n = GammaPoisson(1.0, 1.0), 20_000
+    process = pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Exponential(4.0), target.predictor(family))
+    exact = target_count_law(target, 4.0, support)
+
+    def counts(steps: int, seed: int) -> torch.Tensor:
+        A = process.schedule.A(make_grid(process.schedule, steps)).double()
+        N = (1.0 + A[-1]) * trajectory(n, A, 1.0, 1.0, *params, seed, backend="torch") - 1.0
+        assert torch.allclose(N, N.round(), atol=1e-8)
+        return N.round()
+
+    coarse = counts(4, seed=61)
+    assert_same_law(coarse, _count_law(scheme_count_law(process, "tau_leap", 4, support)))
+    assert same_law_pvalue(coarse, _count_law(exact)) < 1e-6
+    fine = scheme_count_law(process, "tau_leap", 128, support)
+    assert n * ((fine - exact) ** 2 / exact).sum() < 5
+    assert_same_law(counts(128, seed=62), _count_law(exact))
+
+
+def test_gaussian_oracle_trajectory_has_the_exact_plug_in_moments():
+    """The chain is Gaussian with the mean and variance of the plug-in recursion (pmm-notes fact 8)."""
+    A = torch.tensor([0.0, 0.25, 0.75, 2.0, 5.0, 12.0, 30.0], dtype=F64)
+    mu = kernels.gaussian_oracle_pmm_chain(20_000, A, *NORMAL_PRIOR, *GAUSSIAN, seed=43, backend="torch")
+    mean, variance = plug_in_moments(NORMAL_PRIOR[1], NORMAL_PRIOR[0], *GAUSSIAN, A)
+    assert_moments(mu, mean=mean, variance=variance)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: kernels.gamma_mixture_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, [0.5, 0.6], [1.0, 2.0], 1.0, 0),
+     "weights must hold probability vectors"),
+    (lambda: kernels.gamma_mixture_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, [-0.5, 1.5], [1.0, 2.0], 1.0, 0),
+     "weights must be >= 0"),
+    (lambda: kernels.gamma_mixture_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, [0.5, 0.5], [1.0, -2.0], 1.0, 0),
+     "concentrations must be > 0"),
+    (lambda: kernels.gamma_mixture_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, [0.5, 0.5], 1.0, [1.0, 0.0], 0),
+     "rates must be > 0"),
+    (lambda: kernels.gamma_mixture_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, [0.5, 0.5], [1.0, 2.0, 3.0], 1.0, 0),
+     "leading axis of size K=2"),
+    (lambda: kernels.gamma_mixture_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, [0.5, 0.5], [[1.0, 2.0]] * 2, 1.0, 0),
+     "concentrations and rates must be 1-D"),
+    (lambda: kernels.gamma_mixture_oracle_tau_leap(4, [0.0, 1.0], 0.0, 1.0, [1.0], [1.0], 1.0, 0), "a0 must be > 0"),
+    (lambda: kernels.point_masses_oracle_tau_leap(4, [0.0, 1.0], 1.0, -1.0, [1.0], [1.0], 0), "b0 must be > 0"),
+    (lambda: kernels.point_masses_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, [0.5, 0.5], [-1.0, 2.0], 0),
+     "values must be >= 0"),
+    (lambda: kernels.point_masses_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, [0.5, 0.5], [1.0], 0),
+     "leading axis of size M=2"),
+    (lambda: kernels.point_masses_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, [1.0], [[1.0, 2.0]], 0),
+     "values must be 1-D"),
+    (lambda: kernels.gaussian_oracle_pmm_chain(4, [0.0, 1.0], 0.0, 1.0, 0.0, 0.0, 0), "std must be > 0"),
+    (lambda: kernels.gaussian_oracle_pmm_chain(4, [0.0, 1.0], 0.0, -1.0, 0.0, 1.0, 0), "l0 must be > 0"),
+    (lambda: kernels.gaussian_oracle_pmm_chain(4, [0.0, 1.0], 0.0, 1.0, [0.0, 1.0], 1.0, 0),
+     "mean and std must be scalars"),
+    (lambda: kernels.gaussian_oracle_pmm_chain(4, [0.0, 2.0, 1.0], 0.0, 1.0, 0.0, 1.0, 0), "non-decreasing"),
+    (lambda: kernels.gaussian_oracle_pmm_chain(4, [0.0, float("nan")], 0.0, 1.0, 0.0, 1.0, 0),
+     "A_grid must be finite"),
+    (lambda: kernels.gamma_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, -3.0, 1.0, 0), "a_star must be > 0"),
+    (lambda: kernels.point_masses_oracle_tau_leap(4, [0.0, 1.0], 1.0, 1.0, [1.0], [1.0], 0, dtype=torch.float16),
+     "dtype must be"),
+])
+def test_oracle_trajectory_arguments_are_checked(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# ---------------------------------------------------------------- solvers on the fused steps
+def _spy(monkeypatch, name: str) -> list:
+    """The ``backend`` of each call of ``pmm_sde.kernels.<name>`` (the solvers call it there)."""
+    calls, original = [], getattr(kernels, name)
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("backend"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, name, spy)
+    return calls
+
+
+def _cox_process(target, family=None, shape=(2,)):
+    family = family or GammaPoisson(1.5, 0.5)
+    return pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Exponential(20.0), target.predictor(family),
+                                      shape=shape)
+
+
+def _normal_process(family=None):
+    family = family or NormalNormal(0.0, 1.0)
+    target = Gaussian(torch.full((2,), 1.5), 0.5)
+    return pmm_sde.NormalNormalSDE(family, pmm_sde.schedules.Exponential(100.0), target.predictor(family), shape=(2,))
+
+
+POINTS_2D = PointMasses([0.4, 0.6], torch.tensor([[0.5, 2.0], [3.0, 1.0]]))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tau_leap_solver_on_triton_equals_torch(device, dtype, monkeypatch):
+    """Every step runs as kernels.tau_leap_step on Triton, bitwise equal to the torch path."""
+    device = _triton_device(device)
+    process = _cox_process(POINTS_2D)
+    run = dict(steps=5, n=150, seed=3, dtype=dtype, device=device)
+    want = pmm_sde.sample(process, TauLeap(backend="torch"), **run)
+    calls = _spy(monkeypatch, "tau_leap_step")
+    got = pmm_sde.sample(process, TauLeap(backend="triton"), **run)
+    assert calls == ["triton"] * 5
+    assert torch.equal(got.mu, want.mu) and torch.equal(got.A, want.A) and got.nfe == want.nfe == 5
+
+
+def test_tau_leap_solver_takes_the_torch_path_where_no_kernel_fits(monkeypatch):
+    """Dirichlet-Categorical, poisson_paths and a per-coordinate prior rate: the torch path, same numbers."""
+    pytest.importorskip("triton")
+    probs = torch.tensor([[0.2, 0.3, 0.5], [0.7, 0.2, 0.1]], dtype=F64)
+    family = pmm_sde.DirichletCategorical(3, 1.0)
+    dirichlet = pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Linear(3.0),
+                                           pmm_sde.targets.Categorical(probs).predictor(family), shape=(2,))
+    cases = [(dirichlet, {}), (_cox_process(POINTS_2D), {"poisson_paths": pmm_sde.PoissonPaths(seed=2)}),
+             (_cox_process(POINTS_2D, GammaPoisson(1.5, torch.tensor([0.5, 2.0]))), {})]
+    calls = _spy(monkeypatch, "tau_leap_step")
+    for process, extra in cases:
+        got, want = (pmm_sde.sample(process, TauLeap(backend=backend), steps=3, n=20, seed=4, dtype=F64, **extra)
+                     for backend in ("triton", "torch"))
+        assert torch.equal(got.mu, want.mu) and torch.equal(got.A, want.A)
+    assert calls == []
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("solver, kernel", [(PMMChain, "pmm_chain_step"), (EulerMaruyama, "euler_maruyama_step")],
+                         ids=["pmm_chain", "euler_maruyama"])
+def test_normal_solvers_on_triton_match_torch(device, dtype, solver, kernel, monkeypatch):
+    """Every step runs as the fused kernel on Triton: within the z agreement of the torch path, and
+    bitwise equal to it when the torch path draws its z with Triton too."""
+    device = _triton_device(device)
+    process = _normal_process()
+    run = dict(steps=5, n=150, seed=3, dtype=dtype, device=device)
+    want = pmm_sde.sample(process, solver(backend="torch"), **run)
+    calls = _spy(monkeypatch, kernel)
+    got = pmm_sde.sample(process, solver(backend="triton"), **run)
+    assert calls == ["triton"] * 5 and got.nfe == 5
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(got.mu, want.mu, rtol=8 * eps, atol=8 * eps * float(want.mu.abs().max()))
+    triton_normal = kernels.normal
+    monkeypatch.setattr(kernels, "normal", lambda *args, **kw: triton_normal(*args, **{**kw, "backend": "triton"}))
+    assert torch.equal(got.mu, pmm_sde.sample(process, solver(backend="torch"), **run).mu)
+
+
+def test_normal_solvers_take_the_torch_path_where_no_kernel_fits(monkeypatch):
+    """A user's Brownian motion bm, or a per-coordinate prior precision: the torch path, same numbers."""
+    pytest.importorskip("triton")
+    torchsde = pytest.importorskip("torchsde")
+    calls = {kernel: _spy(monkeypatch, kernel) for kernel in ("pmm_chain_step", "euler_maruyama_step")}
+    for solver in (PMMChain, EulerMaruyama):
+        bm = torchsde.BrownianInterval(t0=0.0, t1=1.0, size=(20, 2), dtype=F64, entropy=3)
+        for process, extra in [(_normal_process(), {"bm": bm}),
+                               (_normal_process(NormalNormal(0.0, torch.tensor([1.0, 2.0]))), {})]:
+            got, want = (pmm_sde.sample(process, solver(backend=backend), steps=3, n=20, seed=4, dtype=F64, **extra)
+                         for backend in ("triton", "torch"))
+            assert torch.equal(got.mu, want.mu)
+    assert calls == {"pmm_chain_step": [], "euler_maruyama_step": []}
+
+
+def test_invalid_predictions_still_raise_on_the_triton_backend():
+    pytest.importorskip("triton")
+    family = GammaPoisson(1.0, 1.0)
+    cox = pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Linear(2.0), lambda mu, A: torch.full_like(mu, -1.0))
+    with pytest.raises(ValueError, match="not finite and >= 0"):
+        pmm_sde.sample(cox, TauLeap(backend="triton"), steps=2, n=4)
+    normal = pmm_sde.NormalNormalSDE(NormalNormal(), pmm_sde.schedules.Linear(2.0),
+                                     lambda mu, A: torch.full_like(mu, float("nan")))
+    for solver in (PMMChain, EulerMaruyama):
+        with pytest.raises(ValueError, match="not finite"):
+            pmm_sde.sample(normal, solver(backend="triton"), steps=2, n=4)
+
+
+def test_solvers_take_a_backend_and_the_registry_still_builds_them():
+    process = _normal_process()
+    for solver in (PMMChain, EulerMaruyama, TauLeap):
+        assert solver().backend == "auto"
+        with pytest.raises(ValueError, match="backend must be one of"):
+            solver(backend="cuda")
+    assert pmm_sde.solvers.get_solver("pmm_chain", process).backend == "auto"
+    assert pmm_sde.solvers.get_solver("euler_maruyama", process).check_stability
+    assert isinstance(pmm_sde.solvers.get_solver("tau_leap", _cox_process(POINTS_2D)), TauLeap)

@@ -55,13 +55,13 @@ def test_quadrature_agrees_with_monte_carlo(solver):
 
 @pytest.mark.parametrize("case", ["mixture", "point_masses"])
 def test_flows_measured_by_quadrature(case):
-    """Probability flows from a random start, integrated over the start's normal: ode_heun at
-    order 2 within 0.25 (measured 1.96-2.00 over 32-256 steps). ode_2m's refinement differences
-    fall like N^-1.7 (mean) up to 512 steps: on its default log grid (A_min = 2/N) the step in
-    log u is about log(N A_T / 2) / (2N), so an order-2 error in that step is (log N / N)^2 in N,
-    whose local slope is 2 - 2 / log N (about 1.65 at N = 256); it must beat 1.5."""
+    """Probability flows from a random start, integrated over the start's normal: ode_heun and
+    ode_2m at order 2 within 0.25 (ode_heun 1.96-2.00 over 32-256 steps; ode_2m on the mixture
+    2.10-2.20 over 32-256 steps, on point masses over 64-512 steps, where its E cos error has a
+    small leading term that changes sign near 16 steps: 2.05, 1.98, 1.85)."""
     process = ORDER_CASES[case]()
     heun = quadrature_weak_orders(process, "ode_heun", [32, 64, 128, 256])
     assert all(abs(fit.slope - 2.0) < 0.25 for fit in heun.values()), heun
-    multistep = quadrature_weak_orders(process, "ode_2m", [32, 64, 128, 256])
-    assert all(fit.slope > 1.5 for fit in multistep.values()), multistep
+    steps = [32, 64, 128, 256] if case == "mixture" else [64, 128, 256, 512]
+    multistep = quadrature_weak_orders(process, "ode_2m", steps)
+    assert all(abs(fit.slope - 2.0) < 0.25 for fit in multistep.values()), multistep

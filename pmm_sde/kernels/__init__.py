@@ -5,7 +5,9 @@ Triton is optional: without it every function here runs on the torch backend.
 
 from .backend import BACKENDS, resolve_backend, triton_available
 from .draws import normal, poisson
-from .steps import euler_maruyama_step, gamma_oracle_tau_leap, pmm_chain_step, tau_leap_step
+from .steps import (euler_maruyama_step, fused_backend, gamma_mixture_oracle_tau_leap, gamma_oracle_tau_leap,
+                    gaussian_oracle_pmm_chain, pmm_chain_step, point_masses_oracle_tau_leap, tau_leap_step)
 
-__all__ = ["BACKENDS", "euler_maruyama_step", "gamma_oracle_tau_leap", "normal", "pmm_chain_step", "poisson",
-           "resolve_backend", "tau_leap_step", "triton_available"]
+__all__ = ["BACKENDS", "euler_maruyama_step", "fused_backend", "gamma_mixture_oracle_tau_leap",
+           "gamma_oracle_tau_leap", "gaussian_oracle_pmm_chain", "normal", "pmm_chain_step",
+           "point_masses_oracle_tau_leap", "poisson", "resolve_backend", "tau_leap_step", "triton_available"]

@@ -9,6 +9,12 @@ float32, where Triton's plain ``/`` may be an approximate division on CUDA). The
 ``sqrt(dA)``, ...) are computed by torch on the host side in the state's dtype and passed as a
 small tensor, so both paths multiply by the very same numbers.
 
+The whole-trajectory kernels keep ``mu`` in registers for all steps and evaluate an exact oracle
+in-kernel. Where the oracle needs ``exp``, ``log`` or ``lgamma`` of the state, these are evaluated
+in float64 and rounded to the state's dtype (Triton's float32 ``exp``/``log`` are approximate on
+CUDA, and ``lgamma`` is Stirling's series here, see ``_lgamma``); the per-component constants
+(``log w``, ``lgamma(a)``, ``log(b + A_k)``, ...) come from torch on the host side.
+
 This module imports triton; import it only when triton is installed.
 """
 
@@ -20,13 +26,18 @@ import triton.language as tl
 
 from .. import random as streams
 from ..chain import COUNTERS_PER_STEP
-from .triton_random import (_INVERSION_MAX, _NUM_WARPS, _TWO_PI, _WORD_BITS, _any, _counter_word, _key,
-                            _philox, _poisson_inversion, _poisson_ptrs, _unit_interval)
+from .triton_random import (_HALF_LOG_2PI, _INVERSION_MAX, _NUM_WARPS, _S0, _S1, _S2, _S3, _S4, _TWO_PI,
+                            _WORD_BITS, _any, _counter_word, _key, _philox, _poisson_inversion, _poisson_ptrs,
+                            _unit_interval)
 
 #: Elements per program. Small, because a block runs its Poisson loops until its slowest element is done.
 BLOCK = 256
 _COUNTERS_PER_STEP = tl.constexpr(COUNTERS_PER_STEP)
 _INF = tl.constexpr(float("inf"))
+_NEG_INF = tl.constexpr(float("-inf"))
+#: ``_lgamma`` raises its argument to at least this by ``Gamma(x + 1) = x Gamma(x)`` before Stirling's
+#: series, whose first omitted term is then below ``691 / 360360 / 16^11 < 1.1e-16``.
+_LGAMMA_SHIFT = tl.constexpr(16)
 
 
 @triton.jit
@@ -37,6 +48,40 @@ def _div(a, b):
     else:
         result = a / b
     return result
+
+
+@triton.jit
+def _exp(x):
+    """``exp(x)`` evaluated in float64 and rounded to ``x``'s dtype."""
+    return tl.exp(x.to(tl.float64)).to(x.dtype)
+
+
+@triton.jit
+def _lgamma(x):
+    """``log Gamma(x)`` for float64 ``x > 0``: the shift ``lgamma(x) = lgamma(y) - log(x (x+1) .. (y-1))``
+    to ``y >= _LGAMMA_SHIFT``, then Stirling's series at ``y`` through the ``y^-9`` term (the series of
+    ``pmm_sde.random.log_factorial``). Absolute error about 1e-14 (from the shift's cancellation for
+    small ``x``), relative error a few ulp for large values."""
+    product = tl.zeros_like(x) + 1.0
+    y = x
+    for _ in tl.static_range(_LGAMMA_SHIFT):
+        low = y < _LGAMMA_SHIFT
+        product = tl.where(low, product * y, product)
+        y = tl.where(low, y + 1.0, y)
+    s = 1.0 / y
+    s2 = s * s
+    series = s * (_S0 + s2 * (_S1 + s2 * (_S2 + s2 * (_S3 + s2 * _S4))))
+    return (y - 0.5) * tl.log(y) - y + _HALF_LOG_2PI + series - tl.log(product)
+
+
+@triton.jit
+def _round_half_even(x):
+    """``torch.round(x)``: the nearest integer, ties to even."""
+    low = tl.floor(x)
+    fraction = x - low
+    odd = (low - 2.0 * tl.floor(low * 0.5)) == 1.0
+    up = (fraction > 0.5) | ((fraction == 0.5) & odd)
+    return tl.where(up, low + 1.0, low)
 
 
 @triton.jit
@@ -74,34 +119,80 @@ def _normal_draw(seed, index, counter, BITS: tl.constexpr):
     return radius * tl.where((lane & 1) == 0, tl.cos(angle), tl.sin(angle))
 
 
+@triton.jit
+def _block(n, BLOCK: tl.constexpr):
+    """This program's flat element indices and the mask of those below ``n``."""
+    index = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    return index, index < n
+
+
+@triton.jit
+def _load_state(mu_ptr, xhat_ptr, n, BLOCK: tl.constexpr):
+    """The prologue of the step kernels: ``(index, in_range, mu, xhat)`` of this program's block."""
+    index, in_range = _block(n, BLOCK)
+    mu = tl.load(mu_ptr + index, mask=in_range, other=0.0)
+    xhat = tl.load(xhat_ptr + index, mask=in_range, other=0.0)
+    return index, in_range, mu, xhat
+
+
+@triton.jit
+def _gamma_start(coef_ptr, n, MEAN: tl.constexpr, BLOCK: tl.constexpr):
+    """The prologue of the Gamma-Poisson trajectory kernels: ``(index, in_range, a0, b0, mu)`` with
+    ``a0, b0 = coef[0], coef[1]`` and ``mu`` the prior mean ``coef[MEAN]`` in every lane."""
+    index, in_range = _block(n, BLOCK)
+    a0 = tl.load(coef_ptr)
+    b0 = tl.load(coef_ptr + 1)
+    return index, in_range, a0, b0, tl.zeros((BLOCK,), dtype=a0.dtype) + tl.load(coef_ptr + MEAN)
+
+
+@triton.jit
+def _component_row(components_ptr, row, K: tl.constexpr, KP: tl.constexpr, OTHER: tl.constexpr):
+    """Row ``row`` of the ``(rows, K)`` table ``components`` as a block of ``KP`` lanes (``OTHER`` past K)."""
+    component = tl.arange(0, KP)
+    return tl.load(components_ptr + row * K + component, mask=component < K, other=OTHER)
+
+
+@triton.jit
+def _tau_leap_update(mu, xhat, lam0, lam1, dA, in_range, seed, index, counter):
+    """``(lam0 mu + N) / lam1``, ``N ~ Poisson(dA xhat)`` from stream ``(seed, counter)``, cast to mu's dtype."""
+    counts = _poisson_draw(dA * xhat, in_range, seed, index, counter).to(mu.dtype)
+    return _div(lam0 * mu + counts, lam1)
+
+
+@triton.jit
+def _frozen_normal_update(mu, xhat, lam0, lam1, dA, sqrt_dA, z):
+    """``(lam0 mu + (dA xhat + sqrt(dA) z)) / lam1``: ``NormalNormalSDE.frozen_step``."""
+    return _div(lam0 * mu + (dA * xhat + sqrt_dA * z), lam1)
+
+
+@triton.jit
+def _mixture_mean(log_weights, means):
+    """``sum_k softmax(log_weights)_k means_k`` over axis 1, as ``pmm_sde.targets.base.mixture_mean``:
+    ``r = exp(l - max l) * (1 / sum exp(l - max l))``; entries ``l = -inf`` weigh 0."""
+    shifted = _exp(log_weights - tl.max(log_weights, axis=1)[:, None])
+    total = tl.sum(shifted, axis=1)
+    r = shifted * _div(tl.zeros_like(total) + 1.0, total)[:, None]
+    return tl.sum(r * means, axis=1)
+
+
 @triton.jit(do_not_specialize=["seed", "counter"])
 def _tau_leap_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, BLOCK: tl.constexpr):
     """``mu' = (lam0 mu + Poisson(dA xhat)) / lam1`` with ``coef = (lam0, lam1, dA)``."""
-    index = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    in_range = index < n
-    lam0 = tl.load(coef_ptr)
-    lam1 = tl.load(coef_ptr + 1)
-    dA = tl.load(coef_ptr + 2)
-    mu = tl.load(mu_ptr + index, mask=in_range, other=0.0)
-    xhat = tl.load(xhat_ptr + index, mask=in_range, other=0.0)
-    counts = _poisson_draw(dA * xhat, in_range, seed, index, counter).to(mu.dtype)
-    tl.store(out_ptr + index, _div(lam0 * mu + counts, lam1), mask=in_range)
+    index, in_range, mu, xhat = _load_state(mu_ptr, xhat_ptr, n, BLOCK)
+    mu = _tau_leap_update(mu, xhat, tl.load(coef_ptr), tl.load(coef_ptr + 1), tl.load(coef_ptr + 2), in_range,
+                          seed, index, counter)
+    tl.store(out_ptr + index, mu, mask=in_range)
 
 
 @triton.jit(do_not_specialize=["seed", "counter"])
 def _pmm_chain_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, BITS: tl.constexpr,
                       BLOCK: tl.constexpr):
     """``mu' = (lam0 mu + (dA xhat + sqrt(dA) z)) / lam1`` with ``coef = (lam0, lam1, dA, sqrt(dA))``."""
-    index = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    in_range = index < n
-    lam0 = tl.load(coef_ptr)
-    lam1 = tl.load(coef_ptr + 1)
-    dA = tl.load(coef_ptr + 2)
-    sqrt_dA = tl.load(coef_ptr + 3)
-    mu = tl.load(mu_ptr + index, mask=in_range, other=0.0)
-    xhat = tl.load(xhat_ptr + index, mask=in_range, other=0.0)
+    index, in_range, mu, xhat = _load_state(mu_ptr, xhat_ptr, n, BLOCK)
     z = _normal_draw(seed, index, counter, BITS).to(mu.dtype)
-    tl.store(out_ptr + index, _div(lam0 * mu + (dA * xhat + sqrt_dA * z), lam1), mask=in_range)
+    mu = _frozen_normal_update(mu, xhat, tl.load(coef_ptr), tl.load(coef_ptr + 1), tl.load(coef_ptr + 2),
+                               tl.load(coef_ptr + 3), z)
+    tl.store(out_ptr + index, mu, mask=in_range)
 
 
 @triton.jit(do_not_specialize=["seed", "counter"])
@@ -109,13 +200,10 @@ def _euler_maruyama_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter
                            BLOCK: tl.constexpr):
     """``mu' = mu + c (xhat - mu) h + g z`` with ``coef = (c, h, g)``, ``c = alpha0 / lambda0``,
     ``g = sqrt(alpha0 h) / lambda0``."""
-    index = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    in_range = index < n
+    index, in_range, mu, xhat = _load_state(mu_ptr, xhat_ptr, n, BLOCK)
     c = tl.load(coef_ptr)
     h = tl.load(coef_ptr + 1)
     g = tl.load(coef_ptr + 2)
-    mu = tl.load(mu_ptr + index, mask=in_range, other=0.0)
-    xhat = tl.load(xhat_ptr + index, mask=in_range, other=0.0)
     z = _normal_draw(seed, index, counter, BITS).to(mu.dtype)
     tl.store(out_ptr + index, mu + c * (xhat - mu) * h + g * z, mask=in_range)
 
@@ -130,20 +218,109 @@ def _gamma_oracle_tau_leap_kernel(out_ptr, grid_ptr, coef_ptr, n, seed, STEPS: t
     ``8 k``): ``N = (b0 + A_k) mu - a0``, ``xhat = (a* + N) / (b* + A_k)``,
     ``mu <- ((b0 + A_k) mu + Poisson((A_{k+1} - A_k) xhat)) / (b0 + A_{k+1})``.
     """
-    index = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    in_range = index < n
-    a0 = tl.load(coef_ptr)
-    b0 = tl.load(coef_ptr + 1)
+    index, in_range, a0, b0, mu = _gamma_start(coef_ptr, n, 4, BLOCK)
     a_star = tl.load(coef_ptr + 2)
     b_star = tl.load(coef_ptr + 3)
-    mu = tl.zeros((BLOCK,), dtype=a0.dtype) + tl.load(coef_ptr + 4)
     for k in range(STEPS):
         A0 = tl.load(grid_ptr + k)
         A1 = tl.load(grid_ptr + k + 1)
         lam0 = b0 + A0
         xhat = _div(a_star + (lam0 * mu - a0), b_star + A0)
-        counts = _poisson_draw((A1 - A0) * xhat, in_range, seed, index, k * _COUNTERS_PER_STEP).to(mu.dtype)
-        mu = _div(lam0 * mu + counts, b0 + A1)
+        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, in_range, seed, index, k * _COUNTERS_PER_STEP)
+    tl.store(out_ptr + index, mu, mask=in_range)
+
+
+@triton.jit(do_not_specialize=["seed"])
+def _gamma_mixture_tau_leap_kernel(out_ptr, grid_ptr, log_rates_ptr, components_ptr, coef_ptr, n, seed,
+                                   STEPS: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, BLOCK: tl.constexpr):
+    """All ``STEPS`` tau-leap steps of the Gamma-mixture oracle in registers; writes the terminal ``mu``.
+
+    ``coef = (a0, b0, a0 / b0)``; ``components`` (5, K) holds rows ``a``, ``b``, ``log w``,
+    ``lgamma(a)``, ``a log b``; ``log_rates[k] = log(b + A_k)`` (STEPS, K); ``KP`` is K rounded up
+    to a power of 2 (padding components weigh 0). Step ``k`` (counter ``8 k``), with
+    ``N = (b0 + A_k) mu - a0``:
+
+        l_j = log w_j + (((lgamma(a_j + N) - lgamma(a_j)) + a_j log b_j) - (a_j + N) log(b_j + A_k)),
+        xhat = sum_j softmax(l)_j (a_j + N) / (b_j + A_k),
+        mu <- ((b0 + A_k) mu + Poisson((A_{k+1} - A_k) xhat)) / (b0 + A_{k+1}).
+    """
+    index, in_range, a0, b0, mu = _gamma_start(coef_ptr, n, 2, BLOCK)
+    real = tl.arange(0, KP) < K
+    a = _component_row(components_ptr, 0, K, KP, 1.0)
+    b = _component_row(components_ptr, 1, K, KP, 1.0)
+    log_w = _component_row(components_ptr, 2, K, KP, 0.0)
+    lgamma_a = _component_row(components_ptr, 3, K, KP, 0.0)
+    a_log_b = _component_row(components_ptr, 4, K, KP, 0.0)
+    for k in range(STEPS):
+        A0 = tl.load(grid_ptr + k)
+        A1 = tl.load(grid_ptr + k + 1)
+        lam0 = b0 + A0
+        aN = a[None, :] + (lam0 * mu - a0)[:, None]
+        log_b_A = _component_row(log_rates_ptr, k, K, KP, 0.0)
+        evidence = ((_lgamma(aN.to(tl.float64)).to(aN.dtype) - lgamma_a[None, :]) + a_log_b[None, :]) \
+            - aN * log_b_A[None, :]
+        log_weights = tl.where(real[None, :], log_w[None, :] + evidence, _NEG_INF)
+        means = _div(aN, tl.zeros_like(aN) + (b + A0)[None, :])
+        xhat = _mixture_mean(log_weights, means)
+        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, in_range, seed, index, k * _COUNTERS_PER_STEP)
+    tl.store(out_ptr + index, mu, mask=in_range)
+
+
+@triton.jit(do_not_specialize=["seed"])
+def _point_masses_tau_leap_kernel(out_ptr, grid_ptr, components_ptr, coef_ptr, n, seed, STEPS: tl.constexpr,
+                                  K: tl.constexpr, KP: tl.constexpr, BLOCK: tl.constexpr):
+    """All ``STEPS`` tau-leap steps of the point-mass oracle in registers; writes the terminal ``mu``.
+
+    ``coef = (a0, b0, a0 / b0)``; ``components`` (3, K) holds rows ``v``, ``log w``, ``log v``; ``KP``
+    is K rounded up to a power of 2 (padding points weigh 0). Step ``k`` (counter ``8 k``), with
+    ``N = round((b0 + A_k) mu - a0)`` (ties to even, as ``torch.round``):
+
+        l_j = log w_j + (xlogy(N, v_j) - A_k v_j),   xhat = sum_j softmax(l)_j v_j,
+        mu <- ((b0 + A_k) mu + Poisson((A_{k+1} - A_k) xhat)) / (b0 + A_{k+1}),
+
+    ``xlogy(N, v) = 0`` for ``N = 0``, else ``N log v``.
+    """
+    index, in_range, a0, b0, mu = _gamma_start(coef_ptr, n, 2, BLOCK)
+    real = tl.arange(0, KP) < K
+    v = _component_row(components_ptr, 0, K, KP, 0.0)
+    log_w = _component_row(components_ptr, 1, K, KP, 0.0)
+    log_v = _component_row(components_ptr, 2, K, KP, 0.0)
+    values = tl.zeros((BLOCK, KP), dtype=a0.dtype) + v[None, :]
+    for k in range(STEPS):
+        A0 = tl.load(grid_ptr + k)
+        A1 = tl.load(grid_ptr + k + 1)
+        lam0 = b0 + A0
+        N = _round_half_even(lam0 * mu - a0)[:, None] + tl.zeros((BLOCK, KP), dtype=a0.dtype)
+        zero = N == 0.0  # xlogy(0, v) = 0, also for v = 0 (log v = -inf, whose product with 0 is masked out)
+        evidence = tl.where(zero, 0.0, N * tl.where(zero, 0.0, log_v[None, :])) - A0 * v[None, :]
+        log_weights = tl.where(real[None, :], log_w[None, :] + evidence, _NEG_INF)
+        xhat = _mixture_mean(log_weights, values)
+        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, in_range, seed, index, k * _COUNTERS_PER_STEP)
+    tl.store(out_ptr + index, mu, mask=in_range)
+
+
+@triton.jit(do_not_specialize=["seed"])
+def _gaussian_pmm_chain_kernel(out_ptr, table_ptr, coef_ptr, n, seed, STEPS: tl.constexpr, BITS: tl.constexpr,
+                               BLOCK: tl.constexpr):
+    """All ``STEPS`` Normal-Normal PMM-chain steps of the Gaussian oracle in registers; writes ``mu``.
+
+    ``coef = (l0 m0, m, s^2, m0)``; ``table[k] = (l0 + A_k, l0 + A_{k+1}, dA, sqrt(dA), 1 + A_k s^2)``
+    with ``dA = A_{k+1} - A_k``. Step ``k`` (counter ``8 k``, ``z`` the stream's normal):
+
+        xhat = (m + s^2 ((l0 + A_k) mu - l0 m0)) / (1 + A_k s^2),
+        mu <- ((l0 + A_k) mu + (dA xhat + sqrt(dA) z)) / (l0 + A_{k+1}).
+    """
+    index, in_range = _block(n, BLOCK)
+    prior_statistic = tl.load(coef_ptr)
+    mean = tl.load(coef_ptr + 1)
+    variance = tl.load(coef_ptr + 2)
+    mu = tl.zeros((BLOCK,), dtype=mean.dtype) + tl.load(coef_ptr + 3)
+    for k in range(STEPS):
+        row = table_ptr + 5 * k
+        lam0 = tl.load(row)
+        xhat = _div(mean + variance * (lam0 * mu - prior_statistic), tl.zeros_like(mu) + tl.load(row + 4))
+        z = _normal_draw(seed, index, k * _COUNTERS_PER_STEP, BITS).to(mu.dtype)
+        mu = _frozen_normal_update(mu, xhat, lam0, tl.load(row + 1), tl.load(row + 2), tl.load(row + 3), z)
     tl.store(out_ptr + index, mu, mask=in_range)
 
 
@@ -157,6 +334,23 @@ def _launch(kernel, mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, se
         kernel[(triton.cdiv(n, BLOCK),)](mu_flat, xhat_flat, out, coef, n, _key(seed), _counter_word(counter),
                                          BLOCK=BLOCK, num_warps=_NUM_WARPS, enable_fp_fusion=False, **meta)
     return out
+
+
+def _launch_trajectory(kernel, n: int, tables: tuple[torch.Tensor, ...], coef: torch.Tensor, seed: int,
+                       **meta) -> torch.Tensor:
+    """Run a whole-trajectory ``kernel(out, *tables, coef, n, seed, ...)``: the terminal ``mu`` of ``n``
+    elements, in the dtype and on the device of ``coef``."""
+    out = torch.empty(n, dtype=coef.dtype, device=coef.device)
+    if n:
+        kernel[(triton.cdiv(n, BLOCK),)](out, *(t.contiguous() for t in tables), coef, n, _key(seed), BLOCK=BLOCK,
+                                         num_warps=_NUM_WARPS, enable_fp_fusion=False, **meta)
+    return out
+
+
+def _components_meta(components: torch.Tensor) -> dict[str, int]:
+    """``K`` (components, the last axis of ``components``) and ``KP`` (K rounded up to a power of 2)."""
+    K = components.shape[-1]
+    return {"K": K, "KP": triton.next_power_of_2(K)}
 
 
 def tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int
@@ -184,9 +378,27 @@ def gamma_oracle_tau_leap(n: int, grid: torch.Tensor, coef: torch.Tensor, seed: 
     ``grid`` (cumulative information, in the state's dtype) and ``coef = (a0, b0, a*, b*, a0/b0)``
     are on the target device in the same dtype, which is the state's.
     """
-    out = torch.empty(n, dtype=coef.dtype, device=coef.device)
-    if n:
-        _gamma_oracle_tau_leap_kernel[(triton.cdiv(n, BLOCK),)](
-            out, grid, coef, n, _key(seed), STEPS=grid.numel() - 1, BLOCK=BLOCK, num_warps=_NUM_WARPS,
-            enable_fp_fusion=False)
-    return out
+    return _launch_trajectory(_gamma_oracle_tau_leap_kernel, n, (grid,), coef, seed, STEPS=grid.numel() - 1)
+
+
+def gamma_mixture_oracle_tau_leap(n: int, grid: torch.Tensor, log_rates: torch.Tensor, components: torch.Tensor,
+                                  coef: torch.Tensor, seed: int) -> torch.Tensor:
+    """Terminal ``mu`` of ``n`` elements from ``_gamma_mixture_tau_leap_kernel`` (see it for the arguments;
+    all in the state's dtype on the target device)."""
+    return _launch_trajectory(_gamma_mixture_tau_leap_kernel, n, (grid, log_rates, components), coef, seed,
+                              STEPS=grid.numel() - 1, **_components_meta(components))
+
+
+def point_masses_oracle_tau_leap(n: int, grid: torch.Tensor, components: torch.Tensor, coef: torch.Tensor,
+                                 seed: int) -> torch.Tensor:
+    """Terminal ``mu`` of ``n`` elements from ``_point_masses_tau_leap_kernel`` (see it for the arguments;
+    all in the state's dtype on the target device)."""
+    return _launch_trajectory(_point_masses_tau_leap_kernel, n, (grid, components), coef, seed,
+                              STEPS=grid.numel() - 1, **_components_meta(components))
+
+
+def gaussian_oracle_pmm_chain(n: int, table: torch.Tensor, coef: torch.Tensor, seed: int) -> torch.Tensor:
+    """Terminal ``mu`` of ``n`` elements from ``_gaussian_pmm_chain_kernel``; ``table`` (STEPS, 5) and
+    ``coef`` (4,) in the state's dtype on the target device."""
+    return _launch_trajectory(_gaussian_pmm_chain_kernel, n, (table,), coef, seed, STEPS=table.shape[0],
+                              BITS=streams.unit_interval_bits(coef.dtype))

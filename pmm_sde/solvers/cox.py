@@ -20,6 +20,7 @@ import math
 
 import torch
 
+from .. import kernels
 from ..processes import GammaPoissonCoxSDE, PMMProcess
 from .base import Solver, State, register
 
@@ -43,6 +44,13 @@ class TauLeap(Solver):
     stream ``(seed, counter(k, 0))`` as in ``run_chain``, so ``sample(process, "tau_leap", grid=g)``
     equals ``run_chain(family, diff(A(g)), predictor)`` with the same seed. Exact for a constant
     predictor; weak order 1; 1 NFE per step.
+
+    ``backend`` (``"auto"``, ``"torch"``, ``"triton"``; ``"auto"`` is Triton for CUDA tensors when
+    triton imports): on Triton a Gamma-Poisson step with a scalar prior rate ``b0`` and the
+    counter-based noise (no ``poisson_paths``) runs as one fused kernel,
+    ``kernels.tau_leap_step(mu, xhat, A, A + dA, b0, seed, counter(k, 0), dA=dA)``, with the
+    arithmetic of the torch path (``A' = A + dA``, ``mu' = ((b0 + A) mu + c) / (b0 + A')``), so both
+    give the same numbers; other runs take the torch path.
     """
 
     name = "tau_leap"
@@ -51,9 +59,19 @@ class TauLeap(Solver):
     strong_order = 1.0
     poisson_counts = True
 
+    def __init__(self, backend: str = "auto"):
+        kernels.resolve_backend(backend, "cpu")  # checks the name, and that triton imports for "triton"
+        self.backend = backend
+
     def step(self, predict, state, interval, noise):
         family = predict.family
         xhat = predict(state.mu, state.A)
+        if (not family.has_class_axis and noise.counter_based
+                and kernels.fused_backend(self.backend, state.mu, xhat, family.prior_strength, state.A) == "triton"):
+            A1 = state.A + interval.dA
+            mu = kernels.tau_leap_step(state.mu, xhat, state.A, A1, family.prior_strength.reshape(()), noise.seed,
+                                       noise.counter(interval.index, 0), backend="triton", dA=interval.dA)
+            return State(mu, A1)
         return State(*family.absorb(state.mu, state.A,
                                     *poisson_evidence(family, noise, xhat, interval.dA, interval.index, 0)))
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .demo import DEMO_TRAIN_STEPS
+from .problems import PROBLEMS
 from .training import TIME_SAMPLERS, WEIGHTINGS, TrainConfig
 
 
@@ -79,7 +80,8 @@ def _converge(args: argparse.Namespace) -> int:
     study = convergence_study(process, args.solvers.split(","), args.steps, args.n, seed=args.seed,
                               progress=True, name=description, strong=args.strong,
                               exact_law=None if args.monte_carlo else exact_count_law(args.process),
-                              quadrature=args.process == "normal" and not args.monte_carlo)
+                              quadrature=args.process == "normal" and not args.monte_carlo,
+                              coupling=args.coupling)
     for solver, row in study.table().items():
         line = f"{solver:>15}: measured weak order {row['weak_order']:.2f} (declared {row['declared_weak_order']:g})"
         if args.strong:
@@ -134,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="output folder")
     sample.set_defaults(run=_sample)
     conv = sub.add_parser("converge", help="measure solvers' weak orders on an oracle problem")
-    conv.add_argument("--process", choices=["normal", "cox"], default="normal")
+    conv.add_argument("--process", choices=list(PROBLEMS), default="normal")
     conv.add_argument("--solvers", required=True, help="comma-separated solver names")
     conv.add_argument("--steps", type=_int_list, default=[8, 16, 32, 64, 128], help="refining step counts")
     conv.add_argument("--n", type=int, default=20_000, help="samples per run (default: 20000)")
@@ -142,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--monte-carlo", action="store_true",
                       help="weak errors by Monte Carlo for every solver (default: exact count laws for cox, "
                            "quadrature for the normal problem's one-step solvers)")
+    conv.add_argument("--coupling", choices=["common", "antithetic"], default="common",
+                      help="Monte Carlo coupling of the one-step Brownian solvers' weak differences: one "
+                           "shared Brownian path, or per difference a coarse and two antithetic fine paths")
     conv.add_argument("--strong", action="store_true",
                       help="also measure strong (pathwise L1) orders on the same coupled runs")
     conv.add_argument("--json", default=None, help="write the table as JSON here")

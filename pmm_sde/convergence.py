@@ -52,6 +52,7 @@ FUNCTIONALS = ("mean", "variance", "cos")
 REFINEMENT = "differences of successive refinements, Monte Carlo with common noise"
 EXACT_LAW = "errors of the scheme's exact law of N_T against the target's"
 QUADRATURE = "differences of successive refinements, expectations by backward quadrature"
+ANTITHETIC = "differences of successive refinements, Monte Carlo with an antithetic Brownian-bridge coupling"
 
 
 def _per_sample(flat: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
@@ -301,13 +302,16 @@ class ConvergenceStudy:
 def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int], n: int, seed: int = 0,
                       progress: bool = False, name: str | None = None, strong: bool = False,
                       min_z: float = 5.0, exact_law: np.ndarray | None = None,
-                      quadrature: bool = False) -> ConvergenceStudy:
+                      quadrature: bool = False, coupling: str = "common") -> ConvergenceStudy:
     """Weak orders of each solver on ``process`` (see ``weak_orders``) and, with ``strong``, strong
     orders from the same coupled runs (see ``strong_order``), with a progress bar. With
     ``exact_law`` (the target's pmf of ``N_T``, one-dimensional Gamma-Poisson) the weak orders are
     exact (``exact_weak_orders``); with ``quadrature`` (one-dimensional Normal-Normal) the
     ``markov`` solvers' expectations are computed by quadrature (``pmm_sde.quadrature``). Monte
-    Carlo runs are made for the other solvers and for the strong orders."""
+    Carlo runs are made for the other solvers and for the strong orders; with
+    ``coupling="antithetic"`` the weak differences of the one-step Brownian solvers driven by a
+    Brownian motion use the antithetic coupling (``weak_orders``), the others the common one
+    (``weak_methods`` records which)."""
     from .quadrature import quadrature_weak_orders
 
     resolved = [get_solver(s, process) for s in solvers]
@@ -316,10 +320,14 @@ def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int],
             _require_strong_order(solver)
     study = ConvergenceStudy(name or repr(process), {s.name: s.weak_order for s in resolved},
                              declared_strong={s.name: s.strong_order for s in resolved} if strong else {})
+    if coupling not in ("common", "antithetic"):
+        raise ValueError(f"coupling must be 'common' or 'antithetic', got {coupling!r}")
     for solver in resolved:
+        antithetic = (coupling == "antithetic" and isinstance(process, NormalNormalSDE) and solver.markov
+                      and solver.strong_order is not None)
         study.weak_methods[solver.name] = (EXACT_LAW if exact_law is not None
                                            else QUADRATURE if quadrature and (solver.markov or solver.random_start_only)
-                                           else REFINEMENT)
+                                           else ANTITHETIC if antithetic else REFINEMENT)
     with tqdm(total=len(resolved) * len(steps), desc="convergence", disable=not progress) as bar:
         for solver in resolved:
             method = study.weak_methods[solver.name]
@@ -329,6 +337,9 @@ def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int],
                 study.fits[solver.name] = exact_weak_orders(process, solver.name, steps, exact_law)
             elif method == QUADRATURE:
                 study.fits[solver.name] = quadrature_weak_orders(process, solver, steps)
+            elif method == ANTITHETIC:
+                study.fits[solver.name] = weak_orders(process, solver, steps, n, seed, min_z=min_z,
+                                                      coupling="antithetic")
             else:
                 study.fits[solver.name] = _weak_fits(runs, steps, min_z)
             if strong:

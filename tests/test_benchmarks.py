@@ -85,3 +85,12 @@ def test_main_writes_a_report(tmp_path, monkeypatch):
     (path,) = tmp_path.glob("run_cpu*_quick.json")
     written = json.loads(path.read_text())
     assert written["environment"]["torch"] == torch.__version__ and "memory" in report
+
+
+def test_orders_2d_reports_every_solver_and_functional(tmp_path):
+    from benchmarks import orders_2d
+
+    out = tmp_path / "orders.json"
+    report = orders_2d.main(["--solvers", "pmm_2", "--n", "64", "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    assert report["coupling"] == "antithetic" and set(report["solvers"]["pmm_2"]["fits"]) == {"mean", "variance", "cos"}

@@ -10,6 +10,7 @@ from scipy import stats
 import pmm_sde as pmm
 from pmm_sde.convergence import weak_orders
 from pmm_sde.grids import information_steps, make_grid
+from pmm_sde.problems import convergence_problem
 
 F64 = torch.float64
 BROWNIAN = ["euler_maruyama", "pmm_chain", "heun", "pmm_2", "ode_euler", "ode_heun", "ode_2m"]
@@ -123,11 +124,7 @@ ORDER_CASES = {
         pmm.NormalNormal(), pmm.schedules.Exponential(20.0),
         pmm.targets.GaussianMixture([0.3, 0.7], torch.tensor([[-1.0], [1.5]]), torch.tensor([[0.3], [0.5]]))
         .predictor(pmm.NormalNormal()), shape=(1,)),
-    "mixture_2d": lambda: pmm.NormalNormalSDE(
-        pmm.NormalNormal(), pmm.schedules.Exponential(20.0),
-        pmm.targets.GaussianMixture([0.2, 0.3, 0.5], torch.tensor([[-1.0, 0.5], [1.5, 1.0], [0.5, -1.0]]),
-                                    torch.tensor([[0.3, 0.5], [0.5, 0.3], [0.4, 0.4]])).predictor(pmm.NormalNormal()),
-        shape=(2,)),
+    "mixture_2d": lambda: convergence_problem("normal_2d")[0],
     "point_masses": lambda: pmm.NormalNormalSDE(
         pmm.NormalNormal(), pmm.schedules.Exponential(20.0),
         pmm.targets.PointMasses([0.25, 0.75], torch.tensor([[-0.5], [1.0]])).predictor(pmm.NormalNormal()),

@@ -93,3 +93,13 @@ def test_converge_unknown_solver_is_a_one_line_error(capsys):
     assert main(["converge", "--process", "normal", "--solvers", "rk45", "--n", "10"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "rk45" in err[0]
+
+
+def test_converge_on_the_2d_problem_with_the_antithetic_coupling(tmp_path):
+    """``--process normal_2d --coupling antithetic``: pmm_2 takes the antithetic coupling, the flow the
+    common one, and the JSON records which."""
+    out = tmp_path / "orders.json"
+    assert main(["converge", "--process", "normal_2d", "--solvers", "pmm_2,ode_euler", "--steps", "4,8,16",
+                 "--n", "200", "--coupling", "antithetic", "--json", str(out)]) == 0
+    solvers = json.loads(out.read_text())["solvers"]
+    assert "antithetic" in solvers["pmm_2"]["weak_method"] and "common noise" in solvers["ode_euler"]["weak_method"]

@@ -29,10 +29,34 @@ def component_log_evidence(mean: torch.Tensor, var: torch.Tensor, S: torch.Tenso
     return -0.5 * sum_event((A * mean ** 2 - 2.0 * S * mean - S ** 2 * var) / scaled + torch.log(scaled))
 
 
+def _mixture_rule_at_one_information(weights: torch.Tensor, mean: torch.Tensor, var: torch.Tensor,
+                                     S: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """``gaussian_mixture_rule`` for one 0-dim ``A`` shared by the batch, as matrix products.
+
+    With ``c_k = 1 + A s_k^2`` (per coordinate), ``u_k = m_k / c_k`` and ``v_k = s_k^2 / c_k`` the
+    component posterior mean is ``u_k + v_k S`` and the log evidence is
+    ``-1/2 sum_d (A m_k^2 / c_k + log c_k) + S . u_k + 1/2 S^2 . v_k``, so the oracle is
+    ``r @ u + S (r @ v)`` with ``r = softmax(log w + log evidence)``.
+    """
+    K = mean.shape[0]
+    scaled = 1.0 + A * var.reshape(K, -1)
+    u, v = mean.reshape(K, -1) / scaled, var.reshape(K, -1) / scaled
+    offset = -0.5 * (A * mean.reshape(K, -1) ** 2 / scaled + torch.log(scaled)).sum(1)
+    flat = S.reshape(S.shape[0], -1)
+    r = torch.softmax(torch.log(weights) + offset + flat @ u.T + 0.5 * (flat * flat) @ v.T, dim=1)
+    return (r @ u + flat * (r @ v)).reshape(S.shape)
+
+
 def gaussian_mixture_rule(family, params, S, A):
-    """Normal-Normal oracle of a diagonal Gaussian mixture (components on axis 1)."""
-    S, A = S.unsqueeze(1), A.unsqueeze(1)
+    """Normal-Normal oracle of a diagonal Gaussian mixture (components on axis 1).
+
+    An ``A`` expanded from one value (all strides 0: the oracle's broadcast of a step's scalar
+    ``A``) takes the matrix-product form of ``_mixture_rule_at_one_information``.
+    """
     mean, var = params["means"], params["variances"]
+    if A.dim() and not any(A.stride()):
+        return _mixture_rule_at_one_information(params["weights"], mean, var, S, A[(0,) * A.dim()])
+    S, A = S.unsqueeze(1), A.unsqueeze(1)
     log_w = torch.log(params["weights"]) + component_log_evidence(mean, var, S, A)
     return mixture_mean(log_w, component_posterior_mean(mean, var, S, A))
 

@@ -6,6 +6,7 @@
 #   2. tests/test_kernel_steps.py with compiled Triton on CUDA tensors (TRITON_INTERPRET=0;
 #      test_kernels.py is not run this way: its Triton cases use CPU tensors);
 #   3. python -m benchmarks.kernels (Poisson draws, fused steps, whole trajectories) -> kernels.json;
+#   3b. python -m benchmarks.run --quick on CUDA (throughput against torchsde, Cox on Triton) -> run_cuda_quick.json;
 #   4. a short summary.
 set -u
 OUT="${OUT:-device_check_out}"
@@ -29,6 +30,11 @@ echo "== 3. benchmarks"
 TRITON_INTERPRET=0 timeout 200 python -m benchmarks.kernels --out "$OUT/kernels.json" \
   > "$OUT/kernels.log" 2>&1 || status=1
 tail -n 2 "$OUT/kernels.log" | cut -c1-300
+
+echo "== 3b. benchmarks/run.py on CUDA (throughput and Cox sections, quick; needs torchsde)"
+timeout 180 python -m benchmarks.run --quick --device cuda --sections throughput,cox --out "$OUT" \
+  > "$OUT/run_cuda.log" 2>&1 || status=1
+tail -n 12 "$OUT/run_cuda.log" | cut -c1-200
 
 echo "== 4. summary"
 python - "$OUT/kernels.json" <<'PY' || status=1

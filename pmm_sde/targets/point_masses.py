@@ -13,7 +13,7 @@ import torch
 from .._validation import as_float_tensor, probability_vectors
 from ..families import DirichletCategorical, GammaPoisson, NormalNormal
 from .base import Target, counts, mixture_mean, sum_event
-from .gaussian import component_log_evidence
+from .gaussian import gaussian_mixture_rule
 
 
 def _weighted_values(params, log_evidence):
@@ -22,8 +22,10 @@ def _weighted_values(params, log_evidence):
 
 
 def normal_rule(family, params, S, A):
+    """The Gaussian-mixture oracle with zero variances (point masses are its ``s = 0`` limit)."""
     values = params["values"]
-    return _weighted_values(params, component_log_evidence(values, torch.zeros_like(values), S.unsqueeze(1), A.unsqueeze(1)))
+    return gaussian_mixture_rule(family, {"weights": params["weights"], "means": values,
+                                          "variances": torch.zeros_like(values)}, S, A)
 
 
 def poisson_rule(family, params, S, A):

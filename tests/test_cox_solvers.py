@@ -314,15 +314,16 @@ def test_strong_order_one_with_coupled_poisson_paths(solver):
 def test_convergence_study_of_the_cox_problem_uses_exact_laws(tmp_path):
     """The study behind `pmm-sde converge --process cox`: the weak errors of mean, variance and
     E cos(mu_T), computed exactly from the scheme's law (no Monte Carlo noise), fall at the
-    declared orders (measured: tau_leap 0.94, 1.03, 1.00; tau_leap_2 2.11, 1.95, 1.57 over 8-128
-    steps; the median within 0.25). test_solver_samples_its_scheme_law checks that sample()
-    draws exactly this law."""
+    declared orders, every functional within 0.25 over 32-256 steps (measured: tau_leap_2 2.05,
+    1.99, 1.91; over 8-128 steps its E cos error is still pre-asymptotic, 1.57).
+    test_solver_samples_its_scheme_law checks that sample() draws exactly this law."""
     process, name = convergence_problem("cox")
-    study = convergence_study(process, ["tau_leap", "tau_leap_2"], [8, 16, 32, 64], n=10, name=name,
+    study = convergence_study(process, ["tau_leap", "tau_leap_2"], [32, 64, 128, 256], n=10, name=name,
                               exact_law=exact_count_law("cox"))
     table = study.table()
     for solver, declared in [("tau_leap", 1.0), ("tau_leap_2", 2.0)]:
-        assert abs(table[solver]["weak_order"] - declared) < 0.25, table[solver]
+        slopes = {name: fit["slope"] for name, fit in table[solver]["functionals"].items()}
+        assert all(abs(slope - declared) < 0.25 for slope in slopes.values()), (solver, slopes)
     study.to_json(tmp_path / "cox.json")
     study.plot(tmp_path / "cox.png")
     assert (tmp_path / "cox.png").stat().st_size > 0

@@ -12,12 +12,13 @@ and the first from which three successive step counts stay within tolerance.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 
 import torch
 
 import pmm_sde as pmm
+
+from benchmarks.report import write_report
 
 SOLVERS = ["euler_maruyama", "pmm_chain", "heun", "pmm_2", "ode_euler", "ode_heun", "ode_2m"]
 STEPS = [4, 6, 8, 10, 12, 15, 17, 19, 22, 25, 30, 35, 40, 50, 60, 70, 80, 100, 120, 150, 200, 250, 300,
@@ -75,10 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             print(f"{solver:>15}: NFE {stable['nfe']} (steps {stable['steps']}, var {stable['var_rel_error']:+.4f}, "
                   f"mean {stable['mean_error']:+.4f}); first within tolerance at NFE {first['nfe']}", flush=True)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(report, f, indent=2)
-    return report
+    return write_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,13 @@ functions, so terminal states must agree closely; prints per-step times (CUDA-sy
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
 
 import pmm_sde as pmm
+
+from benchmarks.report import write_report
 
 
 def timed(fn):
@@ -58,9 +59,7 @@ def main() -> None:
         report["chains"][name] = {"max_abs_diff_cpu_vs_cuda_float64": float((cpu - gpu.cpu()).abs().max()),
                                   "device": str(gpu.device)}
         print(name, report["chains"][name], flush=True)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(report, f, indent=2)
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ differences are 5-30 times smaller than ``pmm_2``'s, so it needs about a million
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import pmm_sde as pmm
 from pmm_sde.convergence import weak_orders
 from pmm_sde.problems import convergence_problem
+
+from benchmarks.report import write_report
 
 STEPS = [32, 64, 128, 256]
 
@@ -42,10 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
                             "standard_errors": fit.standard_errors} for name, fit in fits.items()}}
         slopes = ", ".join(f"{name} {fit.slope:.3f}" for name, fit in fits.items())
         print(f"{solver}: {slopes}", flush=True)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(report, f, indent=2)
-    return report
+    return write_report(report, args.out)
 
 
 if __name__ == "__main__":

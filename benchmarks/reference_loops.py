@@ -3,9 +3,11 @@
 Each loop simulates the same process on the same grid with the same predictor as the package's
 solver, written the way a user would write it without the package: coefficients precomputed as
 Python floats, one predictor call and one draw per step. The noise is either torch's global
-generator (``torch.randn``, ``torch.poisson``) or the package's counter-based stream
-(``pmm_sde.random``, counter ``k * COUNTERS_PER_STEP`` at step ``k``, as ``pmm.sample`` draws
-it), so that the cost of the solver's machinery and the cost of its noise can be told apart.
+generator (``torch.randn``, ``torch.poisson``) or the package's counter-based stream drawn as
+``pmm.sample`` draws it (``pmm_sde.kernels.normal`` / ``.poisson`` on the device's backend: the
+compiled draws on a CPU with a C compiler, Triton on CUDA; counter ``k * COUNTERS_PER_STEP`` at
+step ``k``), so that the cost of the solver's machinery and the cost of its noise can be told
+apart.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import torch
 import torchsde
 
-from pmm_sde import kernels, random
+from pmm_sde import kernels
 from pmm_sde.chain import COUNTERS_PER_STEP
 from pmm_sde.processes import GammaPoissonCoxSDE, NormalNormalSDE
 
@@ -51,7 +53,7 @@ def euler_maruyama_loop(process: NormalNormalSDE, times: torch.Tensor, n: int, n
         if noise == "randn":
             z = torch.randn(mu.shape, dtype=dtype, device=device)
         else:
-            z = random.normal(tuple(mu.shape), seed, k * COUNTERS_PER_STEP, dtype=dtype, device=device)
+            z = kernels.normal(tuple(mu.shape), seed, k * COUNTERS_PER_STEP, dtype=dtype, device=device)
         mu = mu + drift[k] * (xhat - mu) + diffusion[k] * z
     return mu
 
@@ -76,8 +78,8 @@ def tau_leap_loop(process: GammaPoissonCoxSDE, times: torch.Tensor, n: int, nois
             mu = kernels.tau_leap_step(mu, xhat, A[k], A[k + 1], b0, seed, counter, backend="triton")
             continue
         rate = dA[k] * xhat
-        counts = torch.poisson(rate) if noise == "torch.poisson" else random.poisson(rate, seed, counter,
-                                                                                    validate=False)
+        counts = torch.poisson(rate) if noise == "torch.poisson" else kernels.poisson(rate, seed, counter,
+                                                                                     validate=False)
         mu = (b[k] * mu + counts) / b[k + 1]
     return mu
 

@@ -60,6 +60,7 @@ from benchmarks.kernels import interleaved_times, summarize  # noqa: E402
 from benchmarks.reference_loops import (CountingPredictor, euler_maruyama_loop, tau_leap_loop,  # noqa: E402
                                         torchsde_terminal)
 from benchmarks.tensor_memory import peak_bytes  # noqa: E402
+from pmm_sde import kernels  # noqa: E402
 from pmm_sde.grids import make_grid  # noqa: E402
 from pmm_sde.kernels import gamma_oracle_tau_leap, triton_available  # noqa: E402
 
@@ -299,7 +300,8 @@ def environment(device: torch.device, quick: bool) -> dict:
             "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
             "device_kind": device.type, "torch_threads": torch.get_num_threads(),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "cpu_count": os.cpu_count(),
-            "triton": triton_available(), "quick": quick,
+            "triton": triton_available(), "draw_backend": kernels.resolve_backend("auto", device),
+            "native_unavailable_reason": kernels.native_unavailable_reason(), "quick": quick,
             "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "load_average_at_start": os.getloadavg()}
 

@@ -244,7 +244,9 @@ def test_oracle_trajectory_references_equal_run_chain(dtype, case):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gaussian_trajectory_reference_equals_the_pmm_chain_solver(dtype):
-    """sample(process, "pmm_chain") on a schedule's grid is the same chain on A(grid)."""
+    """sample(process, "pmm_chain") on a schedule's grid is the same chain on A(grid): bitwise in
+    float32; in float64 to the last bits of the normals (the solver draws them compiled on a CPU with
+    a C compiler, whose log/cos/sin differ from torch's in the last bits)."""
     _, _, family, target = _trajectory_case("gaussian")
     schedule = pmm_sde.schedules.Exponential(50.0)
     process = pmm_sde.NormalNormalSDE(family, schedule, target.predictor(family))
@@ -252,7 +254,8 @@ def test_gaussian_trajectory_reference_equals_the_pmm_chain_solver(dtype):
     result = pmm_sde.sample(process, "pmm_chain", grid=times, n=200, seed=41, dtype=dtype)
     mu = kernels.gaussian_oracle_pmm_chain(200, schedule.A(times).double(), *NORMAL_PRIOR, *GAUSSIAN, 41,
                                            backend="torch", dtype=dtype)
-    assert torch.equal(mu, result.mu)
+    tolerance = 0.0 if dtype == torch.float32 else 1e-13
+    torch.testing.assert_close(mu, result.mu, rtol=tolerance, atol=tolerance)
 
 
 @pytest.mark.parametrize("device", DEVICES)

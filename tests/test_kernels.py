@@ -171,8 +171,9 @@ def test_empty_inputs(backend):
     assert kernels.normal((2, 0), seed=1, backend=backend).shape == (2, 0)
 
 
-def test_auto_backend_on_cpu_is_torch():
-    assert kernels.resolve_backend("auto", "cpu") == "torch"
+def test_auto_backend_on_cpu_is_native_or_torch():
+    expected = "native" if kernels.native_available() else "torch"
+    assert kernels.resolve_backend("auto", "cpu") == expected
     rate = torch.tensor([1.0, 50.0])
     assert torch.equal(kernels.poisson(rate, 1), random.poisson(rate, 1))
 

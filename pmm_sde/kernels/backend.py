@@ -1,4 +1,4 @@
-"""Choice between the torch reference path and the Triton kernels of a sampler."""
+"""Choice between the torch reference path, the compiled CPU draws and the Triton kernels."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import functools
 
 import torch
 
-BACKENDS = ("auto", "torch", "triton")
+from . import native
+
+BACKENDS = ("auto", "torch", "native", "triton")
 
 
 @functools.cache
@@ -20,15 +22,25 @@ def triton_available() -> bool:
 
 
 def resolve_backend(backend: str, device: torch.device | str) -> str:
-    """The backend that runs a draw on ``device``: ``"torch"`` or ``"triton"``.
+    """The backend that runs a draw on ``device``: ``"torch"``, ``"native"`` or ``"triton"``.
 
-    ``"auto"`` is Triton for CUDA devices when triton imports, else torch. An explicit
-    ``"triton"`` on a CPU device needs ``TRITON_INTERPRET=1`` (Triton's interpreter).
+    ``"auto"`` is Triton for CUDA devices when triton imports, the compiled CPU draws
+    (:mod:`pmm_sde.kernels.native`) for CPU devices when they build, else torch. An explicit
+    ``"triton"`` on a CPU device needs ``TRITON_INTERPRET=1`` (Triton's interpreter); an explicit
+    ``"native"`` needs a CPU device and a working C compiler.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    device_type = torch.device(device).type
     if backend == "auto":
-        return "triton" if torch.device(device).type == "cuda" and triton_available() else "torch"
+        if device_type == "cuda":
+            return "triton" if triton_available() else "torch"
+        return "native" if device_type == "cpu" and native.native_available() else "torch"
     if backend == "triton" and not triton_available():
         raise RuntimeError("backend='triton' needs the triton package, which does not import here")
+    if backend == "native":
+        if device_type != "cpu":
+            raise ValueError(f"backend='native' runs on CPU tensors, got device {device_type!r}")
+        if not native.native_available():
+            raise RuntimeError(f"backend='native' is unavailable: {native.native_unavailable_reason()}")
     return backend

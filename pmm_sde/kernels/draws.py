@@ -1,8 +1,10 @@
 """Poisson and normal draws of the :mod:`pmm_sde.random` streams on a chosen backend.
 
-``backend="torch"`` runs the pure-torch reference (:mod:`pmm_sde.random`), ``"triton"`` the
-Triton kernels of :mod:`pmm_sde.kernels.triton_random`, which give the same numbers; ``"auto"``
-picks Triton for CUDA tensors when triton imports, else torch.
+``backend="torch"`` runs the pure-torch reference (:mod:`pmm_sde.random`), ``"native"`` the
+compiled CPU draws of :mod:`pmm_sde.kernels.native`, ``"triton"`` the Triton kernels of
+:mod:`pmm_sde.kernels.triton_random`; all give the same numbers (normals to the last bits of the
+math library). ``"auto"`` picks Triton for CUDA tensors when triton imports, the compiled draws
+for CPU tensors when they build, else torch.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import torch
 
 from .. import random
 from .._validation import nonnegative
+from . import native
 from .backend import resolve_backend
 
 _FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -21,7 +24,7 @@ def poisson(rate: torch.Tensor, seed: int, counter: int = 0, backend: str = "aut
     """Poisson(rate) counts: ``pmm_sde.random.poisson(rate, seed, counter)`` on ``backend``.
 
     ``rate`` is a float32 or float64 tensor with finite entries >= 0; the counts have its dtype
-    and shape. Both backends give the same counts (see :mod:`pmm_sde.kernels.triton_random`).
+    and shape. All backends give the same counts (see :mod:`pmm_sde.kernels.triton_random`).
     With ``validate=False`` an invalid rate gives NaN at its position instead of raising, with no
     host synchronisation (as ``random.poisson(validate=False)``).
     """
@@ -38,6 +41,8 @@ def poisson(rate: torch.Tensor, seed: int, counter: int = 0, backend: str = "aut
         valid = torch.isfinite(rate) & (rate >= 0)
         counts = triton_random.poisson(torch.where(valid, rate, torch.zeros_like(rate)), seed, counter)
         return torch.where(valid, counts, torch.full_like(counts, float("nan")))
+    if chosen == "native":
+        return native.poisson(rate, seed, counter)
     return random.poisson(rate, seed, counter, validate=False)
 
 
@@ -45,13 +50,17 @@ def normal(shape: tuple[int, ...], seed: int, counter: int = 0, dtype: torch.dty
            device: torch.device | str | None = None, backend: str = "auto") -> torch.Tensor:
     """Standard normal draws: ``pmm_sde.random.normal(shape, seed, counter, dtype=dtype)`` on ``backend``.
 
-    ``dtype`` is float32 or float64. The backends agree to one ulp of ``dtype`` and almost
-    always exactly (see :mod:`pmm_sde.kernels.triton_random`).
+    ``dtype`` is float32 or float64. The backends' float32 draws agree to one ulp and almost
+    always exactly, their float64 draws to a few ulps: the last bits of the math libraries'
+    ``log``, ``cos`` and ``sin`` (see :mod:`pmm_sde.kernels.triton_random`, ``.native``).
     """
     if dtype not in _FLOAT_DTYPES:
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     device = torch.empty(0).device if device is None else torch.device(device)
-    if resolve_backend(backend, device) == "triton":
+    chosen = resolve_backend(backend, device)
+    if chosen == "triton":
         from . import triton_random
         return triton_random.normal(tuple(shape), seed, counter, dtype, device)
+    if chosen == "native":
+        return native.normal(tuple(shape), seed, counter, dtype)
     return random.normal(tuple(shape), seed, counter, dtype=dtype, device=device)

@@ -1,0 +1,143 @@
+"""Compiled CPU draws of the counter-based streams: ``pmm_sde.random.normal`` and ``.poisson``.
+
+Eager torch spends most of a CPU step on the streams (Philox's rounds as int64 tensor ops, then
+Box-Muller), several times ``torch.randn``. The C sources in ``csrc/`` compute the same draws
+element by element: the same Philox words, the same float64 operations in the same order for
+the Poisson search and PTRS (compiled without fast-math or fused multiply-adds, so the counts
+equal the torch path's), and Box-Muller through vector math (float32 normals equal to one ulp,
+almost always exactly). They are built on first use with the system C compiler (``$CC``, else
+``cc``) into a cache folder (``$PMM_SDE_CACHE``, else ``~/.cache/pmm_sde``) keyed by the sources,
+flags and CPU, and loaded with ctypes. ``PMM_SDE_NATIVE=0`` turns them off; where no compiler
+works, ``native_available()`` is False, ``native_unavailable_reason()`` says why, and the torch
+path runs instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+
+_SOURCES = Path(__file__).with_name("csrc")
+#: Object files and their compiler flags: vector math for Box-Muller; IEEE order for the counts.
+_OBJECTS = (("normal.c", ("-O3", "-ffast-math", "-ffp-contract=off")),
+            ("poisson.c", ("-O2", "-ffp-contract=off")))
+#: Tried in order: tuned for this CPU, then generic.
+_TARGET_FLAGS = (("-march=native",), ())
+
+
+def _cpu_identity() -> str:
+    """The CPU model and feature flags (``/proc/cpuinfo`` where it exists): a build tuned with
+    ``-march=native`` must not be loaded on another CPU sharing the cache."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    wanted = ("model name", "flags", "Features")
+    return "\n".join(sorted({line for line in lines if line.split(":")[0].strip() in wanted}))
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("PMM_SDE_CACHE", Path.home() / ".cache" / "pmm_sde"))
+
+
+def _compile(compiler: str, target: tuple[str, ...], library: Path) -> None:
+    """Compile the sources into the shared library ``library`` (written atomically)."""
+    with tempfile.TemporaryDirectory() as build:
+        objects = []
+        for source, flags in _OBJECTS:
+            obj = Path(build) / (source + ".o")
+            subprocess.run([compiler, *flags, *target, "-fPIC", "-c", str(_SOURCES / source), "-o", str(obj)],
+                           check=True, capture_output=True, text=True)
+            objects.append(str(obj))
+        built = Path(build) / "libpmm_native.so"
+        subprocess.run([compiler, "-shared", *objects, "-o", str(built), "-lm"],
+                       check=True, capture_output=True, text=True)
+        library.parent.mkdir(parents=True, exist_ok=True)
+        staged = library.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(built, staged)
+        os.replace(staged, library)
+
+
+def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+    u64, u32, i64, ptr = ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int64, ctypes.c_void_p
+    for name in ("pmm_normal_f32", "pmm_normal_f64"):
+        getattr(lib, name).argtypes = [u64, u32, i64, ptr]
+        getattr(lib, name).restype = None
+    for name in ("pmm_poisson_f32", "pmm_poisson_f64"):
+        getattr(lib, name).argtypes = [ptr, i64, u64, u32, ptr]
+        getattr(lib, name).restype = None
+    return lib
+
+
+@functools.cache
+def _load() -> ctypes.CDLL | str:
+    """The loaded library, or the reason there is none."""
+    if os.environ.get("PMM_SDE_NATIVE", "1") == "0":
+        return "turned off by PMM_SDE_NATIVE=0"
+    compiler = os.environ.get("CC", "cc")
+    if shutil.which(compiler) is None:
+        return f"no C compiler: {compiler!r} is not on PATH (set CC)"
+    sources = b"".join((_SOURCES / name).read_bytes() for name in ("philox.h", *(s for s, _ in _OBJECTS)))
+    errors = []
+    for target in _TARGET_FLAGS:
+        key = hashlib.sha256(b"\0".join([sources, repr((_OBJECTS, target, compiler)).encode(),
+                                         _cpu_identity().encode(), platform.machine().encode()])).hexdigest()
+        library = _cache_dir() / f"pmm_native-{key[:20]}.so"
+        try:
+            if not library.exists():
+                _compile(compiler, target, library)
+            return _declare(ctypes.CDLL(str(library)))
+        except (OSError, subprocess.CalledProcessError) as error:
+            detail = getattr(error, "stderr", "") or str(error)
+            errors.append(f"{' '.join(target) or 'generic'}: {detail.strip()[:300]}")
+    return "the C sources did not build: " + "; ".join(errors)
+
+
+def native_available() -> bool:
+    """Whether the compiled CPU draws are built and loaded (building them on the first call)."""
+    return not isinstance(_load(), str)
+
+
+def native_unavailable_reason() -> str | None:
+    """Why the compiled CPU draws are unavailable, or None when they are available."""
+    loaded = _load()
+    return loaded if isinstance(loaded, str) else None
+
+
+def _library() -> ctypes.CDLL:
+    loaded = _load()
+    if isinstance(loaded, str):
+        raise RuntimeError(f"backend='native' is unavailable: {loaded}")
+    return loaded
+
+
+def _suffix(dtype: torch.dtype) -> str:
+    return "f64" if dtype == torch.float64 else "f32"
+
+
+def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype) -> torch.Tensor:
+    """``pmm_sde.random.normal(shape, seed, counter, dtype=dtype)`` (float32 or float64) on the CPU."""
+    out = torch.empty(shape, dtype=dtype)
+    getattr(_library(), "pmm_normal_" + _suffix(dtype))(int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF,
+                                                        out.numel(), out.data_ptr())
+    return out
+
+
+def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
+    """``pmm_sde.random.poisson(rate, seed, counter, validate=False)`` for a float32 or float64 CPU
+    ``rate``: NaN where a rate is negative, NaN or infinite."""
+    rate = rate.contiguous()
+    out = torch.empty_like(rate)
+    getattr(_library(), "pmm_poisson_" + _suffix(rate.dtype))(rate.data_ptr(), rate.numel(),
+                                                               int(seed) & 0xFFFFFFFFFFFFFFFF,
+                                                               int(counter) & 0xFFFFFFFF, out.data_ptr())
+    return out

@@ -1,0 +1,126 @@
+"""The compiled CPU draws (pmm_sde.kernels.native) against the torch reference streams.
+
+They need a C compiler: where ``$CC``/``cc`` is missing the module is skipped; where one exists,
+a build that fails is a test failure.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from pmm_sde import kernels, random
+from pmm_sde.kernels import native
+
+if shutil.which(os.environ.get("CC", "cc")) is None:
+    pytest.skip("no C compiler: the compiled draws cannot be built here", allow_module_level=True)
+
+RATES = (0.0, 1e-300, 0.3, 3.0, 9.99, 10.0, 30.0, 300.0, 1e4, 1e6, 1e7)
+SEED, COUNTER = 2**40 + 17, 2**32 + 5  # both past 32 bits: the key's high word and the counter's wrap
+
+
+def _ulps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    as_int = torch.int32 if a.dtype == torch.float32 else torch.int64
+    return (a.view(as_int).to(torch.int64) - b.view(as_int).to(torch.int64)).abs()
+
+
+def test_the_sources_build_and_load():
+    assert native.native_available(), native.native_unavailable_reason()
+    assert native.native_unavailable_reason() is None
+    assert kernels.resolve_backend("auto", "cpu") == "native"
+    assert kernels.resolve_backend("native", "cpu") == "native"
+
+
+@pytest.mark.parametrize("shape", [(1,), (3,), (5, 1), (1027,), (2000, 4), (100_003,)])
+def test_float32_normals_equal_the_torch_stream(shape):
+    """The float64 Box-Muller value rounded to float32: equal but where a last bit of log, cos or
+    sin moves it across a rounding boundary (none in these 300,000 draws)."""
+    ulps = _ulps(native.normal(shape, SEED, COUNTER, torch.float32),
+                 random.normal(shape, SEED, COUNTER, dtype=torch.float32))
+    assert ulps.max() <= 1
+    assert (ulps > 0).float().mean() < 1e-4
+
+
+@pytest.mark.parametrize("shape", [(3,), (1027,), (20_000, 4)])
+def test_float64_normals_agree_to_the_math_library_last_bits(shape):
+    ulps = _ulps(native.normal(shape, SEED, COUNTER, torch.float64),
+                 random.normal(shape, SEED, COUNTER, dtype=torch.float64))
+    assert ulps.max() <= 16
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_poisson_counts_equal_the_torch_stream(dtype):
+    """Bitwise: the inversion and PTRS decisions are the reference's float64 operations in order."""
+    generator = torch.Generator().manual_seed(0)
+    rates = torch.cat([torch.tensor(RATES), 20.0 * torch.rand(100_000, generator=generator),
+                       2000.0 * torch.rand(50_000, generator=generator)]).to(dtype)
+    counts = native.poisson(rates, SEED, COUNTER)
+    assert counts.dtype == dtype and counts.shape == rates.shape
+    assert torch.equal(counts, random.poisson(rates, SEED, COUNTER))
+
+
+def test_poisson_marks_invalid_rates_nan_as_the_unvalidated_reference():
+    rates = torch.tensor([1.0, -1.0, float("nan"), float("inf"), -float("inf"), 50.0])
+    counts = native.poisson(rates, 3, 4)
+    assert torch.equal(counts.isnan(), torch.tensor([False, True, True, True, True, False]))
+    torch.testing.assert_close(counts, random.poisson(rates, 3, 4, validate=False), rtol=0, atol=0, equal_nan=True)
+
+
+def test_poisson_of_a_strided_rate_uses_its_logical_element_order():
+    rates = (30.0 * torch.rand(40, 30, generator=torch.Generator().manual_seed(1))).t()
+    assert not rates.is_contiguous()
+    assert torch.equal(native.poisson(rates, 5, 6), random.poisson(rates, 5, 6))
+
+
+def test_dispatch_through_the_kernels_draws():
+    rate = torch.tensor([[0.5, 12.0], [3.0, 400.0]])
+    assert torch.equal(kernels.poisson(rate, 9, 2, backend="native"), random.poisson(rate, 9, 2))
+    assert torch.equal(kernels.poisson(rate, 9, 2), random.poisson(rate, 9, 2))
+    with pytest.raises(ValueError, match="rate must be"):
+        kernels.poisson(torch.tensor([1.0, -2.0]), 9, backend="native")
+    z = kernels.normal((6, 3), 9, 2, backend="native")
+    assert z.shape == (6, 3) and z.dtype == torch.float32
+    assert _ulps(z, random.normal((6, 3), 9, 2)).max() <= 1
+    assert kernels.normal((0, 3), 9, backend="native").shape == (0, 3)
+    assert kernels.poisson(torch.empty(0), 9, backend="native").shape == (0,)
+
+
+def test_native_on_a_cuda_device_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="backend='native' runs on CPU tensors"):
+        kernels.resolve_backend("native", "cuda")
+
+
+def _run(env_update: dict[str, str], code: str) -> str:
+    env = {**os.environ, **env_update}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+REPORT = ("from pmm_sde import kernels; print(kernels.resolve_backend('auto', 'cpu'), '|', "
+          "kernels.native_unavailable_reason())")
+
+
+def test_turned_off_by_the_environment_falls_back_to_torch():
+    assert _run({"PMM_SDE_NATIVE": "0"}, REPORT) == "torch | turned off by PMM_SDE_NATIVE=0"
+
+
+def test_a_missing_compiler_falls_back_to_torch_and_native_says_why(tmp_path):
+    env = {"CC": "no-such-compiler-pmm", "PMM_SDE_CACHE": str(tmp_path)}
+    assert _run(env, REPORT) == "torch | no C compiler: 'no-such-compiler-pmm' is not on PATH (set CC)"
+    refused = _run(env, "from pmm_sde import kernels\ntry:\n    kernels.normal((2,), 0, backend='native')\n"
+                        "except RuntimeError as error:\n    print(error)")
+    assert refused.startswith("backend='native' is unavailable: no C compiler")
+
+
+def test_the_build_is_cached_by_sources_flags_and_cpu(tmp_path):
+    code = "from pmm_sde.kernels import native; print(native.native_available())"
+    assert _run({"PMM_SDE_CACHE": str(tmp_path)}, code) == "True"
+    built = sorted(p.name for p in tmp_path.iterdir())
+    assert len(built) == 1 and built[0].startswith("pmm_native-") and built[0].endswith(".so")
+    assert _run({"PMM_SDE_CACHE": str(tmp_path), "CC": "no-such-compiler-pmm"}, code) == "False"
+    assert _run({"PMM_SDE_CACHE": str(tmp_path)}, code) == "True"
+    assert sorted(p.name for p in tmp_path.iterdir()) == built

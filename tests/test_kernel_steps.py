@@ -380,18 +380,6 @@ def test_oracle_trajectory_arguments_are_checked(call, message):
 
 
 # ---------------------------------------------------------------- solvers on the fused steps
-def _spy(monkeypatch, name: str) -> list:
-    """The ``backend`` of each call of ``pmm_sde.kernels.<name>`` (the solvers call it there)."""
-    calls, original = [], getattr(kernels, name)
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("backend"))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(kernels, name, spy)
-    return calls
-
-
 def _cox_process(target, family=None, shape=(2,)):
     family = family or GammaPoisson(1.5, 0.5)
     return pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Exponential(20.0), target.predictor(family),
@@ -409,19 +397,19 @@ POINTS_2D = PointMasses([0.4, 0.6], torch.tensor([[0.5, 2.0], [3.0, 1.0]]))
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_tau_leap_solver_on_triton_equals_torch(device, dtype, monkeypatch):
+def test_tau_leap_solver_on_triton_equals_torch(device, dtype, kernel_calls):
     """Every step runs as kernels.tau_leap_step on Triton, bitwise equal to the torch path."""
     device = _triton_device(device)
     process = _cox_process(POINTS_2D)
     run = dict(steps=5, n=150, seed=3, dtype=dtype, device=device)
     want = pmm_sde.sample(process, TauLeap(backend="torch"), **run)
-    calls = _spy(monkeypatch, "tau_leap_step")
+    calls = kernel_calls("tau_leap_step")
     got = pmm_sde.sample(process, TauLeap(backend="triton"), **run)
     assert calls == ["triton"] * 5
     assert torch.equal(got.mu, want.mu) and torch.equal(got.A, want.A) and got.nfe == want.nfe == 5
 
 
-def test_tau_leap_solver_takes_the_torch_path_where_no_kernel_fits(monkeypatch):
+def test_tau_leap_solver_takes_the_torch_path_where_no_kernel_fits(kernel_calls):
     """Dirichlet-Categorical, poisson_paths and a per-coordinate prior rate: the torch path, same numbers."""
     pytest.importorskip("triton")
     probs = torch.tensor([[0.2, 0.3, 0.5], [0.7, 0.2, 0.1]], dtype=F64)
@@ -430,7 +418,7 @@ def test_tau_leap_solver_takes_the_torch_path_where_no_kernel_fits(monkeypatch):
                                            pmm_sde.targets.Categorical(probs).predictor(family), shape=(2,))
     cases = [(dirichlet, {}), (_cox_process(POINTS_2D), {"poisson_paths": pmm_sde.PoissonPaths(seed=2)}),
              (_cox_process(POINTS_2D, GammaPoisson(1.5, torch.tensor([0.5, 2.0]))), {})]
-    calls = _spy(monkeypatch, "tau_leap_step")
+    calls = kernel_calls("tau_leap_step")
     for process, extra in cases:
         got, want = (pmm_sde.sample(process, TauLeap(backend=backend), steps=3, n=20, seed=4, dtype=F64, **extra)
                      for backend in ("triton", "torch"))
@@ -442,14 +430,14 @@ def test_tau_leap_solver_takes_the_torch_path_where_no_kernel_fits(monkeypatch):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("solver, kernel", [(PMMChain, "pmm_chain_step"), (EulerMaruyama, "euler_maruyama_step")],
                          ids=["pmm_chain", "euler_maruyama"])
-def test_normal_solvers_on_triton_match_torch(device, dtype, solver, kernel, monkeypatch):
+def test_normal_solvers_on_triton_match_torch(device, dtype, solver, kernel, kernel_calls, monkeypatch):
     """Every step runs as the fused kernel on Triton: within the z agreement of the torch path, and
     bitwise equal to it when the torch path draws its z with Triton too."""
     device = _triton_device(device)
     process = _normal_process()
     run = dict(steps=5, n=150, seed=3, dtype=dtype, device=device)
     want = pmm_sde.sample(process, solver(backend="torch"), **run)
-    calls = _spy(monkeypatch, kernel)
+    calls = kernel_calls(kernel)
     got = pmm_sde.sample(process, solver(backend="triton"), **run)
     assert calls == ["triton"] * 5 and got.nfe == 5
     eps = torch.finfo(dtype).eps
@@ -459,11 +447,11 @@ def test_normal_solvers_on_triton_match_torch(device, dtype, solver, kernel, mon
     assert torch.equal(got.mu, pmm_sde.sample(process, solver(backend="torch"), **run).mu)
 
 
-def test_normal_solvers_take_the_torch_path_where_no_kernel_fits(monkeypatch):
+def test_normal_solvers_take_the_torch_path_where_no_kernel_fits(kernel_calls):
     """A user's Brownian motion bm, or a per-coordinate prior precision: the torch path, same numbers."""
     pytest.importorskip("triton")
     torchsde = pytest.importorskip("torchsde")
-    calls = {kernel: _spy(monkeypatch, kernel) for kernel in ("pmm_chain_step", "euler_maruyama_step")}
+    calls = {kernel: kernel_calls(kernel) for kernel in ("pmm_chain_step", "euler_maruyama_step")}
     for solver in (PMMChain, EulerMaruyama):
         bm = torchsde.BrownianInterval(t0=0.0, t1=1.0, size=(20, 2), dtype=F64, entropy=3)
         for process, extra in [(_normal_process(), {"bm": bm}),

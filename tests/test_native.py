@@ -12,8 +12,10 @@ import sys
 import pytest
 import torch
 
+import pmm_sde
 from pmm_sde import kernels, random
 from pmm_sde.kernels import native
+from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap
 
 if shutil.which(os.environ.get("CC", "cc")) is None:
     pytest.skip("no C compiler: the compiled draws cannot be built here", allow_module_level=True)
@@ -124,3 +126,78 @@ def test_the_build_is_cached_by_sources_flags_and_cpu(tmp_path):
     assert _run({"PMM_SDE_CACHE": str(tmp_path), "CC": "no-such-compiler-pmm"}, code) == "False"
     assert _run({"PMM_SDE_CACHE": str(tmp_path)}, code) == "True"
     assert sorted(p.name for p in tmp_path.iterdir()) == built
+
+
+STEPS = {"euler_maruyama_step": (0.01, 2.0, 3.0), "pmm_chain_step": (0.5, 0.9, 1.0), "tau_leap_step": (0.5, 0.9, 1.5)}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("step", sorted(STEPS))
+def test_fused_steps_equal_the_torch_reference(step, dtype):
+    """One pass with in-kernel draws, the reference's arithmetic in the state's dtype: bitwise for
+    float32 and for the tau-leap counts; the float64 normal steps to the ulps of their z."""
+    generator = torch.Generator().manual_seed(2)
+    mu = torch.randn(1001, 3, generator=generator, dtype=dtype)
+    xhat = torch.randn(3, 1001, generator=generator, dtype=dtype).t()  # strided: read in logical order
+    if step == "tau_leap_step":
+        mu, xhat = mu.abs(), 20.0 * xhat.abs()
+    fn = getattr(kernels, step)
+    got = fn(mu, xhat, *STEPS[step], 7, 11, backend="native")
+    want = fn(mu, xhat, *STEPS[step], 7, 11, backend="torch")
+    assert got.shape == want.shape and got.dtype == dtype
+    if dtype == torch.float32 or step == "tau_leap_step":
+        assert torch.equal(got, want)
+    else:
+        torch.testing.assert_close(got, want, rtol=16 * torch.finfo(dtype).eps, atol=16 * torch.finfo(dtype).eps)
+
+
+def test_fused_tau_leap_step_gives_nan_at_invalid_rates():
+    mu = torch.ones(4)
+    xhat = torch.tensor([1.0, -1.0, float("nan"), 2.0])
+    got = kernels.tau_leap_step(mu, xhat, 0.0, 1.0, 1.0, 3, 8, backend="native")
+    torch.testing.assert_close(got, kernels.tau_leap_step(mu, xhat, 0.0, 1.0, 1.0, 3, 8, backend="torch"),
+                               rtol=0, atol=0, equal_nan=True)
+    assert torch.equal(got.isnan(), torch.tensor([False, True, True, False]))
+
+
+def _processes():
+    normal_family = pmm_sde.NormalNormal(0.0, 1.0)
+    normal = pmm_sde.NormalNormalSDE(normal_family, pmm_sde.schedules.Exponential(100.0),
+                                     pmm_sde.targets.Gaussian(torch.full((2,), 1.5), 0.5).predictor(normal_family),
+                                     shape=(2,))
+    gamma_family = pmm_sde.GammaPoisson(2.0, 1.5)
+    cox = pmm_sde.GammaPoissonCoxSDE(gamma_family, pmm_sde.schedules.Exponential(30.0),
+                                     pmm_sde.targets.Gamma(torch.full((2,), 3.0), 0.5).predictor(gamma_family),
+                                     shape=(2,))
+    return normal, cox
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("solver, kernel", [(EulerMaruyama, "euler_maruyama_step"), (PMMChain, "pmm_chain_step"),
+                                            (TauLeap, "tau_leap_step")],
+                         ids=["euler_maruyama", "pmm_chain", "tau_leap"])
+def test_solvers_run_their_steps_native_on_cpu_by_default(solver, kernel, dtype, kernel_calls):
+    normal, cox = _processes()
+    process = cox if solver is TauLeap else normal
+    run = dict(steps=5, n=150, seed=3, dtype=dtype)
+    want = pmm_sde.sample(process, solver(backend="torch"), **run)
+    calls = kernel_calls(kernel)
+    got = pmm_sde.sample(process, solver(), **run)
+    assert calls == ["native"] * 5 and got.nfe == 5
+    if dtype == torch.float32 or solver is TauLeap:
+        assert torch.equal(got.mu, want.mu)
+    else:
+        eps = torch.finfo(dtype).eps
+        torch.testing.assert_close(got.mu, want.mu, rtol=16 * eps, atol=16 * eps * float(want.mu.abs().max()))
+
+
+def test_invalid_predictions_still_raise_on_the_native_backend():
+    cox = pmm_sde.GammaPoissonCoxSDE(pmm_sde.GammaPoisson(1.0, 1.0), pmm_sde.schedules.Linear(2.0),
+                                     lambda mu, A: torch.full_like(mu, -1.0))
+    with pytest.raises(ValueError, match="not finite and >= 0"):
+        pmm_sde.sample(cox, TauLeap(backend="native"), steps=2, n=4)
+    normal = pmm_sde.NormalNormalSDE(pmm_sde.NormalNormal(), pmm_sde.schedules.Linear(2.0),
+                                     lambda mu, A: torch.full_like(mu, float("nan")))
+    for solver in (PMMChain, EulerMaruyama):
+        with pytest.raises(ValueError, match="not finite"):
+            pmm_sde.sample(normal, solver(backend="native"), steps=2, n=4)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import getpass
 import hashlib
 import os
 import platform
@@ -29,7 +30,8 @@ import torch
 _SOURCES = Path(__file__).with_name("csrc")
 #: Object files and their compiler flags: vector math for Box-Muller; IEEE order for the counts.
 _OBJECTS = (("normal.c", ("-O3", "-ffast-math", "-ffp-contract=off")),
-            ("poisson.c", ("-O2", "-ffp-contract=off")))
+            ("poisson.c", ("-O3", "-ffp-contract=off")),
+            ("steps.c", ("-O3", "-ffp-contract=off")))
 #: Tried in order: tuned for this CPU, then generic.
 _TARGET_FLAGS = (("-march=native",), ())
 
@@ -46,7 +48,18 @@ def _cpu_identity() -> str:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("PMM_SDE_CACHE", Path.home() / ".cache" / "pmm_sde"))
+    """``$PMM_SDE_CACHE``, else ``~/.cache/pmm_sde`` when it is writable, else a folder in the
+    temporary directory."""
+    if os.environ.get("PMM_SDE_CACHE"):
+        return Path(os.environ["PMM_SDE_CACHE"])
+    home = Path.home() / ".cache" / "pmm_sde"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if os.access(home, os.W_OK):
+            return home
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / f"pmm_sde-{getpass.getuser()}"
 
 
 def _compile(compiler: str, target: tuple[str, ...], library: Path) -> None:
@@ -67,13 +80,20 @@ def _compile(compiler: str, target: tuple[str, ...], library: Path) -> None:
         os.replace(staged, library)
 
 
+#: The fused steps and the number of their scalar coefficients (after mu, xhat, numel).
+_STEP_COEFFICIENTS = {"euler_maruyama": 3, "pmm_chain": 4, "tau_leap": 3}
+
+
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     u64, u32, i64, ptr = ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int64, ctypes.c_void_p
-    for name in ("pmm_normal_f32", "pmm_normal_f64"):
-        getattr(lib, name).argtypes = [u64, u32, i64, ptr]
-        getattr(lib, name).restype = None
-    for name in ("pmm_poisson_f32", "pmm_poisson_f64"):
-        getattr(lib, name).argtypes = [ptr, i64, u64, u32, ptr]
+    signatures = {}
+    for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
+        signatures[f"pmm_normal_{suffix}"] = [u64, u32, i64, ptr]
+        signatures[f"pmm_poisson_{suffix}"] = [ptr, i64, u64, u32, ptr]
+        for step, coefficients in _STEP_COEFFICIENTS.items():
+            signatures[f"pmm_{step}_step_{suffix}"] = [ptr, ptr, i64, *[real] * coefficients, u64, u32, ptr]
+    for name, argtypes in signatures.items():
+        getattr(lib, name).argtypes = argtypes
         getattr(lib, name).restype = None
     return lib
 
@@ -86,7 +106,7 @@ def _load() -> ctypes.CDLL | str:
     compiler = os.environ.get("CC", "cc")
     if shutil.which(compiler) is None:
         return f"no C compiler: {compiler!r} is not on PATH (set CC)"
-    sources = b"".join((_SOURCES / name).read_bytes() for name in ("philox.h", *(s for s, _ in _OBJECTS)))
+    sources = b"".join((_SOURCES / name).read_bytes() for name in ("philox.h", "draws.h", *(s for s, _ in _OBJECTS)))
     errors = []
     for target in _TARGET_FLAGS:
         key = hashlib.sha256(b"\0".join([sources, repr((_OBJECTS, target, compiler)).encode(),
@@ -140,4 +160,20 @@ def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
     getattr(_library(), "pmm_poisson_" + _suffix(rate.dtype))(rate.data_ptr(), rate.numel(),
                                                                int(seed) & 0xFFFFFFFFFFFFFFFF,
                                                                int(counter) & 0xFFFFFFFF, out.data_ptr())
+    return out
+
+
+def fused_step(step: str, mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int,
+               counter: int) -> torch.Tensor:
+    """One fused step of ``csrc/steps.c`` on float32 or float64 CPU tensors ``mu`` and ``xhat`` of one
+    shape: ``step`` is ``"euler_maruyama"`` (coefficients ``drift, h, diffusion``), ``"pmm_chain"``
+    (``lam0, lam1, dA, sqrt_dA``) or ``"tau_leap"`` (``lam0, lam1, dA``), 0-dim tensors of ``mu``'s
+    dtype (:mod:`pmm_sde.kernels.steps` states each update)."""
+    if len(coefficients) != _STEP_COEFFICIENTS[step]:
+        raise ValueError(f"{step} takes {_STEP_COEFFICIENTS[step]} coefficients, got {len(coefficients)}")
+    mu, xhat = mu.contiguous(), xhat.contiguous()
+    out = torch.empty_like(mu)
+    getattr(_library(), f"pmm_{step}_step_{_suffix(mu.dtype)}")(
+        mu.data_ptr(), xhat.data_ptr(), mu.numel(), *(float(c) for c in coefficients),
+        int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr())
     return out

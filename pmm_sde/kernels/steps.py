@@ -48,6 +48,7 @@ from .._validation import as_float_tensor
 from ..chain import COUNTERS_PER_STEP, Predictor
 from ..families import ConjugateFamily, GammaPoisson, NormalNormal
 from ..targets import Gamma, GammaMixture, Gaussian, PointMasses, Target
+from . import native
 from .backend import resolve_backend
 
 Scalar = float | torch.Tensor
@@ -75,16 +76,17 @@ def _scalars(reference: torch.Tensor, *values: Scalar) -> list[torch.Tensor]:
 
 
 def fused_backend(backend: str, mu: torch.Tensor, xhat: torch.Tensor, *scalars: torch.Tensor) -> str:
-    """Where a solver runs a step as one of the fused steps here: ``"triton"`` when ``backend``
-    resolves to Triton on ``mu``'s device (``resolve_backend``) and the step fits the kernels
+    """Where a solver runs a step as one of the fused steps here: ``"triton"`` or ``"native"`` when
+    ``backend`` resolves to it on ``mu``'s device (``resolve_backend``) and the step fits the kernels
     (``mu`` float32 or float64, ``xhat`` of its shape, dtype and device, each of ``scalars`` one
     value), else ``"torch"`` (the solver's own torch code)."""
-    if resolve_backend(backend, mu.device) != "triton":
+    chosen = resolve_backend(backend, mu.device)
+    if chosen == "torch":
         return "torch"
     fits = (mu.dtype in _FLOAT_DTYPES and torch.is_tensor(xhat)
             and (xhat.shape, xhat.dtype, xhat.device) == (mu.shape, mu.dtype, mu.device)
             and all(torch.as_tensor(s).numel() == 1 for s in scalars))
-    return "triton" if fits else "torch"
+    return chosen if fits else "torch"
 
 
 def tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A0: Scalar, A1: Scalar, prior_rate: Scalar, seed: int,
@@ -103,9 +105,12 @@ def tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A0: Scalar, A1: Scalar, 
     b0, A0, A1 = _scalars(mu, prior_rate, A0, A1)
     lam0, lam1 = b0 + A0, b0 + A1
     dA = A1 - A0 if dA is None else _scalars(mu, dA)[0]
-    if resolve_backend(backend, mu.device) == "triton":
+    chosen = resolve_backend(backend, mu.device)
+    if chosen == "triton":
         from . import triton_steps
         return triton_steps.tau_leap_step(mu, xhat, torch.stack([lam0, lam1, dA]), seed, counter).reshape(mu.shape)
+    if chosen == "native":
+        return native.fused_step("tau_leap", mu, xhat, [lam0, lam1, dA], seed, counter)
     return (lam0 * mu + random.poisson(dA * xhat, seed, counter, validate=False)) / lam1
 
 
@@ -122,10 +127,13 @@ def pmm_chain_step(mu: torch.Tensor, xhat: torch.Tensor, A0: Scalar, A1: Scalar,
     l0, A0, A1 = _scalars(mu, precision, A0, A1)
     lam0, lam1, dA = l0 + A0, l0 + A1, A1 - A0
     sqrt_dA = torch.sqrt(dA)
-    if resolve_backend(backend, mu.device) == "triton":
+    chosen = resolve_backend(backend, mu.device)
+    if chosen == "triton":
         from . import triton_steps
         coef = torch.stack([lam0, lam1, dA, sqrt_dA])
         return triton_steps.pmm_chain_step(mu, xhat, coef, seed, counter).reshape(mu.shape)
+    if chosen == "native":
+        return native.fused_step("pmm_chain", mu, xhat, [lam0, lam1, dA, sqrt_dA], seed, counter)
     z = random.normal(tuple(mu.shape), seed, counter, dtype=mu.dtype, device=mu.device)
     return (lam0 * mu + (dA * xhat + sqrt_dA * z)) / lam1
 
@@ -141,10 +149,13 @@ def euler_maruyama_step(mu: torch.Tensor, xhat: torch.Tensor, h: Scalar, alpha0:
     _check_state(mu, xhat)
     h, alpha0, lambda0 = _scalars(mu, h, alpha0, lambda0)
     drift, diffusion = alpha0 / lambda0, torch.sqrt(alpha0 * h) / lambda0
-    if resolve_backend(backend, mu.device) == "triton":
+    chosen = resolve_backend(backend, mu.device)
+    if chosen == "triton":
         from . import triton_steps
         coef = torch.stack([drift, h, diffusion])
         return triton_steps.euler_maruyama_step(mu, xhat, coef, seed, counter).reshape(mu.shape)
+    if chosen == "native":
+        return native.fused_step("euler_maruyama", mu, xhat, [drift, h, diffusion], seed, counter)
     z = random.normal(tuple(mu.shape), seed, counter, dtype=mu.dtype, device=mu.device)
     return mu + drift * (xhat - mu) * h + diffusion * z
 

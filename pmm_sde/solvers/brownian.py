@@ -30,11 +30,12 @@ class EulerMaruyama(Solver):
     ``1 - alpha h / lambda`` leaves the unit disc): ``prepare`` raises a ValueError there unless
     ``check_stability=False``.
 
-    ``backend`` (``"auto"``, ``"torch"``, ``"triton"``; ``"auto"`` is Triton for CUDA tensors when
-    triton imports): on Triton a step with a scalar prior precision and the counter-based noise (no
-    ``bm``) runs as one fused kernel, ``kernels.euler_maruyama_step(mu, xhat, h, alpha0, lambda0,
-    seed, counter(k, 0))``, the same equation with ``z`` drawn in-kernel (equal to the torch path's
-    to 1 ulp of float32, almost always exactly); other runs take the torch path.
+    ``backend`` (``"auto"``, ``"torch"``, ``"native"``, ``"triton"``; ``"auto"`` is Triton for CUDA
+    tensors when triton imports, the compiled CPU steps for CPU tensors when a C compiler works): on
+    Triton or native a step with a scalar prior precision and the counter-based noise (no ``bm``)
+    runs as one fused kernel, ``kernels.euler_maruyama_step(mu, xhat, h, alpha0, lambda0, seed,
+    counter(k, 0))``, the same equation with ``z`` drawn in-kernel (equal to the torch path's to 1
+    ulp of float32, almost always exactly); other runs take the torch path.
     """
 
     name = "euler_maruyama"
@@ -43,7 +44,7 @@ class EulerMaruyama(Solver):
     strong_order = 1.0
 
     def __init__(self, check_stability: bool = True, backend: str = "auto"):
-        kernels.resolve_backend(backend, "cpu")  # checks the name, and that triton imports for "triton"
+        kernels.check_backend(backend)
         self.check_stability = check_stability
         self.backend = backend
 
@@ -64,9 +65,10 @@ class EulerMaruyama(Solver):
     def step(self, predict, state, interval, noise):
         lam0 = predict.family.strength(interval.A0)
         xhat = predict(state.mu, interval.A0)
-        if noise.counter_based and kernels.fused_backend(self.backend, state.mu, xhat, lam0) == "triton":
+        fused = kernels.fused_backend(self.backend, state.mu, xhat, lam0) if noise.counter_based else "torch"
+        if fused != "torch":
             mu = kernels.euler_maruyama_step(state.mu, xhat, interval.h, interval.rate0, lam0.reshape(()), noise.seed,
-                                             noise.counter(interval.index, 0), backend="triton")
+                                             noise.counter(interval.index, 0), backend=fused)
             return State(mu, interval.A1)
         z = noise.normal(interval.index, interval=interval)
         mu = (state.mu + (interval.rate0 / lam0) * (xhat - state.mu) * interval.h
@@ -82,9 +84,10 @@ class PMMChain(Solver):
     Weak order 1, strong order 1 (with ``bm``, ``sqrt(dA) z`` is ``sqrt(dA / h) dW``, exact in law
     and within O(h^1.5) of ``int sqrt(alpha) dW`` pathwise).
 
-    ``backend`` (``"auto"``, ``"torch"``, ``"triton"``; ``"auto"`` is Triton for CUDA tensors when
-    triton imports): on Triton a step with a scalar prior precision ``l0`` and the counter-based
-    noise (no ``bm``) runs as one fused kernel, ``kernels.pmm_chain_step(mu, xhat, A0, A1, l0, seed,
+    ``backend`` (``"auto"``, ``"torch"``, ``"native"``, ``"triton"``; ``"auto"`` is Triton for CUDA
+    tensors when triton imports, the compiled CPU steps for CPU tensors when a C compiler works): on
+    Triton or native a step with a scalar prior precision ``l0`` and the counter-based noise (no
+    ``bm``) runs as one fused kernel, ``kernels.pmm_chain_step(mu, xhat, A0, A1, l0, seed,
     counter(k, 0))``, the same equation with ``z`` drawn in-kernel (equal to the torch path's to 1
     ulp of float32, almost always exactly); other runs take the torch path.
     """
@@ -95,15 +98,16 @@ class PMMChain(Solver):
     strong_order = 1.0
 
     def __init__(self, backend: str = "auto"):
-        kernels.resolve_backend(backend, "cpu")  # checks the name, and that triton imports for "triton"
+        kernels.check_backend(backend)
         self.backend = backend
 
     def step(self, predict, state, interval, noise):
         xhat = predict(state.mu, interval.A0)
         precision = predict.family.prior_strength
-        if noise.counter_based and kernels.fused_backend(self.backend, state.mu, xhat, precision) == "triton":
+        fused = kernels.fused_backend(self.backend, state.mu, xhat, precision) if noise.counter_based else "torch"
+        if fused != "torch":
             mu = kernels.pmm_chain_step(state.mu, xhat, interval.A0, interval.A1, precision.reshape(()), noise.seed,
-                                        noise.counter(interval.index, 0), backend="triton")
+                                        noise.counter(interval.index, 0), backend=fused)
             return State(mu, interval.A1)
         z = noise.normal(interval.index, interval=interval)
         return State(predict.process.frozen_step(state.mu, interval.A0, interval.A1, xhat, z), interval.A1)

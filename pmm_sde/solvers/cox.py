@@ -45,9 +45,10 @@ class TauLeap(Solver):
     equals ``run_chain(family, diff(A(g)), predictor)`` with the same seed. Exact for a constant
     predictor; weak order 1; 1 NFE per step.
 
-    ``backend`` (``"auto"``, ``"torch"``, ``"triton"``; ``"auto"`` is Triton for CUDA tensors when
-    triton imports): on Triton a Gamma-Poisson step with a scalar prior rate ``b0`` and the
-    counter-based noise (no ``poisson_paths``) runs as one fused kernel,
+    ``backend`` (``"auto"``, ``"torch"``, ``"native"``, ``"triton"``; ``"auto"`` is Triton for CUDA
+    tensors when triton imports, the compiled CPU steps for CPU tensors when a C compiler works): on
+    Triton or native a Gamma-Poisson step with a scalar prior rate ``b0`` and the counter-based
+    noise (no ``poisson_paths``) runs as one fused kernel,
     ``kernels.tau_leap_step(mu, xhat, A, A + dA, b0, seed, counter(k, 0), dA=dA)``, with the
     arithmetic of the torch path (``A' = A + dA``, ``mu' = ((b0 + A) mu + c) / (b0 + A')``), so both
     give the same numbers; other runs take the torch path.
@@ -60,17 +61,18 @@ class TauLeap(Solver):
     poisson_counts = True
 
     def __init__(self, backend: str = "auto"):
-        kernels.resolve_backend(backend, "cpu")  # checks the name, and that triton imports for "triton"
+        kernels.check_backend(backend)
         self.backend = backend
 
     def step(self, predict, state, interval, noise):
         family = predict.family
         xhat = predict(state.mu, state.A)
-        if (not family.has_class_axis and noise.counter_based
-                and kernels.fused_backend(self.backend, state.mu, xhat, family.prior_strength, state.A) == "triton"):
+        fused = ("torch" if family.has_class_axis or not noise.counter_based
+                 else kernels.fused_backend(self.backend, state.mu, xhat, family.prior_strength, state.A))
+        if fused != "torch":
             A1 = state.A + interval.dA
             mu = kernels.tau_leap_step(state.mu, xhat, state.A, A1, family.prior_strength.reshape(()), noise.seed,
-                                       noise.counter(interval.index, 0), backend="triton", dA=interval.dA)
+                                       noise.counter(interval.index, 0), backend=fused, dA=interval.dA)
             return State(mu, A1)
         return State(*family.absorb(state.mu, state.A,
                                     *poisson_evidence(family, noise, xhat, interval.dA, interval.index, 0)))

@@ -26,11 +26,15 @@ class Oracle:
     ``broadcastable``: whether data points may have a larger shape than the target's, which then
     applies to each coordinate independently (product targets); a target whose components are
     joint laws of the whole point (mixtures, point masses) needs points of exactly its shape.
+    ``state_shaped``: names of parameters that the rule only combines elementwise with the state;
+    they are handed to it expanded to the state's shape (contiguous, kept for the last shape seen),
+    because torch's elementwise ops are several times slower on a small trailing axis broadcast
+    over the batch than on whole tensors. The values are the same either way.
     """
 
     def __init__(self, family: ConjugateFamily, parameters: dict[str, torch.Tensor], rule: OracleRule,
                  shape: torch.Size, xhat_max: float | None = None, name: str = "oracle",
-                 broadcastable: bool = True):
+                 broadcastable: bool = True, state_shaped: tuple[str, ...] = ()):
         self.family = family
         self.shape = torch.Size(shape)
         self.broadcastable = broadcastable
@@ -39,6 +43,9 @@ class Oracle:
         self.xhat_max = xhat_max
         self.name = name
         self._cast_cache: dict[tuple[torch.dtype, torch.device], tuple] = {}
+        self.state_shaped = tuple(state_shaped)
+        self._state_shaped_cache: tuple[tuple, dict[str, torch.Tensor]] | None = None
+        self._fitting_shapes: set[torch.Size] = set()
 
     def _cast(self, mu: torch.Tensor) -> tuple[ConjugateFamily, dict[str, torch.Tensor]]:
         key = (mu.dtype, mu.device)
@@ -48,21 +55,37 @@ class Oracle:
             self._cast_cache[key] = (self.family.cast(mu), params)
         return self._cast_cache[key]
 
-    def __call__(self, mu: torch.Tensor, A: torch.Tensor | float) -> torch.Tensor:
-        data_shape = mu.shape[1:-1] if self.family.has_class_axis else mu.shape[1:]
-        try:
-            fits = torch.broadcast_shapes(data_shape, self.shape) == data_shape
-        except RuntimeError:
-            fits = False
+    def _parameters(self, mu: torch.Tensor) -> tuple[ConjugateFamily, dict[str, torch.Tensor]]:
+        """``_cast(mu)`` with the ``state_shaped`` parameters expanded to ``mu.shape``."""
+        family, params = self._cast(mu)
+        if not self.state_shaped:
+            return family, params
+        key = (mu.dtype, mu.device, mu.shape)
+        if self._state_shaped_cache is None or self._state_shaped_cache[0] != key:
+            expanded = {name: params[name].expand(mu.shape).contiguous() for name in self.state_shaped}
+            self._state_shaped_cache = (key, params | expanded)
+        return family, self._state_shaped_cache[1]
+
+    def _check_data_shape(self, data_shape: torch.Size) -> None:
+        """Raise unless points of ``data_shape`` fit the target (remembered once a shape fits)."""
+        if data_shape in self._fitting_shapes:
+            return
+        fits = (len(self.shape) <= len(data_shape)
+                and all(t in (1, d) for t, d in zip(reversed(self.shape), reversed(data_shape))))
         if not fits or not (self.broadcastable or data_shape == self.shape):
             rule = "" if self.broadcastable else " exactly (its components are joint laws of a whole point)"
             raise ValueError(f"mu: the target's data shape is {tuple(self.shape)}, but mu holds points of "
                              f"shape {tuple(data_shape)}; points must have the target's shape{rule} "
                              f"(pass shape= to the sampler, or give the target parameters of that shape)")
-        family, params = self._cast(mu)
+        self._fitting_shapes.add(data_shape)
+
+    def __call__(self, mu: torch.Tensor, A: torch.Tensor | float) -> torch.Tensor:
+        self._check_data_shape(mu.shape[1:-1] if self.family.has_class_axis else mu.shape[1:])
+        family, params = self._parameters(mu)
         A = torch.as_tensor(A, dtype=mu.dtype, device=mu.device)
+        S = family.statistic(mu, A)
         A = torch.broadcast_to(A, (*mu.shape[:-1], 1) if family.has_class_axis else mu.shape)
-        return self.rule(family, params, family.statistic(mu, A), A)
+        return self.rule(family, params, S, A)
 
     def __repr__(self) -> str:
         return f"Oracle({self.name}, {self.family!r})"
@@ -108,6 +131,9 @@ class Target(ABC):
     #: Whether the components (mixtures, point masses) are joint laws of a whole data point, so
     #: the oracle takes points of exactly ``shape`` rather than any shape it broadcasts to.
     joint_components: bool = False
+    #: Parameters that every rule of the target combines elementwise with the state (``Oracle``'s
+    #: ``state_shaped``).
+    state_shaped_parameters: tuple[str, ...] = ()
 
     def predictor(self, family: ConjugateFamily) -> Oracle:
         """The exact predictor ``E*[x | (mu, A)]`` for ``family``."""
@@ -118,7 +144,8 @@ class Target(ABC):
             raise ValueError(f"family: {type(self).__name__} has an oracle for {supported}, "
                              f"not for {type(family).__name__}")
         return Oracle(family, self._oracle_parameters(), rule, self.data_shape(family), self.xhat_max,
-                      type(self).__name__, broadcastable=not self.joint_components)
+                      type(self).__name__, broadcastable=not self.joint_components,
+                      state_shaped=self.state_shaped_parameters)
 
     def data_shape(self, family: ConjugateFamily) -> torch.Size:
         """Shape of one data point as ``family`` sees it (class axis excluded)."""

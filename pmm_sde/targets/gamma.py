@@ -26,6 +26,8 @@ def gamma_mixture_rule(family, params, N, A):
 class Gamma(Target):
     """``x ~ Gamma(concentration, rate)`` independently per coordinate."""
 
+    state_shaped_parameters = ("concentration", "rate")
+
     def __init__(self, concentration: float | torch.Tensor = 1.0, rate: float | torch.Tensor = 1.0):
         self.concentration = positive(concentration, "concentration")
         self.rate = positive(rate, "rate").to(self.concentration.dtype)

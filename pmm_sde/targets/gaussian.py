@@ -64,6 +64,8 @@ def gaussian_mixture_rule(family, params, S, A):
 class Gaussian(Target):
     """``x ~ N(mean, std^2)`` independently per coordinate."""
 
+    state_shaped_parameters = ("mean", "variance")
+
     def __init__(self, mean: float | torch.Tensor = 0.0, std: float | torch.Tensor = 1.0):
         self.mean = as_float_tensor(mean, "mean")
         self.std = positive(std, "std").to(self.mean.dtype)

@@ -12,22 +12,33 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "draws.h"
 #include "philox.h"
 
 #define CHUNK 256
 #define TWO_PI 6.283185307179586
 
-/* Fill out32 (float) or out64 (double) with the normals of groups [g0, g0 + n) cut at numel. */
-static void normal_chunk(uint64_t seed, uint32_t counter, int bits, int64_t g0, int n, int64_t numel,
+/* out[4i .. 4i+3] = (r_a cos t_a, r_a sin t_a, r_b cos t_b, r_b sin t_b) of group i < n, converted
+ * to out's type. */
+#define STORE_LANES(out, n, lane_cos, lane_sin)          \
+    for (int i = 0; i < (n); ++i) {                      \
+        (out)[4 * i] = (lane_cos)[i];                    \
+        (out)[4 * i + 1] = (lane_sin)[i];                \
+        (out)[4 * i + 2] = (lane_cos)[(n) + i];          \
+        (out)[4 * i + 3] = (lane_sin)[(n) + i];          \
+    }
+
+/* Normals of elements 4 g0 .. 4 g0 + count - 1 (count <= 4 n) into out32 (float) or out64 (double). */
+static void normal_chunk(uint64_t seed, uint32_t counter, int bits, int64_t g0, int n, int count,
                          float *out32, double *out64) {
+    uint32_t w0[CHUNK], w1[CHUNK], w2[CHUNK], w3[CHUNK];
     double radius[2 * CHUNK], angle[2 * CHUNK], lane_cos[2 * CHUNK], lane_sin[2 * CHUNK];
+    pmm_philox_blocks(seed, (uint64_t)g0, n, counter, 0, w0, w1, w2, w3);
     for (int i = 0; i < n; ++i) {
-        uint32_t c[4];
-        pmm_philox_block(seed, (uint64_t)(g0 + i), counter, 0, c);
-        radius[i] = pmm_unit_interval(c[0], bits);
-        angle[i] = pmm_unit_interval(c[1], bits);
-        radius[n + i] = pmm_unit_interval(c[2], bits);
-        angle[n + i] = pmm_unit_interval(c[3], bits);
+        radius[i] = pmm_unit_interval(w0[i], bits);
+        angle[i] = pmm_unit_interval(w1[i], bits);
+        radius[n + i] = pmm_unit_interval(w2[i], bits);
+        angle[n + i] = pmm_unit_interval(w3[i], bits);
     }
     for (int j = 0; j < 2 * n; ++j) {
         radius[j] = sqrt(-2.0 * log(radius[j]));
@@ -35,31 +46,45 @@ static void normal_chunk(uint64_t seed, uint32_t counter, int bits, int64_t g0, 
     }
     for (int j = 0; j < 2 * n; ++j) lane_cos[j] = radius[j] * cos(angle[j]);
     for (int j = 0; j < 2 * n; ++j) lane_sin[j] = radius[j] * sin(angle[j]);
-    int64_t first = 4 * g0;
-    int64_t count = numel - first < 4 * (int64_t)n ? numel - first : 4 * (int64_t)n;
-    for (int64_t j = 0; j < count; ++j) {
-        int i = (int)(j >> 2), lane = (int)(j & 3);
-        int pair = (lane >> 1) * n + i;
-        double value = (lane & 1) ? lane_sin[pair] : lane_cos[pair];
-        if (out32 != NULL) out32[first + j] = (float)value;
-        else out64[first + j] = value;
+    if (count == 4 * n) {  /* whole groups: lanes interleaved without a branch per element */
+        if (out32 != NULL) {
+            STORE_LANES(out32, n, lane_cos, lane_sin)
+        } else {
+            STORE_LANES(out64, n, lane_cos, lane_sin)
+        }
+        return;
+    }
+    for (int j = 0; j < count; ++j) {
+        int pair = ((j & 3) >> 1) * n + (j >> 2);
+        double value = (j & 1) ? lane_sin[pair] : lane_cos[pair];
+        if (out32 != NULL) out32[j] = (float)value;
+        else out64[j] = value;
     }
 }
 
-static void normal_fill(uint64_t seed, uint32_t counter, int bits, int64_t numel, float *out32, double *out64) {
-    int64_t groups = (numel + 3) / 4;
-    for (int64_t g0 = 0; g0 < groups; g0 += CHUNK) {
-        int n = groups - g0 < CHUNK ? (int)(groups - g0) : CHUNK;
-        normal_chunk(seed, counter, bits, g0, n, numel, out32, out64);
+static void normal_range(uint64_t seed, uint32_t counter, int bits, int64_t first, int64_t count,
+                         float *out32, double *out64) {
+    for (int64_t done = 0; done < count; done += 4 * CHUNK) {
+        int part = count - done < 4 * CHUNK ? (int)(count - done) : 4 * CHUNK;
+        normal_chunk(seed, counter, bits, (first + done) / 4, (part + 3) / 4, part,
+                     out32 == NULL ? NULL : out32 + done, out64 == NULL ? NULL : out64 + done);
     }
 }
 
 /* float32 draws: uniforms from the leading 23 bits of each word. */
-void pmm_normal_f32(uint64_t seed, uint32_t counter, int64_t numel, float *out) {
-    normal_fill(seed, counter, 23, numel, out, NULL);
+void pmm_normal_range_f32(uint64_t seed, uint32_t counter, int64_t first, int64_t count, float *out) {
+    normal_range(seed, counter, 23, first, count, out, NULL);
 }
 
 /* float64 draws: uniforms from all 32 bits of each word. */
+void pmm_normal_range_f64(uint64_t seed, uint32_t counter, int64_t first, int64_t count, double *out) {
+    normal_range(seed, counter, 32, first, count, NULL, out);
+}
+
+void pmm_normal_f32(uint64_t seed, uint32_t counter, int64_t numel, float *out) {
+    pmm_normal_range_f32(seed, counter, 0, numel, out);
+}
+
 void pmm_normal_f64(uint64_t seed, uint32_t counter, int64_t numel, double *out) {
-    normal_fill(seed, counter, 32, numel, NULL, out);
+    pmm_normal_range_f64(seed, counter, 0, numel, out);
 }

@@ -10,11 +10,14 @@
  */
 #include <math.h>
 
+#include "draws.h"
 #include "philox.h"
 
 #define INVERSION_MAX 10.0          /* pmm_sde.random.POISSON_INVERSION_MAX */
 #define LOG_FACTORIAL_EXACT_MAX 18  /* pmm_sde.random.LOG_FACTORIAL_EXACT_MAX */
 #define HALF_LOG_2PI 0.9189385332046727
+/* Elements per block of Philox words drawn ahead. */
+#define CHUNK 256
 
 /* log k! : log of the exact product for k <= 18, Stirling's series at x = k + 1 above. */
 static double log_factorial(double k) {
@@ -42,17 +45,20 @@ static double poisson_inversion(double rate, double u) {
     return k;
 }
 
-static double poisson_ptrs(double lam, uint64_t seed, uint32_t counter, uint64_t element) {
+/* PTRS attempt j from words (w0, w1) of block (e, counter, j); attempt 0's words are given. */
+static double poisson_ptrs(double lam, uint32_t w0, uint32_t w1, uint64_t seed, uint32_t counter, uint64_t element) {
     double slam = sqrt(lam), loglam = log(lam);
     double b = 0.931 + 2.53 * slam;
     double a = -0.059 + 0.02483 * b;
     double inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
     double v_r = 0.9277 - 3.6224 / (b - 2.0);
     for (uint32_t attempt = 0;; ++attempt) {
-        uint32_t c[4];
-        pmm_philox_block(seed, element, counter, attempt, c);
-        double u = pmm_unit_interval(c[0], 32) - 0.5;
-        double v = pmm_unit_interval(c[1], 32);
+        if (attempt > 0) {
+            uint32_t w2, w3;
+            pmm_philox_blocks(seed, element, 1, counter, attempt, &w0, &w1, &w2, &w3);
+        }
+        double u = pmm_unit_interval(w0, 32) - 0.5;
+        double v = pmm_unit_interval(w1, 32);
         double us = 0.5 - fabs(u);
         double k = floor((2.0 * a / us + b) * u + lam + 0.43);
         if (us >= 0.07 && v <= v_r) return k;
@@ -61,20 +67,32 @@ static double poisson_ptrs(double lam, uint64_t seed, uint32_t counter, uint64_t
     }
 }
 
-static double poisson_one(double rate, uint64_t seed, uint32_t counter, uint64_t element) {
-    if (!(isfinite(rate) && rate >= 0)) return NAN;
-    if (rate < INVERSION_MAX) {
-        uint32_t c[4];
-        pmm_philox_block(seed, element, counter, 0, c);
-        return poisson_inversion(rate, pmm_unit_interval(c[0], 32));
+void pmm_poisson_range(const double *rate, int64_t first, int64_t count, uint64_t seed, uint32_t counter,
+                       double *out) {
+    uint32_t w0[CHUNK], w1[CHUNK], w2[CHUNK], w3[CHUNK];
+    for (int64_t done = 0; done < count; done += CHUNK) {
+        int n = count - done < CHUNK ? (int)(count - done) : CHUNK;
+        uint64_t base = (uint64_t)(first + done);
+        pmm_philox_blocks(seed, base, n, counter, 0, w0, w1, w2, w3);
+        for (int i = 0; i < n; ++i) {
+            double lam = rate[done + i];
+            if (!(isfinite(lam) && lam >= 0)) out[done + i] = NAN;
+            else if (lam < INVERSION_MAX) out[done + i] = poisson_inversion(lam, pmm_unit_interval(w0[i], 32));
+            else out[done + i] = poisson_ptrs(lam, w0[i], w1[i], seed, counter, base + (uint64_t)i);
+        }
     }
-    return poisson_ptrs(rate, seed, counter, element);
 }
 
-void pmm_poisson_f32(const float *rate, int64_t numel, uint64_t seed, uint32_t counter, float *out) {
-    for (int64_t e = 0; e < numel; ++e) out[e] = (float)poisson_one((double)rate[e], seed, counter, (uint64_t)e);
-}
+#define DEFINE_POISSON(T, SUFFIX)                                                                       \
+    void pmm_poisson_##SUFFIX(const T *rate, int64_t numel, uint64_t seed, uint32_t counter, T *out) {  \
+        double rate64[CHUNK], counts[CHUNK];                                                            \
+        for (int64_t first = 0; first < numel; first += CHUNK) {                                       \
+            int n = numel - first < CHUNK ? (int)(numel - first) : CHUNK;                               \
+            for (int i = 0; i < n; ++i) rate64[i] = (double)rate[first + i];                            \
+            pmm_poisson_range(rate64, first, n, seed, counter, counts);                                 \
+            for (int i = 0; i < n; ++i) out[first + i] = (T)counts[i];                                  \
+        }                                                                                               \
+    }
 
-void pmm_poisson_f64(const double *rate, int64_t numel, uint64_t seed, uint32_t counter, double *out) {
-    for (int64_t e = 0; e < numel; ++e) out[e] = poisson_one(rate[e], seed, counter, (uint64_t)e);
-}
+DEFINE_POISSON(float, f32)
+DEFINE_POISSON(double, f64)

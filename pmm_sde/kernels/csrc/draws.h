@@ -1,0 +1,16 @@
+/* The draws that the fused steps (steps.c) take from normal.c and poisson.c. */
+#ifndef PMM_SDE_DRAWS_H
+#define PMM_SDE_DRAWS_H
+
+#include <stdint.h>
+
+/* Normals of elements first .. first + count - 1 into out[0 .. count - 1]; first is a multiple of 4. */
+void pmm_normal_range_f32(uint64_t seed, uint32_t counter, int64_t first, int64_t count, float *out);
+void pmm_normal_range_f64(uint64_t seed, uint32_t counter, int64_t first, int64_t count, double *out);
+
+/* Poisson counts of elements first .. first + count - 1 at rate[0 .. count - 1] into out[0 .. count - 1]
+ * (NaN for a rate that is negative, NaN or infinite). */
+void pmm_poisson_range(const double *rate, int64_t first, int64_t count, uint64_t seed, uint32_t counter,
+                       double *out);
+
+#endif

@@ -272,7 +272,10 @@ def accuracy_vs_cost(config: Config, seed: int = 0, brownian_solvers: list[str] 
 
 
 def peak_memory(config: Config, device: torch.device) -> dict:
-    """Section 4: peak tensor bytes of ``sample()`` per solver, without and with ``save_at="grid"``."""
+    """Section 4: peak tensor bytes of ``sample()`` per solver, without and with ``save_at="grid"``.
+
+    A warm-up run first builds the predictors' caches (the oracles' state-shaped
+    parameters), so that both figures are the sampler's own."""
     dtype, n, d, steps = torch.float32, config.n, config.d, config.memory_steps
     gaussian = brownian_processes(d)["gaussian"]
     cases = [(gaussian, "euler_maruyama"), (gaussian, "pmm_chain"), (cox_throughput_process(d), "tau_leap")]
@@ -280,6 +283,7 @@ def peak_memory(config: Config, device: torch.device) -> dict:
     records, method = [], None
     for process, solver in tqdm(cases, desc="4 memory", leave=False):
         record = {"solver": solver, "steps": steps}
+        pmm.sample(process, solver, steps=steps, n=n, grid="uniform", dtype=dtype, device=device)
         for label, save_at in (("no_trajectory", None), ("trajectory", "grid")):
             peak, method = peak_bytes(lambda: pmm.sample(process, solver, steps=steps, n=n, grid="uniform",
                                                          save_at=save_at, dtype=dtype, device=device), device)

@@ -51,26 +51,29 @@ def resolve_shape(family: ConjugateFamily, shape) -> tuple[int, ...]:
 
 
 class PredictionMonitor:
-    """Checks predictions without a host sync: records the first step whose prediction is invalid."""
+    """Checks predictions without a host sync: keeps each evaluation's 0-dim invalid flag and
+    reports the first invalid one at the end."""
 
     def __init__(self, family: ConjugateFamily, state_shape: torch.Size, device):
         self.family = family
         self.state_shape = state_shape
-        self.first_bad = torch.full((), -1, dtype=torch.int64, device=device)
+        self._invalid: list[torch.Tensor] = []
 
-    def check(self, xhat: torch.Tensor, step: int) -> torch.Tensor:
+    def check(self, xhat: torch.Tensor) -> torch.Tensor:
+        """Record whether ``xhat``, the next evaluation (steps count from 0), is invalid."""
         if xhat.shape != self.state_shape:
             raise ValueError(f"predictor must return a tensor shaped like mu {tuple(self.state_shape)}, "
                              f"got {tuple(xhat.shape)}")
-        bad = self.family.invalid_prediction(xhat) & (self.first_bad < 0)
-        self.first_bad = torch.where(bad, step, self.first_bad)
+        self._invalid.append(self.family.invalid_prediction(xhat))
         return xhat
 
     def raise_if_bad(self) -> None:
-        step = int(self.first_bad)
-        if step >= 0:
+        if not self._invalid:
+            return
+        bad = torch.nonzero(torch.stack(self._invalid)).flatten()
+        if bad.numel():
             raise ValueError(f"predictor returned a value that is not {self.family.prediction_constraint} "
-                             f"(first at step {step})")
+                             f"(first at step {int(bad[0])})")
 
 
 def _simulate(family: ConjugateFamily, alphas, draw: Evidence, n: int, shape, save_trajectory: bool,
@@ -108,7 +111,7 @@ def run_chain(family: ConjugateFamily, alphas, predictor: Predictor, n: int, sha
     def draw(fam, mu, A, alpha, k):
         if not monitor:
             monitor.append(PredictionMonitor(fam, mu.shape, mu.device))
-        xhat = monitor[0].check(predictor(mu, A), k)
+        xhat = monitor[0].check(predictor(mu, A))
         return fam.evidence(xhat, alpha, seed, k * COUNTERS_PER_STEP)
 
     result = _simulate(family, alphas, draw, n, shape, save_trajectory, dtype, device, nfe_per_step=1,

@@ -87,8 +87,9 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
         save_slots = torch.cumsum(save_mask, 0) - 1
         if save_mask[0]:
             trajectory[0] = mu
+    t_at, A_at, rate_at = t.unbind(), A.unbind(), rate.unbind()
     for k in tqdm(range(len(times) - 1), desc=solver.name, disable=not progress, leave=False):
-        interval = Interval(k, t[k], t[k + 1], A[k], A[k + 1], rate[k], rate[k + 1])
+        interval = Interval(k, t_at[k], t_at[k + 1], A_at[k], A_at[k + 1], rate_at[k], rate_at[k + 1])
         state = solver.step(predict, state, interval, noise)
         if trajectory is not None and save_mask[k + 1]:
             trajectory[save_slots[k + 1]] = state.mu

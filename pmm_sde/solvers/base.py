@@ -59,7 +59,7 @@ class Evaluator:
         self._monitor = PredictionMonitor(process.family, state_shape, device)
 
     def __call__(self, mu: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-        xhat = self._monitor.check(self.process.predictor(mu, A), self.nfe)
+        xhat = self._monitor.check(self.process.predictor(mu, A))
         self.nfe += 1
         return xhat
 

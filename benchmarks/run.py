@@ -6,11 +6,14 @@ tau-leaping against a naive loop, accuracy against cost, and peak memory of ``sa
    cheap Gaussian oracle (so the solvers' own overhead shows) and a Gaussian-mixture oracle.
    ``pmm.sample`` with ``euler_maruyama`` and ``pmm_chain`` against ``torchsde.sdeint`` (``euler``,
    ``srk``) on the same process and steps, and against a hand-written Euler-Maruyama loop with
-   ``torch.randn`` and with the package's Philox stream (``pmm_sde.random.normal``).
+   ``torch.randn`` and with the package's Philox stream (``pmm_sde.kernels.normal``: the compiled
+   draws on a CPU with a C compiler, which ``pmm.sample`` also uses; the environment records the
+   backend as ``draw_backend``).
 2. ``cox``: Gamma-Poisson Cox process (prior Gamma(2, 1.5), Gamma(3, 0.5) oracle,
    ``Exponential(100)``): ``pmm.sample(..., "tau_leap")`` against a naive loop with
-   ``torch.poisson`` per step (and with the Philox Poisson stream); on CUDA also the fused Triton
-   step in that loop and the whole-trajectory Triton kernel ``kernels.gamma_oracle_tau_leap``.
+   ``torch.poisson`` per step (and with the Philox Poisson stream, ``pmm_sde.kernels.poisson``);
+   on CUDA also the fused Triton step in that loop and the whole-trajectory Triton kernel
+   ``kernels.gamma_oracle_tau_leap``.
 3. ``accuracy``: per solver, the fewest NFE from which three successive step counts keep the
    terminal law within a weak-error tolerance (``benchmarks.goal_nfe.fewest_nfe``), on the
    Normal-Normal goal problem of ``benchmarks.goal_nfe`` and on a Gamma-Poisson problem with an

@@ -102,9 +102,9 @@ def run_chain(family: ConjugateFamily, alphas, predictor: Predictor, n: int, sha
     """Run the plug-in PMM chain with per-step information ``alphas`` from the prior.
 
     Each step draws ``y ~ pi_{alpha_k}(. | predictor(mu, A))`` and applies the conjugate update.
-    Returns a ``SampleResult`` with ``nfe = len(alphas)``; ``progress`` shows a tqdm bar. A prediction of the wrong shape, or one
-    outside the family's range (NaN/inf; negative for Gamma-Poisson; off the simplex for
-    Dirichlet-Categorical) raises ``ValueError``.
+    Returns a ``SampleResult`` with ``nfe = len(alphas)``; ``progress`` shows a tqdm bar. A
+    prediction of the wrong shape, or one outside the family's range (NaN/inf; negative for
+    Gamma-Poisson; off the simplex for Dirichlet-Categorical) raises ``ValueError``.
     """
     monitor: list[PredictionMonitor] = []
 

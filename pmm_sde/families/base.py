@@ -20,6 +20,12 @@ import torch
 from torch.distributions import Distribution
 
 
+def nonfinite(x: torch.Tensor) -> torch.Tensor:
+    """Where ``x`` is infinite or NaN: ``x * 0 != 0`` (``inf * 0`` and NaN are NaN). One multiply
+    and one compare, where ``torch.isfinite`` runs several kernels on the CPU."""
+    return x * 0.0 != 0
+
+
 class ConjugateFamily(ABC):
     """A conjugate prior on x with observations ``y ~ pi_alpha(y | x)``; see the module docstring."""
 

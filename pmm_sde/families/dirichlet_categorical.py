@@ -18,7 +18,7 @@ from torch.distributions import Distribution, Independent, Poisson
 
 from .. import random
 from .._validation import positive, positive_int
-from .base import ConjugateFamily
+from .base import ConjugateFamily, nonfinite
 
 
 class DirichletCategorical(ConjugateFamily):
@@ -80,4 +80,4 @@ class DirichletCategorical(ConjugateFamily):
     def invalid_prediction(self, xhat):
         tol = 1e-4 if xhat.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-8
         lo, hi = torch.aminmax(xhat)  # NaN propagates: in range iff 0 <= lo and hi < inf
-        return ~((lo >= 0) & torch.isfinite(hi) & ((xhat.sum(-1) - 1).abs() <= tol).all())
+        return ~((lo >= 0) & ((xhat.sum(-1) - 1).abs() <= tol).all()) | nonfinite(hi)

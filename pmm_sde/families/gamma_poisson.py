@@ -7,7 +7,7 @@ from torch.distributions import Distribution, Poisson
 
 from .. import random
 from .._validation import positive
-from .base import ConjugateFamily
+from .base import ConjugateFamily, nonfinite
 
 
 class GammaPoisson(ConjugateFamily):
@@ -54,4 +54,4 @@ class GammaPoisson(ConjugateFamily):
 
     def invalid_prediction(self, xhat):
         lo, hi = torch.aminmax(xhat)  # NaN propagates: valid iff 0 <= lo and hi < inf
-        return ~((lo >= 0) & torch.isfinite(hi))
+        return ~(lo >= 0) | nonfinite(hi)

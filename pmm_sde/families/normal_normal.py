@@ -9,7 +9,7 @@ from torch.distributions import Distribution, Normal
 
 from .. import random
 from .._validation import as_float_tensor, positive
-from .base import ConjugateFamily
+from .base import ConjugateFamily, nonfinite
 
 
 class NormalNormal(ConjugateFamily):
@@ -68,4 +68,4 @@ class NormalNormal(ConjugateFamily):
 
     def invalid_prediction(self, xhat):
         lo, hi = torch.aminmax(xhat)  # NaN propagates: both finite iff every entry is
-        return ~(torch.isfinite(lo) & torch.isfinite(hi))
+        return nonfinite(lo + hi * 0.0)  # lo + 0 hi is finite iff lo and hi are

@@ -1,15 +1,19 @@
-"""Compiled CPU draws of the counter-based streams: ``pmm_sde.random.normal`` and ``.poisson``.
+"""Compiled CPU kernels: the draws of ``pmm_sde.random`` (normal, Poisson) and the fused steps.
 
 Eager torch spends most of a CPU step on the streams (Philox's rounds as int64 tensor ops, then
 Box-Muller), several times ``torch.randn``. The C sources in ``csrc/`` compute the same draws
-element by element: the same Philox words, the same float64 operations in the same order for
-the Poisson search and PTRS (compiled without fast-math or fused multiply-adds, so the counts
-equal the torch path's), and Box-Muller through vector math (float32 normals equal to one ulp,
-almost always exactly). They are built on first use with the system C compiler (``$CC``, else
-``cc``) into a cache folder (``$PMM_SDE_CACHE``, else ``~/.cache/pmm_sde``) keyed by the sources,
-flags and CPU, and loaded with ctypes. ``PMM_SDE_NATIVE=0`` turns them off; where no compiler
-works, ``native_available()`` is False, ``native_unavailable_reason()`` says why, and the torch
-path runs instead.
+element by element: the same Philox words (rounds vectorized over a block of counters), the
+same float64 operations in the same order for the Poisson search and PTRS (compiled without
+fast-math or fused multiply-adds, so the counts equal the torch path's), and Box-Muller through
+vector math (float32 normals equal to one ulp, almost always exactly; float64 to a few ulps).
+``csrc/steps.c`` fuses a solver step around them (:mod:`pmm_sde.kernels.steps`): one pass over
+``mu`` and ``xhat``, coefficients computed by torch as on the other backends. One thread.
+
+The sources are built on first use with the system C compiler (``$CC``, else ``cc``) into a
+cache folder (``$PMM_SDE_CACHE``, else ``~/.cache/pmm_sde``) keyed by the sources, flags and CPU,
+and loaded with ctypes. ``PMM_SDE_NATIVE=0`` turns them off; where no compiler works,
+``native_available()`` is False, ``native_unavailable_reason()`` says why, and the torch path
+runs instead.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ def _compile(compiler: str, target: tuple[str, ...], library: Path) -> None:
                            check=True, capture_output=True, text=True)
             objects.append(str(obj))
         built = Path(build) / "libpmm_native.so"
+        # No -ffast-math at the link: gcc would add crtfastmath.o, whose constructor turns on
+        # flush-to-zero for the whole process.
         subprocess.run([compiler, "-shared", *objects, "-o", str(built), "-lm"],
                        check=True, capture_output=True, text=True)
         library.parent.mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,7 @@ def fused_backend(backend: str, mu: torch.Tensor, xhat: torch.Tensor, *scalars: 
         return "torch"
     fits = (mu.dtype in _FLOAT_DTYPES and torch.is_tensor(xhat)
             and (xhat.shape, xhat.dtype, xhat.device) == (mu.shape, mu.dtype, mu.device)
-            and all(torch.as_tensor(s).numel() == 1 for s in scalars))
+            and all(not torch.is_tensor(s) or s.numel() == 1 for s in scalars))
     return chosen if fits else "torch"
 
 

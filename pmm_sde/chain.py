@@ -20,6 +20,9 @@ from .result import SampleResult
 
 #: Counters reserved for the draws of one step (shared with the solvers' driver).
 COUNTERS_PER_STEP = 8
+#: Prediction dtypes the compiled CPU check reads, and its constraints (``nonnegative`` flag).
+_NATIVE_DTYPES = (torch.float32, torch.float64)
+_ENTRYWISE_NONNEGATIVE = {None: None, "finite": False, "finite and >= 0": True}
 
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Evidence = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
@@ -51,29 +54,51 @@ def resolve_shape(family: ConjugateFamily, shape) -> tuple[int, ...]:
 
 
 class PredictionMonitor:
-    """Checks predictions without a host sync: keeps each evaluation's 0-dim invalid flag and
-    reports the first invalid one at the end."""
+    """Checks predictions without a host sync: keeps each evaluation's invalid flag and reports the
+    first invalid one at the end.
+
+    On a CPU tensor whose family's constraint is entrywise (``entrywise_prediction_check``) the
+    flag comes from the compiled check (``pmm_sde.kernels.native.count_invalid``, one pass, a
+    Python bool; the CPU has no sync to avoid), else from ``family.invalid_prediction`` (a 0-dim
+    tensor).
+    """
 
     def __init__(self, family: ConjugateFamily, state_shape: torch.Size, device):
+        from .kernels import native  # here, not at the top: pmm_sde.kernels imports this module
+
         self.family = family
         self.state_shape = state_shape
-        self._invalid: list[torch.Tensor] = []
+        self._invalid: list[torch.Tensor | bool] = []
+        entrywise = family.entrywise_prediction_check
+        if entrywise not in _ENTRYWISE_NONNEGATIVE:
+            raise ValueError(f"entrywise_prediction_check must be one of {list(_ENTRYWISE_NONNEGATIVE)}, "
+                             f"got {entrywise!r}")
+        self._count_invalid = None
+        if entrywise is not None and torch.device(device).type == "cpu" and native.native_available():
+            nonnegative = _ENTRYWISE_NONNEGATIVE[entrywise]
+            self._count_invalid = lambda x: native.count_invalid(x, nonnegative)
 
     def check(self, xhat: torch.Tensor) -> torch.Tensor:
         """Record whether ``xhat``, the next evaluation (steps count from 0), is invalid."""
         if xhat.shape != self.state_shape:
             raise ValueError(f"predictor must return a tensor shaped like mu {tuple(self.state_shape)}, "
                              f"got {tuple(xhat.shape)}")
-        self._invalid.append(self.family.invalid_prediction(xhat))
+        if self._count_invalid is not None and xhat.device.type == "cpu" and xhat.dtype in _NATIVE_DTYPES:
+            self._invalid.append(self._count_invalid(xhat) > 0)
+        else:
+            self._invalid.append(self.family.invalid_prediction(xhat))
         return xhat
 
     def raise_if_bad(self) -> None:
         if not self._invalid:
             return
-        bad = torch.nonzero(torch.stack(self._invalid)).flatten()
-        if bad.numel():
+        if all(torch.is_tensor(flag) for flag in self._invalid):
+            flags = torch.stack(self._invalid).tolist()
+        else:
+            flags = [bool(flag) for flag in self._invalid]
+        if any(flags):
             raise ValueError(f"predictor returned a value that is not {self.family.prediction_constraint} "
-                             f"(first at step {int(bad[0])})")
+                             f"(first at step {flags.index(True)})")
 
 
 def _simulate(family: ConjugateFamily, alphas, draw: Evidence, n: int, shape, save_trajectory: bool,

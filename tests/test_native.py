@@ -201,3 +201,46 @@ def test_invalid_predictions_still_raise_on_the_native_backend():
     for solver in (PMMChain, EulerMaruyama):
         with pytest.raises(ValueError, match="not finite"):
             pmm_sde.sample(normal, solver(backend="native"), steps=2, n=4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("family", [pmm_sde.NormalNormal(0.0, 1.0), pmm_sde.GammaPoisson(1.0, 1.0)],
+                         ids=["normal", "gamma_poisson"])
+def test_compiled_prediction_check_agrees_with_the_families_reference(family, dtype):
+    nonnegative = family.entrywise_prediction_check == "finite and >= 0"
+    generator = torch.Generator().manual_seed(5)
+    specials = [float("nan"), float("inf"), -float("inf"), -1e-30, -0.0, 0.0, torch.finfo(dtype).max,
+                -torch.finfo(dtype).max, torch.finfo(dtype).tiny / 4]
+    for trial in range(60):
+        x = torch.rand(37, 3, generator=generator, dtype=dtype) * 10
+        if trial % 2:
+            x.view(-1)[int(torch.randint(111, (1,), generator=generator))] = specials[trial % len(specials)]
+        count = native.count_invalid(x, nonnegative)
+        assert (count > 0) == bool(family.invalid_prediction(x)), (trial, x.view(-1)[x.view(-1) != x.view(-1)])
+    assert native.count_invalid(torch.tensor([[1.0, float("nan")], [-2.0, float("inf")]]), True) == 3
+    assert native.count_invalid(torch.tensor([[1.0, float("nan")], [-2.0, float("inf")]]).t(), False) == 2
+
+
+def test_the_samplers_report_the_first_invalid_step_from_the_compiled_check():
+    calls = []
+
+    def predictor(mu, A):
+        calls.append(1)
+        return torch.full_like(mu, float("nan") if len(calls) == 3 else 1.0)
+
+    process = pmm_sde.NormalNormalSDE(pmm_sde.NormalNormal(), pmm_sde.schedules.Linear(2.0), predictor)
+    with pytest.raises(ValueError, match=r"not finite \(first at step 2\)"):
+        pmm_sde.sample(process, "euler_maruyama", steps=5, n=4)
+    cox = pmm_sde.GammaPoissonCoxSDE(pmm_sde.GammaPoisson(1.0, 1.0), pmm_sde.schedules.Linear(2.0),
+                                     lambda mu, A: torch.full_like(mu, -1.0))
+    with pytest.raises(ValueError, match=r"not finite and >= 0 \(first at step 0\)"):
+        pmm_sde.sample(cox, "tau_leap", steps=3, n=4)
+
+
+def test_a_family_with_an_unknown_entrywise_constraint_is_refused():
+    class Bounded(pmm_sde.NormalNormal):
+        entrywise_prediction_check = "in (0, 1)"
+
+    process = pmm_sde.NormalNormalSDE(Bounded(), pmm_sde.schedules.Linear(2.0), lambda mu, A: mu)
+    with pytest.raises(ValueError, match="entrywise_prediction_check must be one of"):
+        pmm_sde.sample(process, "pmm_chain", steps=2, n=3)

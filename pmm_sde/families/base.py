@@ -33,6 +33,10 @@ class ConjugateFamily(ABC):
     has_class_axis: bool = False
     #: Constraint on predictions, used in error messages.
     prediction_constraint: str = "finite"
+    #: The constraint entry by entry, for checks that scan the prediction once (the compiled CPU
+    #: check of ``PredictionMonitor``): "finite" or "finite and >= 0"; None (the default, and the
+    #: simplex of Dirichlet-Categorical) leaves the check to ``invalid_prediction``, the reference.
+    entrywise_prediction_check: str | None = None
 
     @property
     @abstractmethod

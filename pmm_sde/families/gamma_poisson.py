@@ -18,6 +18,7 @@ class GammaPoisson(ConjugateFamily):
     """
 
     prediction_constraint = "finite and >= 0"
+    entrywise_prediction_check = "finite and >= 0"
 
     def __init__(self, concentration: float | torch.Tensor = 1.0, rate: float | torch.Tensor = 1.0):
         self.concentration = positive(concentration, "concentration")

@@ -20,6 +20,7 @@ class NormalNormal(ConjugateFamily):
     """
 
     prediction_constraint = "finite"
+    entrywise_prediction_check = "finite"
 
     def __init__(self, mean: float | torch.Tensor = 0.0, precision: float | torch.Tensor = 1.0):
         self.mean = as_float_tensor(mean, "mean")

@@ -7,7 +7,8 @@ same float64 operations in the same order for the Poisson search and PTRS (compi
 fast-math or fused multiply-adds, so the counts equal the torch path's), and Box-Muller through
 vector math (float32 normals equal to one ulp, almost always exactly; float64 to a few ulps).
 ``csrc/steps.c`` fuses a solver step around them (:mod:`pmm_sde.kernels.steps`): one pass over
-``mu`` and ``xhat``, coefficients computed by torch as on the other backends. One thread.
+``mu`` and ``xhat``, coefficients computed by torch as on the other backends. ``csrc/checks.c``
+counts invalid predictions for the samplers' checks. One thread.
 
 The sources are built on first use with the system C compiler (``$CC``, else ``cc``) into a
 cache folder (``$PMM_SDE_CACHE``, else ``~/.cache/pmm_sde``) keyed by the sources, flags and CPU,
@@ -35,7 +36,8 @@ _SOURCES = Path(__file__).with_name("csrc")
 #: Object files and their compiler flags: vector math for Box-Muller; IEEE order for the counts.
 _OBJECTS = (("normal.c", ("-O3", "-ffast-math", "-ffp-contract=off")),
             ("poisson.c", ("-O3", "-ffp-contract=off")),
-            ("steps.c", ("-O3", "-ffp-contract=off")))
+            ("steps.c", ("-O3", "-ffp-contract=off")),
+            ("checks.c", ("-O3", "-ffp-contract=off")))
 #: Tried in order: tuned for this CPU, then generic.
 _TARGET_FLAGS = (("-march=native",), ())
 
@@ -101,6 +103,9 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     for name, argtypes in signatures.items():
         getattr(lib, name).argtypes = argtypes
         getattr(lib, name).restype = None
+    for suffix in ("f32", "f64"):
+        getattr(lib, f"pmm_count_invalid_{suffix}").argtypes = [ptr, i64, ctypes.c_int]
+        getattr(lib, f"pmm_count_invalid_{suffix}").restype = i64
     return lib
 
 
@@ -183,3 +188,10 @@ def fused_step(step: str, mu: torch.Tensor, xhat: torch.Tensor, coefficients: li
         mu.data_ptr(), xhat.data_ptr(), mu.numel(), *(float(c) for c in coefficients),
         int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr())
     return out
+
+
+def count_invalid(x: torch.Tensor, nonnegative: bool) -> int:
+    """How many entries of the float32 or float64 CPU tensor ``x`` are NaN or infinite, or (with
+    ``nonnegative``) negative: one pass, no tensor created (``csrc/checks.c``)."""
+    x = x.contiguous()
+    return getattr(_library(), "pmm_count_invalid_" + _suffix(x.dtype))(x.data_ptr(), x.numel(), int(nonnegative))

@@ -28,6 +28,21 @@ def test_throughput_sections_report_every_method_and_ratio():
     assert "euler_maruyama" in run.summary_table(report)
 
 
+def test_the_torchsde_goal_is_judged_on_the_cheap_oracle_and_the_loop_goals_everywhere():
+    def record(predictor, em_torchsde, em_randn):
+        ratios = {"euler_maruyama_vs_torchsde_euler": em_torchsde, "euler_maruyama_vs_hand_loop_randn": em_randn,
+                  "euler_maruyama_vs_hand_loop_philox": 1.0, "hand_loop_randn_vs_torchsde_euler": 6.0}
+        return {"predictor": predictor, "steps": 200, "throughput_ratios": ratios}
+
+    goals = run.goals({"throughput": [record("gaussian", 5.2, 0.9), record("gaussian_mixture", 1.9, 0.95)]})
+    torchsde = goals["euler_maruyama_vs_torchsde_euler"]
+    assert torchsde["met"] and not torchsde["met_in_every_configuration"] and torchsde["judged_on"] == ["gaussian"]
+    assert torchsde["hand_loop_randn_vs_torchsde_euler"] == {"gaussian/200": 6.0, "gaussian_mixture/200": 6.0}
+    assert not run.goals({"throughput": [record("gaussian", 4.9, 0.9)]})["euler_maruyama_vs_torchsde_euler"]["met"]
+    missed = run.goals({"throughput": [record("gaussian", 5.2, 0.9), record("gaussian_mixture", 1.9, 0.8)]})
+    assert not missed["euler_maruyama_vs_hand_loop_randn"]["met"]
+
+
 def test_accuracy_section_finds_nfe_for_both_processes():
     result = run.accuracy_vs_cost(TINY, brownian_solvers=["euler_maruyama", "ode_2m"])
     for part, baseline in (("brownian", "euler_maruyama"), ("cox", "tau_leap")):

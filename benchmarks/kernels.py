@@ -1,6 +1,7 @@
 """Throughput of Poisson draws: the package's samplers against eager ``torch.poisson``.
 
-On CPU: the torch reference path (``pmm_sde.random.poisson``, which
+On CPU: the compiled draws (``pmm_sde.kernels.poisson(backend="native")``, where a C compiler
+works) and the torch reference path (``pmm_sde.random.poisson``, which
 ``pmm_sde.kernels.poisson(backend="torch")`` runs) against ``torch.poisson``. On CUDA: the
 Triton kernel (and, up to ``TORCH_PATH_MAX_CUDA`` elements, the torch path) against
 ``torch.poisson``, with each method's fraction of the memory-bandwidth roofline:
@@ -16,8 +17,9 @@ the median of the per-repeat ratios. Run from the repository root:
 Fused simulator steps (``--suite steps``, :mod:`pmm_sde.kernels.steps`), float32 states:
 
 * ``tau_leap_step`` (Gamma-Poisson, ``mu' = ((b0 + A0) mu + Poisson(dA xhat)) / (b0 + A1)``, rates
-  around 3): the Triton kernel against eager torch (``torch.poisson`` and three elementwise ops)
-  and the torch reference path. A step moves 12 bytes per element (read mu and xhat, write mu').
+  around 3): the Triton kernel (on CPU the compiled step) against eager torch (``torch.poisson``
+  and three elementwise ops) and the torch reference path. A step moves 12 bytes per element
+  (read mu and xhat, write mu').
 * ``gamma_oracle_tau_leap`` (``TRAJECTORY_STEPS`` steps of the Gamma oracle, all in registers)
   against an eager torch loop (oracle, ``torch.poisson``, update per step) and the torch reference
   path. Rates are in element-steps per second; ``vs_step_roofline`` is the element-step rate over
@@ -125,6 +127,8 @@ def methods_for(rate: torch.Tensor, device: torch.device) -> dict[str, Callable[
     if device.type == "cuda":
         from pmm_sde.kernels import triton_random
         methods["triton"] = lambda: triton_random.poisson(rate, seed=1, counter=0)
+    if device.type == "cpu" and kernels.native_available():
+        methods["native"] = lambda: kernels.poisson(rate, seed=1, counter=0, backend="native", validate=False)
     if device.type == "cpu" or rate.numel() <= TORCH_PATH_MAX_CUDA:
         methods["torch_path"] = lambda: random.poisson(rate, seed=1, counter=0, validate=False)
     return methods
@@ -262,6 +266,9 @@ def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwi
         if cuda:
             coef = torch.stack([lam0, lam1, dA])
             step_methods["triton"] = lambda: triton_steps.tau_leap_step(mu, xhat, coef, 1, 8)
+        if not cuda and kernels.native_available():
+            step_methods["native"] = lambda: kernels.tau_leap_step(mu, xhat, 0.0, 1.0, B0_PRIOR, 1, 8,
+                                                                   backend="native")
         if not cuda or n <= TORCH_PATH_MAX_CUDA:
             step_methods["torch_path"] = lambda: kernels.tau_leap_step(mu, xhat, 0.0, 1.0, B0_PRIOR, 1, 8,
                                                                        backend="torch")

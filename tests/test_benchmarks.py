@@ -5,9 +5,11 @@ import json
 import pytest
 import torch
 
+from benchmarks import kernels as kernels_benchmark
 from benchmarks import run
 from benchmarks.reference_loops import euler_maruyama_loop, tau_leap_loop
 from benchmarks.tensor_memory import peak_bytes
+from pmm_sde import kernels as pmm_kernels
 from pmm_sde.grids import make_grid
 
 CPU = torch.device("cpu")
@@ -109,3 +111,19 @@ def test_orders_2d_reports_every_solver_and_functional(tmp_path):
     report = orders_2d.main(["--solvers", "pmm_2", "--n", "64", "--out", str(out)])
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
     assert report["coupling"] == "antithetic" and set(report["solvers"]["pmm_2"]["fits"]) == {"mean", "variance", "cos"}
+
+
+def test_kernels_benchmark_times_the_compiled_cpu_draws_beside_the_torch_path(tmp_path):
+    out = tmp_path / "kernels.json"
+    threads = torch.get_num_threads()
+    try:
+        report = kernels_benchmark.main(["--quick", "--sizes", "2000", "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)  # --quick runs on one thread
+    assert json.loads(out.read_text())["results"] == report["results"]
+    expected = {"torch.poisson", "torch_path"} | ({"native"} if pmm_kernels.native_available() else set())
+    for record in report["results"]:
+        assert set(record["methods"]) == expected
+        assert all(m["elements_per_s"] > 0 for m in record["methods"].values())
+    tau_leap = [r for r in report["steps"] if r["kernel"] == "tau_leap_step"]
+    assert tau_leap and set(tau_leap[0]["methods"]) == {"eager", "torch_path"} | (expected & {"native"})

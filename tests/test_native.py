@@ -1,7 +1,7 @@
 """The compiled CPU draws (pmm_sde.kernels.native) against the torch reference streams.
 
-They need a C compiler: where ``$CC``/``cc`` is missing the module is skipped; where one exists,
-a build that fails is a test failure.
+They need a C compiler: where ``$CC``/``cc`` is missing (or ``PMM_SDE_NATIVE=0`` turns them off)
+the module is skipped; where one exists, a build that fails is a test failure.
 """
 
 import os
@@ -19,6 +19,8 @@ from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap
 
 if shutil.which(os.environ.get("CC", "cc")) is None:
     pytest.skip("no C compiler: the compiled draws cannot be built here", allow_module_level=True)
+if os.environ.get("PMM_SDE_NATIVE") == "0":
+    pytest.skip("PMM_SDE_NATIVE=0 turns the compiled draws off", allow_module_level=True)
 
 RATES = (0.0, 1e-300, 0.3, 3.0, 9.99, 10.0, 30.0, 300.0, 1e4, 1e6, 1e7)
 SEED, COUNTER = 2**40 + 17, 2**32 + 5  # both past 32 bits: the key's high word and the counter's wrap

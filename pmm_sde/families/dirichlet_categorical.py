@@ -16,9 +16,8 @@ from __future__ import annotations
 import torch
 from torch.distributions import Distribution, Independent, Poisson
 
-from .. import random
 from .._validation import positive, positive_int
-from .base import ConjugateFamily, nonfinite
+from .base import ConjugateFamily, nonfinite, stream_poisson
 
 
 class DirichletCategorical(ConjugateFamily):
@@ -55,7 +54,7 @@ class DirichletCategorical(ConjugateFamily):
 
     def observe(self, x, alpha, seed, counter):
         """Class counts ``c_k ~ Poisson(alpha x_k)`` (event count ~ Poisson(alpha), classes ~ x)."""
-        return random.poisson(alpha * x, seed, counter, validate=False)
+        return stream_poisson(alpha * x, seed, counter)
 
     def increments(self, y, alpha):
         return y, y.sum(-1, keepdim=True)

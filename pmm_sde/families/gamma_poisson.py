@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 from torch.distributions import Distribution, Poisson
 
-from .. import random
 from .._validation import positive
-from .base import ConjugateFamily, nonfinite
+from .base import ConjugateFamily, nonfinite, stream_poisson
 
 
 class GammaPoisson(ConjugateFamily):
@@ -37,7 +36,7 @@ class GammaPoisson(ConjugateFamily):
 
     def observe(self, x, alpha, seed, counter):
         """``y ~ Poisson(alpha x)``."""
-        return random.poisson(alpha * x, seed, counter, validate=False)
+        return stream_poisson(alpha * x, seed, counter)
 
     def increments(self, y, alpha):
         return y, torch.as_tensor(alpha, dtype=y.dtype, device=y.device)

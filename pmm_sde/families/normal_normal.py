@@ -7,9 +7,8 @@ import math
 import torch
 from torch.distributions import Distribution, Normal
 
-from .. import random
 from .._validation import as_float_tensor, positive
-from .base import ConjugateFamily, nonfinite
+from .base import ConjugateFamily, nonfinite, stream_normal
 
 
 class NormalNormal(ConjugateFamily):
@@ -39,13 +38,13 @@ class NormalNormal(ConjugateFamily):
 
     def observe(self, x, alpha, seed, counter):
         """``y = x + alpha^(-1/2) z``, ``z`` standard normal."""
-        z = random.normal(tuple(x.shape), seed, counter, dtype=x.dtype, device=x.device)
+        z = stream_normal(x.shape, seed, counter, x)
         return x + z * torch.rsqrt(torch.as_tensor(alpha, dtype=x.dtype, device=x.device))
 
     def evidence(self, x, alpha, seed, counter):
         """``s = alpha y = alpha x + sqrt(alpha) z`` (finite also for a zero-information step)."""
         alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
-        z = random.normal(tuple(x.shape), seed, counter, dtype=x.dtype, device=x.device)
+        z = stream_normal(x.shape, seed, counter, x)
         return alpha * x + torch.sqrt(alpha) * z, alpha
 
     def increments(self, y, alpha):

@@ -183,3 +183,25 @@ def test_joint_component_targets_refuse_points_of_another_shape(target):
     with pytest.raises(ValueError, match="exactly"):
         oracle(torch.zeros(5, 2), torch.tensor(3.0))
     assert oracle(torch.zeros(5), torch.tensor(3.0)).shape == (5,)
+
+
+def test_per_coordinate_oracles_follow_the_state_shape_as_it_changes():
+    """The Gaussian and Gamma oracles read their parameters expanded to the state's shape and keep
+    them for the last shape: a new batch size, data shape or dtype must give the closed forms
+    (m + s^2 S) / (1 + A s^2) and (a + N) / (b + A) again, not a stale expansion."""
+    normal, gamma_poisson = pmm.NormalNormal(0.5, 2.0), pmm.GammaPoisson(2.0, 1.5)
+    mean, std = torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.5, 1.0, 2.0])
+    concentration, rate = torch.tensor([3.0, 1.0, 0.5]), 0.5
+    gaussian = pmm.targets.Gaussian(mean, std).predictor(normal)
+    gamma = pmm.targets.Gamma(concentration, rate).predictor(gamma_poisson)
+    generator = torch.Generator().manual_seed(3)
+    for n, extra, dtype in [(5, (), torch.float64), (7, (), torch.float64), (4, (2,), torch.float64),
+                            (5, (), torch.float32)]:
+        shape = (n, *extra, 3)
+        A = torch.tensor(1.7, dtype=dtype)
+        mu = torch.rand(shape, generator=generator, dtype=torch.float64).to(dtype) + 0.1
+        S = normal.cast(mu).statistic(mu, A)
+        want = (mean.to(dtype) + std.to(dtype) ** 2 * S) / (1.0 + A * std.to(dtype) ** 2)
+        assert torch.equal(gaussian(mu, A), want), (n, extra, dtype)
+        N = gamma_poisson.cast(mu).statistic(mu, A)
+        assert torch.equal(gamma(mu, A), (concentration.to(dtype) + N) / (rate + A)), (n, extra, dtype)

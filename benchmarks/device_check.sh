@@ -3,9 +3,11 @@
 # run from the repository root. Results go to $OUT (default ./device_check_out). About 5 minutes:
 #   1. tests/test_kernels.py + tests/test_kernel_steps.py with the GPU hidden, Triton interpreted
 #      (what a CPU runner does);
-#   2. tests/test_kernel_steps.py with compiled Triton on CUDA tensors (TRITON_INTERPRET=0;
+#   2. tests/test_kernel_steps.py with compiled Triton on CUDA tensors (TRITON_INTERPRET=0; this includes
+#      the families' draws, which go through the Triton kernels on CUDA;
 #      test_kernels.py is not run this way: its Triton cases use CPU tensors);
-#   3. python -m benchmarks.kernels (Poisson draws, fused steps, whole trajectories) -> kernels.json;
+#   3. python -m benchmarks.kernels --sweep (Poisson draws, fused steps, whole trajectories, and the
+#      Poisson kernels at each launch shape of SWEEP_LAUNCHES) -> kernels.json;
 #   3b. python -m benchmarks.run --quick on CUDA (throughput against torchsde, Cox on Triton) -> run_cuda_quick.json;
 #   4. a short summary.
 set -u
@@ -27,7 +29,7 @@ TRITON_INTERPRET=0 timeout 150 \
 tail -n 12 "$OUT/pytest_cuda.log"
 
 echo "== 3. benchmarks"
-TRITON_INTERPRET=0 timeout 200 python -m benchmarks.kernels --out "$OUT/kernels.json" \
+TRITON_INTERPRET=0 timeout 240 python -m benchmarks.kernels --sweep --out "$OUT/kernels.json" \
   > "$OUT/kernels.log" 2>&1 || status=1
 tail -n 2 "$OUT/kernels.log" | cut -c1-300
 
@@ -54,6 +56,10 @@ for r in report["steps"]:
             k, v["per_s"], v["speedup_vs_" + base], v.get("roofline_fraction", float("nan")),
             ", vs step roof %.2f" % v["vs_step_roofline"] if "vs_step_roofline" in v else "")
         for k, v in r["methods"].items()), r.get("agreement", ""))
+for r in report["launch_sweep"]:
+    print("launch block=%d warps=%d: poisson x%.2f, tau_leap_step x%.2f, gamma trajectory x%.2f" % (
+        r["block"], r["num_warps"], r["poisson_vs_torch.poisson"], r["tau_leap_step_vs_eager"],
+        r["gamma_oracle_tau_leap_vs_eager_loop"]))
 PY
 echo "device_check status: $status"
 exit $status

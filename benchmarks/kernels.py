@@ -25,6 +25,8 @@ Fused simulator steps (``--suite steps``, :mod:`pmm_sde.kernels.steps`), float32
   path. Rates are in element-steps per second; ``vs_step_roofline`` is the element-step rate over
   that of a per-step kernel running at the copy bandwidth (12 bytes per element-step), i.e. how far
   the fused trajectory goes beyond what any one-kernel-per-step simulator could reach.
+* ``--sweep`` (CUDA): the kernels with Poisson draws at each launch shape of ``SWEEP_LAUNCHES``
+  (elements and warps per program), against eager torch, to choose ``POISSON_LAUNCH``.
 * ``gamma_mixture_oracle_tau_leap``, ``point_masses_oracle_tau_leap`` and
   ``gaussian_oracle_pmm_chain`` (``TRAJECTORY_STEPS`` steps of the two-component Gamma-mixture and
   point-mass oracles, and of the Gaussian oracle's Normal-Normal PMM chain), each against an eager
@@ -310,6 +312,49 @@ def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwi
     return records
 
 
+#: Launch shapes (elements per program, warps per program) that ``--sweep`` times for the kernels with
+#: Poisson draws, at ``SWEEP_SIZE`` elements.
+SWEEP_LAUNCHES = ((32, 1), (64, 1), (128, 1), (128, 2), (256, 4))
+SWEEP_SIZE = 10**7
+
+
+def launch_sweep(device: torch.device, repeats: int, n: int = SWEEP_SIZE) -> list[dict]:
+    """Each of ``SWEEP_LAUNCHES`` as ``triton_random.POISSON_LAUNCH``, timed on ``n`` Poisson draws
+    (mixed rates), the tau-leap step (rate 3) and the Gamma-oracle trajectory, against eager torch.
+    Run on CUDA (on the CPU with ``TRITON_INTERPRET=1`` only as a test)."""
+    from pmm_sde.kernels import triton_random, triton_steps
+    rate = rate_tensor("mixed", n, device)
+    mu = torch.full((n,), A0_PRIOR / B0_PRIOR, dtype=RATE_DTYPE, device=device)
+    xhat = torch.full((n,), 3.0, dtype=RATE_DTYPE, device=device)
+    coef = torch.tensor([B0_PRIOR, B0_PRIOR + 1.0, 1.0], dtype=RATE_DTYPE, device=device)
+    grid = [float(k) for k in range(TRAJECTORY_STEPS + 1)]
+    grid_device = torch.tensor(grid, dtype=RATE_DTYPE, device=device)
+    coef5 = torch.tensor([A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, A0_PRIOR / B0_PRIOR], dtype=RATE_DTYPE, device=device)
+    default = triton_random.POISSON_LAUNCH
+    records = []
+    try:
+        for block, num_warps in SWEEP_LAUNCHES:
+            triton_random.POISSON_LAUNCH = triton_random.Launch(block, num_warps)
+            times = interleaved_times({
+                "torch.poisson": lambda: torch.poisson(rate),
+                "poisson": lambda: triton_random.poisson(rate, seed=1, counter=0),
+                "eager_step": lambda: (coef[0] * mu + torch.poisson(coef[2] * xhat)) / coef[1],
+                "tau_leap_step": lambda: triton_steps.tau_leap_step(mu, xhat, coef, 1, 8),
+                "eager_loop": lambda: gamma_oracle_eager(mu, grid),
+                "gamma_oracle_tau_leap": lambda: triton_steps.gamma_oracle_tau_leap(n, grid_device, coef5, 1),
+            }, repeats, device)
+            median = {name: statistics.median(seconds) for name, seconds in times.items()}
+            record = {"block": block, "num_warps": num_warps, "n": n, "median_s": median,
+                      "poisson_vs_torch.poisson": median["torch.poisson"] / median["poisson"],
+                      "tau_leap_step_vs_eager": median["eager_step"] / median["tau_leap_step"],
+                      "gamma_oracle_tau_leap_vs_eager_loop": median["eager_loop"] / median["gamma_oracle_tau_leap"]}
+            records.append(record)
+            print(json.dumps(record), flush=True)
+    finally:
+        triton_random.POISSON_LAUNCH = default
+    return records
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -320,6 +365,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--suite", choices=["draws", "steps", "all"], default="all",
                         help="Poisson draws, fused simulator steps, or both (default)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="CUDA: also time the Poisson kernels at each of SWEEP_LAUNCHES")
     parser.add_argument("--threads", type=int,
                         help="torch CPU threads (default: torch's; 1 with --quick, robust on busy machines)")
     return parser.parse_args(argv)
@@ -351,6 +398,7 @@ def main(argv: list[str] | None = None) -> dict:
         "results": (benchmark(device, sizes, ["inversion", "ptrs", "mixed"], repeats, bandwidth)
                     if args.suite in ("draws", "all") else []),
         "steps": (benchmark_steps(device, sizes, repeats, bandwidth) if args.suite in ("steps", "all") else []),
+        "launch_sweep": launch_sweep(device, min(repeats, 5)) if args.sweep and cuda else [],
     }
     if args.out is not None:
         args.out.write_text(json.dumps(report, indent=2))

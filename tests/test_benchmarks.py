@@ -1,6 +1,10 @@
 """The benchmark script's functions at tiny sizes, so that it cannot rot (no timing assertions)."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -127,3 +131,22 @@ def test_kernels_benchmark_times_the_compiled_cpu_draws_beside_the_torch_path(tm
         assert all(m["elements_per_s"] > 0 for m in record["methods"].values())
     tau_leap = [r for r in report["steps"] if r["kernel"] == "tau_leap_step"]
     assert tau_leap and set(tau_leap[0]["methods"]) == {"eager", "torch_path"} | (expected & {"native"})
+
+
+def test_kernel_sass_counts_the_poisson_search_loop_without_division_or_barrier(tmp_path):
+    """The static sm_90 count (no GPU): the inversion search's loop body, repeated per step for every
+    lane of a program, is a few float64 multiplies and adds and one warp vote. The earlier search
+    (``p_k = p_{k-1} rate / k`` over 4-warp programs) cost 152 issue slots per pass with 2 barriers."""
+    pytest.importorskip("triton")
+    out = tmp_path / "sass.json"
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # compile, do not interpret
+    result = subprocess.run([sys.executable, "-m", "benchmarks.kernel_sass", "--kernels", "tau_leap_step",
+                             "--out", str(out)], cwd=Path(__file__).resolve().parents[1], env=env,
+                            capture_output=True, text=True, timeout=300)
+    if result.returncode != 0 and "ptxas" in result.stderr:
+        pytest.skip("triton's ptxas does not run here")
+    assert result.returncode == 0, result.stderr[-2000:]
+    (record,) = json.loads(out.read_text())
+    search = record["loops"][0]
+    assert record["barriers"] == 0 and record["local_memory_ops"] == 0
+    assert search["issue_slots"] <= 40 and search["fp64"] <= 6 * record["elements_per_thread"]

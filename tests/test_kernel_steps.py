@@ -491,3 +491,18 @@ def test_solvers_take_a_backend_and_the_registry_still_builds_them():
     assert pmm_sde.solvers.get_solver("pmm_chain", process).backend == "auto"
     assert pmm_sde.solvers.get_solver("euler_maruyama", process).check_stability
     assert isinstance(pmm_sde.solvers.get_solver("tau_leap", _cox_process(POINTS_2D)), TauLeap)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_family_draws_on_a_device_are_the_reference_streams(device):
+    """What ``run_chain`` and the training objective draw (``families.base.stream_*``): Triton on CUDA,
+    the compiled or torch path on the CPU; the reference stream's numbers on every device."""
+    from pmm_sde.families.base import stream_normal, stream_poisson
+
+    generator = torch.Generator().manual_seed(3)
+    rate = 40.0 * torch.rand(7, 301, generator=generator)  # inversion and PTRS
+    assert torch.equal(stream_poisson(rate.to(device), 5, 16).cpu(), random.poisson(rate, 5, 16))
+    for dtype in DTYPES:
+        z = stream_normal((7, 301), 5, 16, like=torch.empty(0, dtype=dtype, device=device))
+        assert z.dtype == dtype and z.device.type == device
+        torch.testing.assert_close(z.cpu(), random.normal((7, 301), 5, 16, dtype=dtype), rtol=1e-6, atol=1e-6)

@@ -20,7 +20,7 @@ from pmm_sde import kernels, random  # noqa: E402
 from pmm_sde.kernels import triton_random  # noqa: E402
 from pmm_sde.testing import assert_moments, assert_same_law  # noqa: E402
 
-RATES = (0.0, 0.3, 3.0, 9.99, 10.0, 30.0, 300.0, 1e4, 1e6)
+RATES = (0.0, 0.3, 3.0, 9.99, 10.0, 29.99, 30.0, 300.0, 1e4, 1e6)  # inversion below 30, PTRS from 30
 DTYPES = (torch.float32, torch.float64)
 
 
@@ -88,7 +88,7 @@ def test_unvalidated_poisson_gives_nan_at_invalid_rates_on_both_backends():
 def test_triton_poisson_equals_torch_poisson_mixed_rates(dtype):
     generator = torch.Generator().manual_seed(0)
     rate = torch.tensor(RATES, dtype=dtype).repeat(300)
-    rate = rate[torch.randperm(rate.numel(), generator=generator)].reshape(45, 60)
+    rate = rate[torch.randperm(rate.numel(), generator=generator)].reshape(50, 60)
     got = kernels.poisson(rate, seed=2**40 + 3, counter=2**31 + 9, backend="triton")
     want = kernels.poisson(rate, seed=2**40 + 3, counter=2**31 + 9, backend="torch")
     assert got.shape == rate.shape
@@ -99,7 +99,7 @@ def test_triton_poisson_equals_torch_poisson_mixed_rates(dtype):
                        kernels.poisson(transposed, 1, 2, backend="torch"))
 
 
-@pytest.mark.parametrize("lam", [0.3, 3.0, 30.0, 300.0])
+@pytest.mark.parametrize("lam", [0.3, 3.0, 29.99, 30.0, 300.0])  # 29.99: inversion at its largest rates
 def test_poisson_chi_square(lam):
     rate = torch.full((40_000,), lam, dtype=torch.float64)
     draws = kernels.poisson(rate, seed=21, counter=4, backend="torch")
@@ -217,3 +217,17 @@ def test_package_imports_and_samples_without_triton():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": path}, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_launch_sweep_times_every_launch_shape_and_restores_the_default(monkeypatch):
+    from benchmarks import kernels as kernels_benchmark
+    from pmm_sde.kernels import triton_random
+
+    launches = ((32, 1), (128, 2))  # two of the sweep's shapes: the interpreter is slow
+    monkeypatch.setattr(kernels_benchmark, "SWEEP_LAUNCHES", launches)
+    monkeypatch.setattr(kernels_benchmark, "TRAJECTORY_STEPS", 4)
+    default = triton_random.POISSON_LAUNCH
+    records = kernels_benchmark.launch_sweep(torch.device("cpu"), repeats=1, n=64)
+    assert [(r["block"], r["num_warps"]) for r in records] == list(launches)
+    assert all(r["tau_leap_step_vs_eager"] > 0 and r["gamma_oracle_tau_leap_vs_eager_loop"] > 0 for r in records)
+    assert triton_random.POISSON_LAUNCH == default

@@ -22,6 +22,7 @@ installed (``pmm_sde.kernels.backend.triton_available``).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import triton
@@ -29,11 +30,22 @@ import triton.language as tl
 
 from .. import random as streams
 
-#: Elements (Poisson) or Philox groups of four (normal) per program. Small, because a block runs
-#: its rejection loop until its slowest element is done.
-POISSON_BLOCK = 256
-NORMAL_BLOCK = 256
-_NUM_WARPS = 4
+
+
+class Launch(NamedTuple):
+    """Elements (or Philox groups of four, for normal draws) per program, and warps per program."""
+
+    block: int
+    num_warps: int
+
+
+#: Kernels that draw Poisson counts run their search and rejection loops until the slowest lane of
+#: the program is done, so a program is one warp of 64 elements (two per thread): the loops'
+#: "any lane left" test is one warp vote (no barrier), and the wait is for the slowest of 64, not
+#: of 256. The benchmarks (``python -m benchmarks.kernels --sweep``) time other choices on a GPU.
+POISSON_LAUNCH = Launch(64, 1)
+#: Normal draws have no loop.
+NORMAL_LAUNCH = Launch(256, 4)
 
 _INVERSION_MAX = tl.constexpr(streams.POISSON_INVERSION_MAX)
 _EXACT_MAX = tl.constexpr(streams.LOG_FACTORIAL_EXACT_MAX)
@@ -74,36 +86,47 @@ def _any(flags):
 
 @triton.jit
 def _log_factorial(k):
-    """``pmm_sde.random.log_factorial``, op for op."""
+    """``pmm_sde.random.log_factorial``, op for op, with its one ``log`` taken once: of the exact
+    product where ``k <= 18``, of ``x`` where Stirling's series applies (a lane needs only one)."""
     exact = tl.zeros_like(k) + 1.0
     for j in tl.static_range(2, _EXACT_MAX + 1):
         exact = tl.where(k >= j, exact * j, exact)
     x = tl.maximum(k, _EXACT_MAX + 1) + 1.0
+    small = k <= _EXACT_MAX
+    log_value = tl.log(tl.where(small, exact, x))
     s = 1.0 / x
     s2 = s * s
     series = s * (_S0 + s2 * (_S1 + s2 * (_S2 + s2 * (_S3 + s2 * _S4))))
-    stirling = (x - 0.5) * tl.log(x) - x + _HALF_LOG_2PI + series
-    return tl.where(k <= _EXACT_MAX, tl.log(exact), stirling)
+    stirling = (x - 0.5) * log_value - x + _HALF_LOG_2PI + series
+    return tl.where(small, log_value, stirling)
 
 
 @triton.jit
 def _poisson_inversion(lam, u):
-    """``pmm_sde.random._poisson_inversion``: smallest ``k`` with ``F(k; lam) >= u``."""
-    k = tl.zeros_like(lam)
-    p = tl.exp(-lam)
-    cdf = p
-    active = u > cdf
+    """``pmm_sde.random._poisson_inversion``: smallest ``k`` with ``F(k; lam) >= u``.
+
+    The block searches in lockstep: pass ``k`` (a scalar) updates every lane's ``P, T, D`` and
+    counts the lanes still searching. A lane's values after its search ended are never read.
+    """
+    d = u * tl.exp(lam)
+    t = tl.zeros_like(lam) + 1.0
+    p = t
+    active = d > t
+    count = tl.zeros(lam.shape, dtype=tl.int32)
+    k = tl.zeros((), dtype=tl.float64)
     while _any(active):
-        k = k + active.to(tl.float64)
-        p = tl.where(active, p * lam / tl.maximum(k, 1.0), p)
-        cdf = cdf + tl.where(active, p, 0.0)
-        active = active & (u > cdf) & (p > 0)
-    return k
+        k += 1.0
+        count += active.to(tl.int32)
+        p = p * lam
+        t = k * t + p
+        d = d * k
+        active = active & (d > t)
+    return count.to(tl.float64)
 
 
 @triton.jit
 def _poisson_ptrs(lam, pending, seed, index, counter):
-    """``pmm_sde.random._poisson_ptrs`` for the entries flagged ``pending`` (``lam >= 10``)."""
+    """``pmm_sde.random._poisson_ptrs`` for the entries flagged ``pending`` (``lam >= POISSON_INVERSION_MAX``)."""
     slam = tl.sqrt(lam)
     loglam = tl.log(lam)
     b = 0.931 + 2.53 * slam
@@ -185,9 +208,9 @@ def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
     out = torch.empty_like(flat)
     n = flat.numel()
     if n:
-        _poisson_kernel[(triton.cdiv(n, POISSON_BLOCK),)](
-            flat, out, n, _key(seed), _counter_word(counter), BLOCK=POISSON_BLOCK,
-            num_warps=_NUM_WARPS, enable_fp_fusion=False)
+        block, num_warps = POISSON_LAUNCH
+        _poisson_kernel[(triton.cdiv(n, block),)](flat, out, n, _key(seed), _counter_word(counter), BLOCK=block,
+                                                  num_warps=num_warps, enable_fp_fusion=False)
     return out
 
 
@@ -200,8 +223,8 @@ def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype,
     out = torch.empty(shape, dtype=dtype, device=device)
     n = out.numel()
     if n:
-        groups = triton.cdiv(n, 4)
-        _normal_kernel[(triton.cdiv(groups, NORMAL_BLOCK),)](
+        block, num_warps = NORMAL_LAUNCH
+        _normal_kernel[(triton.cdiv(triton.cdiv(n, 4), block),)](
             out, n, _key(seed), _counter_word(counter), BITS=streams.unit_interval_bits(dtype),
-            BLOCK=NORMAL_BLOCK, num_warps=_NUM_WARPS, enable_fp_fusion=False)
+            BLOCK=block, num_warps=num_warps, enable_fp_fusion=False)
     return out

@@ -26,12 +26,11 @@ import triton.language as tl
 
 from .. import random as streams
 from ..chain import COUNTERS_PER_STEP
-from .triton_random import (_HALF_LOG_2PI, _INVERSION_MAX, _NUM_WARPS, _S0, _S1, _S2, _S3, _S4, _TWO_PI,
+from . import triton_random
+from .triton_random import (_HALF_LOG_2PI, _INVERSION_MAX, _S0, _S1, _S2, _S3, _S4, _TWO_PI,
                             _WORD_BITS, _any, _counter_word, _key, _philox, _poisson_inversion, _poisson_ptrs,
                             _unit_interval)
 
-#: Elements per program. Small, because a block runs its Poisson loops until its slowest element is done.
-BLOCK = 256
 _COUNTERS_PER_STEP = tl.constexpr(COUNTERS_PER_STEP)
 _INF = tl.constexpr(float("inf"))
 _NEG_INF = tl.constexpr(float("-inf"))
@@ -324,26 +323,28 @@ def _gaussian_pmm_chain_kernel(out_ptr, table_ptr, coef_ptr, n, seed, STEPS: tl.
     tl.store(out_ptr + index, mu, mask=in_range)
 
 
-def _launch(kernel, mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int,
-            **meta) -> torch.Tensor:
+def _launch(kernel, launch: triton_random.Launch, mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor,
+            seed: int, counter: int, **meta) -> torch.Tensor:
     """Run an elementwise step ``kernel`` on the flat contiguous ``mu`` and ``xhat``; ``mu'`` shaped like ``mu``."""
     mu_flat, xhat_flat = mu.contiguous(), xhat.contiguous()
     out = torch.empty_like(mu_flat)
     n = out.numel()
     if n:
-        kernel[(triton.cdiv(n, BLOCK),)](mu_flat, xhat_flat, out, coef, n, _key(seed), _counter_word(counter),
-                                         BLOCK=BLOCK, num_warps=_NUM_WARPS, enable_fp_fusion=False, **meta)
+        kernel[(triton.cdiv(n, launch.block),)](mu_flat, xhat_flat, out, coef, n, _key(seed), _counter_word(counter),
+                                                BLOCK=launch.block, num_warps=launch.num_warps,
+                                                enable_fp_fusion=False, **meta)
     return out
 
 
-def _launch_trajectory(kernel, n: int, tables: tuple[torch.Tensor, ...], coef: torch.Tensor, seed: int,
-                       **meta) -> torch.Tensor:
+def _launch_trajectory(kernel, launch: triton_random.Launch, n: int, tables: tuple[torch.Tensor, ...],
+                       coef: torch.Tensor, seed: int, **meta) -> torch.Tensor:
     """Run a whole-trajectory ``kernel(out, *tables, coef, n, seed, ...)``: the terminal ``mu`` of ``n``
     elements, in the dtype and on the device of ``coef``."""
     out = torch.empty(n, dtype=coef.dtype, device=coef.device)
     if n:
-        kernel[(triton.cdiv(n, BLOCK),)](out, *(t.contiguous() for t in tables), coef, n, _key(seed), BLOCK=BLOCK,
-                                         num_warps=_NUM_WARPS, enable_fp_fusion=False, **meta)
+        kernel[(triton.cdiv(n, launch.block),)](out, *(t.contiguous() for t in tables), coef, n, _key(seed),
+                                                BLOCK=launch.block, num_warps=launch.num_warps,
+                                                enable_fp_fusion=False, **meta)
     return out
 
 
@@ -356,19 +357,20 @@ def _components_meta(components: torch.Tensor) -> dict[str, int]:
 def tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int
                   ) -> torch.Tensor:
     """The Gamma-Poisson step of ``_tau_leap_kernel``; ``coef = (b0 + A0, b0 + A1, A1 - A0)`` in mu's dtype."""
-    return _launch(_tau_leap_kernel, mu, xhat, coef, seed, counter)
+    return _launch(_tau_leap_kernel, triton_random.POISSON_LAUNCH, mu, xhat, coef, seed, counter)
 
 
 def pmm_chain_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int
                    ) -> torch.Tensor:
     """The Normal-Normal step of ``_pmm_chain_kernel``; ``coef = (l0 + A0, l0 + A1, dA, sqrt(dA))``."""
-    return _launch(_pmm_chain_kernel, mu, xhat, coef, seed, counter, BITS=streams.unit_interval_bits(mu.dtype))
+    return _launch(_pmm_chain_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, coef, seed, counter,
+                   BITS=streams.unit_interval_bits(mu.dtype))
 
 
 def euler_maruyama_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int
                         ) -> torch.Tensor:
     """The Euler-Maruyama step of ``_euler_maruyama_kernel``; ``coef = (alpha0/lambda0, h, sqrt(alpha0 h)/lambda0)``."""
-    return _launch(_euler_maruyama_kernel, mu, xhat, coef, seed, counter,
+    return _launch(_euler_maruyama_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, coef, seed, counter,
                    BITS=streams.unit_interval_bits(mu.dtype))
 
 
@@ -378,27 +380,29 @@ def gamma_oracle_tau_leap(n: int, grid: torch.Tensor, coef: torch.Tensor, seed: 
     ``grid`` (cumulative information, in the state's dtype) and ``coef = (a0, b0, a*, b*, a0/b0)``
     are on the target device in the same dtype, which is the state's.
     """
-    return _launch_trajectory(_gamma_oracle_tau_leap_kernel, n, (grid,), coef, seed, STEPS=grid.numel() - 1)
+    return _launch_trajectory(_gamma_oracle_tau_leap_kernel, triton_random.POISSON_LAUNCH, n, (grid,), coef, seed,
+                              STEPS=grid.numel() - 1)
 
 
 def gamma_mixture_oracle_tau_leap(n: int, grid: torch.Tensor, log_rates: torch.Tensor, components: torch.Tensor,
                                   coef: torch.Tensor, seed: int) -> torch.Tensor:
     """Terminal ``mu`` of ``n`` elements from ``_gamma_mixture_tau_leap_kernel`` (see it for the arguments;
     all in the state's dtype on the target device)."""
-    return _launch_trajectory(_gamma_mixture_tau_leap_kernel, n, (grid, log_rates, components), coef, seed,
-                              STEPS=grid.numel() - 1, **_components_meta(components))
+    return _launch_trajectory(_gamma_mixture_tau_leap_kernel, triton_random.POISSON_LAUNCH, n,
+                              (grid, log_rates, components), coef, seed, STEPS=grid.numel() - 1,
+                              **_components_meta(components))
 
 
 def point_masses_oracle_tau_leap(n: int, grid: torch.Tensor, components: torch.Tensor, coef: torch.Tensor,
                                  seed: int) -> torch.Tensor:
     """Terminal ``mu`` of ``n`` elements from ``_point_masses_tau_leap_kernel`` (see it for the arguments;
     all in the state's dtype on the target device)."""
-    return _launch_trajectory(_point_masses_tau_leap_kernel, n, (grid, components), coef, seed,
-                              STEPS=grid.numel() - 1, **_components_meta(components))
+    return _launch_trajectory(_point_masses_tau_leap_kernel, triton_random.POISSON_LAUNCH, n, (grid, components), coef,
+                              seed, STEPS=grid.numel() - 1, **_components_meta(components))
 
 
 def gaussian_oracle_pmm_chain(n: int, table: torch.Tensor, coef: torch.Tensor, seed: int) -> torch.Tensor:
     """Terminal ``mu`` of ``n`` elements from ``_gaussian_pmm_chain_kernel``; ``table`` (STEPS, 5) and
     ``coef`` (4,) in the state's dtype on the target device."""
-    return _launch_trajectory(_gaussian_pmm_chain_kernel, n, (table,), coef, seed, STEPS=table.shape[0],
-                              BITS=streams.unit_interval_bits(coef.dtype))
+    return _launch_trajectory(_gaussian_pmm_chain_kernel, triton_random.NORMAL_LAUNCH, n, (table,), coef, seed,
+                              STEPS=table.shape[0], BITS=streams.unit_interval_bits(coef.dtype))

@@ -2,10 +2,10 @@
  *
  * The same float64 operations in the same order as the torch reference, so compile without
  * fast-math and with -ffp-contract=off (no fused multiply-add):
- *   rate < 10: inversion by sequential search, u = U(w0) of block (e, counter, 0):
- *       p_0 = exp(-rate), F_0 = p_0;  k <- k + 1, p_k = p_{k-1} rate / k, F_k = F_{k-1} + p_k
- *       while u > F_k and p_k > 0;
- *   rate >= 10: Hormann's PTRS, attempt j from words (w0, w1) of block (e, counter, j);
+ *   rate < 30: inversion by sequential search, u = U(w0) of block (e, counter, 0):
+ *       D_0 = u exp(rate), T_0 = P_0 = 1;  while D_k > T_k: k <- k + 1, P_k = P_{k-1} rate,
+ *       T_k = k T_{k-1} + P_k, D_k = D_{k-1} k  (u > F(k) iff D_k > T_k, no division);
+ *   rate >= 30: Hormann's PTRS, attempt j from words (w0, w1) of block (e, counter, j);
  *   a rate that is negative, NaN or infinite gives NaN.
  */
 #include <math.h>
@@ -13,7 +13,7 @@
 #include "draws.h"
 #include "philox.h"
 
-#define INVERSION_MAX 10.0          /* pmm_sde.random.POISSON_INVERSION_MAX */
+#define INVERSION_MAX 30.0          /* pmm_sde.random.POISSON_INVERSION_MAX */
 #define LOG_FACTORIAL_EXACT_MAX 18  /* pmm_sde.random.LOG_FACTORIAL_EXACT_MAX */
 #define HALF_LOG_2PI 0.9189385332046727
 /* Elements per block of Philox words drawn ahead. */
@@ -35,12 +35,12 @@ static double log_factorial(double k) {
 }
 
 static double poisson_inversion(double rate, double u) {
-    double p = exp(-rate), cdf = p, k = 0.0;
-    while (u > cdf) {
+    double d = u * exp(rate), t = 1.0, p = 1.0, k = 0.0;
+    while (d > t) {  /* a stalled T_k ends when both overflow to inf (k near 171) */
         k += 1.0;
-        p = p * rate / k;
-        cdf = cdf + p;
-        if (!(p > 0)) break;  /* a cdf that stalls below u through rounding ends the search */
+        p = p * rate;
+        t = k * t + p;
+        d = d * k;
     }
     return k;
 }

@@ -1,5 +1,6 @@
 """Counter-based streams: laws, determinism, batch independence."""
 
+import numpy as np
 import torch
 from scipy import stats
 
@@ -65,3 +66,18 @@ def test_invalid_rate_raises_or_is_nan():
         random.poisson(torch.tensor([1.0, -1.0]), seed=0)
     out = random.poisson(torch.tensor([1.0, float("nan"), -2.0, float("inf")]), seed=0, validate=False)
     assert torch.isfinite(out[0]) and torch.isnan(out[1:]).all()
+
+
+def test_poisson_inversion_is_the_inverse_cdf_of_its_uniform():
+    """Below ``POISSON_INVERSION_MAX`` a count is the smallest ``k`` with ``F(k; rate) >= u`` for the
+    stream's own uniform (word 0 of block ``(e, counter, 0)``). ``F`` from scipy (float64, error about
+    1e-15): a count may differ from scipy's only where ``u`` lies within 1e-12 of ``F(k)``."""
+    generator = torch.Generator().manual_seed(5)
+    rate = random.POISSON_INVERSION_MAX * torch.rand(200_000, generator=generator, dtype=torch.float64)
+    rate[:1000] = 0.0
+    counts = random.poisson(rate, seed=9, counter=3).numpy()
+    u = random.uniform(rate.shape, seed=9, counter=3, dtype=torch.float64).numpy()
+    expected = stats.poisson.ppf(u, rate.numpy())
+    differ = counts != expected
+    near_threshold = abs(u - stats.poisson.cdf(np.minimum(counts, expected), rate.numpy())) < 1e-12
+    assert not (differ & ~near_threshold).any()

@@ -28,20 +28,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-#: Kernel name in ``pmm_sde.kernels.triton_random`` / ``triton_steps``, its signature and constexprs
-#: (``BLOCK`` and ``num_warps`` come from the launch the package uses for it).
+#: Kernel name -> (module in ``pmm_sde.kernels``, function, signature, constexprs, launch): ``BLOCK`` and
+#: ``num_warps`` come from the launch the package uses (``triton_random.POISSON_LAUNCH`` or ``NORMAL_LAUNCH``).
+_STEP = {"mu_ptr": "*fp32", "xhat_ptr": "*fp32", "out_ptr": "*fp32", "coef_ptr": "*fp32", "n": "i32", "seed": "i64",
+         "counter": "i32"}
 KERNELS = {
     "poisson": ("triton_random", "_poisson_kernel",
-                {"rate_ptr": "*fp32", "out_ptr": "*fp32", "n": "i32", "seed": "i64", "counter": "i32"}, {}),
-    "tau_leap_step": ("triton_steps", "_tau_leap_kernel",
-                      {"mu_ptr": "*fp32", "xhat_ptr": "*fp32", "out_ptr": "*fp32", "coef_ptr": "*fp32", "n": "i32",
-                       "seed": "i64", "counter": "i32"}, {}),
+                {"rate_ptr": "*fp32", "out_ptr": "*fp32", "n": "i32", "seed": "i64", "counter": "i32"}, {}, "POISSON"),
+    "tau_leap_step": ("triton_steps", "_tau_leap_kernel", _STEP, {}, "POISSON"),
     "gamma_oracle_tau_leap": ("triton_steps", "_gamma_oracle_tau_leap_kernel",
                               {"out_ptr": "*fp32", "grid_ptr": "*fp32", "coef_ptr": "*fp32", "n": "i32",
-                               "seed": "i64"}, {"STEPS": 32}),
-    "pmm_chain_step": ("triton_steps", "_pmm_chain_kernel",
-                       {"mu_ptr": "*fp32", "xhat_ptr": "*fp32", "out_ptr": "*fp32", "coef_ptr": "*fp32", "n": "i32",
-                        "seed": "i64", "counter": "i32"}, {"BITS": 23}),
+                               "seed": "i64"}, {"STEPS": 32}, "POISSON"),
+    "normal": ("triton_random", "_normal_kernel", {"out_ptr": "*fp32", "n": "i32", "seed": "i64", "counter": "i32"},
+               {"BITS": 23}, "NORMAL"),
+    "pmm_chain_step": ("triton_steps", "_pmm_chain_kernel", _STEP, {"BITS": 23}, "NORMAL"),
+    "gaussian_oracle_pmm_chain": ("triton_steps", "_gaussian_pmm_chain_kernel",
+                                  {"out_ptr": "*fp32", "table_ptr": "*fp32", "coef_ptr": "*fp32", "n": "i32",
+                                   "seed": "i64"}, {"STEPS": 32, "BITS": 23}, "NORMAL"),
 }
 _WEIGHT_2 = ("DFMA", "DMUL", "DADD", "DSETP", "DMNMX", "IMAD.WIDE", "IMAD.HI")
 _WEIGHT_4 = ("MUFU", "I2F.F64", "F2F.F64", "F2I.F64", "I2F.F64", "F2F.F32.F64")
@@ -94,7 +97,7 @@ def compile_for_sm90(name: str, block: int, num_warps: int) -> dict:
 
     from pmm_sde.kernels import triton_random, triton_steps
 
-    module_name, function, signature, constexprs = KERNELS[name]
+    module_name, function, signature, constexprs, _ = KERNELS[name]
     module = {"triton_random": triton_random, "triton_steps": triton_steps}[module_name]
     constexprs = constexprs | {"BLOCK": block}
     source = ASTSource(fn=getattr(module, function), signature=signature | {k: "constexpr" for k in constexprs},
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     records = []
     for name in args.kernels.split(","):
-        launch = triton_random.NORMAL_LAUNCH if name == "pmm_chain_step" else triton_random.POISSON_LAUNCH
+        launch = getattr(triton_random, KERNELS[name][4] + "_LAUNCH")
         records.append(compile_for_sm90(name, launch.block, launch.num_warps))
         print(json.dumps(records[-1]), flush=True)
     if args.out is not None:

@@ -33,7 +33,7 @@ from .. import random as streams
 
 
 class Launch(NamedTuple):
-    """Elements (or Philox groups of four, for normal draws) per program, and warps per program."""
+    """Elements per program (a multiple of 4) and warps per program."""
 
     block: int
     num_warps: int
@@ -45,7 +45,7 @@ class Launch(NamedTuple):
 #: of 256. The benchmarks (``python -m benchmarks.kernels --sweep``) time other choices on a GPU.
 POISSON_LAUNCH = Launch(64, 1)
 #: Normal draws have no loop.
-NORMAL_LAUNCH = Launch(256, 4)
+NORMAL_LAUNCH = Launch(1024, 4)
 
 _INVERSION_MAX = tl.constexpr(streams.POISSON_INVERSION_MAX)
 _EXACT_MAX = tl.constexpr(streams.LOG_FACTORIAL_EXACT_MAX)
@@ -171,21 +171,32 @@ def _poisson_kernel(rate_ptr, out_ptr, n, seed, counter, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def _store_box_muller(out_ptr, index, n, radius_word, angle_word, BITS: tl.constexpr):
-    """Lanes ``index`` (``r cos``) and ``index + 1`` (``r sin``) of ``pmm_sde.random.normal``."""
+def _box_muller(radius_word, angle_word, BITS: tl.constexpr):
+    """``(r cos a, r sin a)``, ``r = sqrt(-2 log U(radius_word))``, ``a = 2 pi U(angle_word)``, in float64."""
     radius = tl.sqrt(-2.0 * tl.log(_unit_interval(radius_word, BITS)))
     angle = _TWO_PI * _unit_interval(angle_word, BITS)
-    tl.store(out_ptr + index, radius * tl.cos(angle), mask=index < n)
-    tl.store(out_ptr + index + 1, radius * tl.sin(angle), mask=index + 1 < n)
+    return radius * tl.cos(angle), radius * tl.sin(angle)
+
+
+@triton.jit
+def _normal_block(seed, first, counter, BITS: tl.constexpr, BLOCK: tl.constexpr):
+    """``pmm_sde.random.normal(.., seed, counter)`` at flat indices ``first + arange(BLOCK)``, in float64
+    (``first`` and ``BLOCK`` multiples of 4). Element ``4 g + j`` is lane ``j`` of Philox block
+    ``(g, counter, 0)``: ``r cos``, ``r sin`` of words ``(w0, w1)`` for lanes 0, 1 and of ``(w2, w3)`` for
+    lanes 2, 3. One Philox block, two logs and one cos and sin per pair for each group of four."""
+    group = first // 4 + tl.arange(0, BLOCK // 4)
+    w0, w1, w2, w3 = _philox(seed, group, counter, 0)
+    z0, z1 = _box_muller(w0, w1, BITS)
+    z2, z3 = _box_muller(w2, w3, BITS)
+    return tl.reshape(tl.join(tl.join(z0, z2), tl.join(z1, z3)), (BLOCK,))
 
 
 @triton.jit(do_not_specialize=["seed", "counter"])
 def _normal_kernel(out_ptr, n, seed, counter, BITS: tl.constexpr, BLOCK: tl.constexpr):
-    """``out[e] = pmm_sde.random.normal(shape, seed, counter)[e]`` for ``e < n`` (one group of 4 per lane)."""
-    group = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    w0, w1, w2, w3 = _philox(seed, group, counter, 0)
-    _store_box_muller(out_ptr, 4 * group, n, w0, w1, BITS)
-    _store_box_muller(out_ptr, 4 * group + 2, n, w2, w3, BITS)
+    """``out[e] = pmm_sde.random.normal(shape, seed, counter)[e]`` for ``e < n``."""
+    first = tl.program_id(0).to(tl.int64) * BLOCK
+    index = first + tl.arange(0, BLOCK)
+    tl.store(out_ptr + index, _normal_block(seed, first, counter, BITS, BLOCK), mask=index < n)
 
 
 def _key(seed: int) -> int:
@@ -224,7 +235,7 @@ def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype,
     n = out.numel()
     if n:
         block, num_warps = NORMAL_LAUNCH
-        _normal_kernel[(triton.cdiv(triton.cdiv(n, 4), block),)](
+        _normal_kernel[(triton.cdiv(n, block),)](
             out, n, _key(seed), _counter_word(counter), BITS=streams.unit_interval_bits(dtype),
             BLOCK=block, num_warps=num_warps, enable_fp_fusion=False)
     return out

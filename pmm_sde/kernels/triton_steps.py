@@ -27,8 +27,8 @@ import triton.language as tl
 from .. import random as streams
 from ..chain import COUNTERS_PER_STEP
 from . import triton_random
-from .triton_random import (_HALF_LOG_2PI, _INVERSION_MAX, _S0, _S1, _S2, _S3, _S4, _TWO_PI,
-                            _WORD_BITS, _any, _counter_word, _key, _philox, _poisson_inversion, _poisson_ptrs,
+from .triton_random import (_HALF_LOG_2PI, _INVERSION_MAX, _S0, _S1, _S2, _S3, _S4, _WORD_BITS, _any,
+                            _counter_word, _key, _normal_block, _philox, _poisson_inversion, _poisson_ptrs,
                             _unit_interval)
 
 _COUNTERS_PER_STEP = tl.constexpr(COUNTERS_PER_STEP)
@@ -104,24 +104,15 @@ def _poisson_draw(rate, in_range, seed, index, counter):
 
 
 @triton.jit
-def _normal_draw(seed, index, counter, BITS: tl.constexpr):
-    """``pmm_sde.random.normal`` at flat indices ``index``, in float64 (before rounding to the dtype).
-
-    Element ``e`` is lane ``e & 3`` of Philox block ``(e >> 2, counter, 0)``: lanes 0, 1 use words
-    ``(w0, w1)``, lanes 2, 3 words ``(w2, w3)``; even lanes ``r cos``, odd lanes ``r sin``.
-    """
-    w0, w1, w2, w3 = _philox(seed, index >> 2, counter, 0)
-    lane = index & 3
-    first = lane < 2
-    radius = tl.sqrt(-2.0 * tl.log(_unit_interval(tl.where(first, w0, w2), BITS)))
-    angle = _TWO_PI * _unit_interval(tl.where(first, w1, w3), BITS)
-    return radius * tl.where((lane & 1) == 0, tl.cos(angle), tl.sin(angle))
+def _first(BLOCK: tl.constexpr):
+    """The flat index of this program's first element."""
+    return tl.program_id(0).to(tl.int64) * BLOCK
 
 
 @triton.jit
 def _block(n, BLOCK: tl.constexpr):
     """This program's flat element indices and the mask of those below ``n``."""
-    index = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    index = _first(BLOCK) + tl.arange(0, BLOCK)
     return index, index < n
 
 
@@ -188,7 +179,7 @@ def _pmm_chain_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, BIT
                       BLOCK: tl.constexpr):
     """``mu' = (lam0 mu + (dA xhat + sqrt(dA) z)) / lam1`` with ``coef = (lam0, lam1, dA, sqrt(dA))``."""
     index, in_range, mu, xhat = _load_state(mu_ptr, xhat_ptr, n, BLOCK)
-    z = _normal_draw(seed, index, counter, BITS).to(mu.dtype)
+    z = _normal_block(seed, _first(BLOCK), counter, BITS, BLOCK).to(mu.dtype)
     mu = _frozen_normal_update(mu, xhat, tl.load(coef_ptr), tl.load(coef_ptr + 1), tl.load(coef_ptr + 2),
                                tl.load(coef_ptr + 3), z)
     tl.store(out_ptr + index, mu, mask=in_range)
@@ -203,7 +194,7 @@ def _euler_maruyama_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter
     c = tl.load(coef_ptr)
     h = tl.load(coef_ptr + 1)
     g = tl.load(coef_ptr + 2)
-    z = _normal_draw(seed, index, counter, BITS).to(mu.dtype)
+    z = _normal_block(seed, _first(BLOCK), counter, BITS, BLOCK).to(mu.dtype)
     tl.store(out_ptr + index, mu + c * (xhat - mu) * h + g * z, mask=in_range)
 
 
@@ -318,7 +309,7 @@ def _gaussian_pmm_chain_kernel(out_ptr, table_ptr, coef_ptr, n, seed, STEPS: tl.
         row = table_ptr + 5 * k
         lam0 = tl.load(row)
         xhat = _div(mean + variance * (lam0 * mu - prior_statistic), tl.zeros_like(mu) + tl.load(row + 4))
-        z = _normal_draw(seed, index, k * _COUNTERS_PER_STEP, BITS).to(mu.dtype)
+        z = _normal_block(seed, _first(BLOCK), k * _COUNTERS_PER_STEP, BITS, BLOCK).to(mu.dtype)
         mu = _frozen_normal_update(mu, xhat, lam0, tl.load(row + 1), tl.load(row + 2), tl.load(row + 3), z)
     tl.store(out_ptr + index, mu, mask=in_range)
 

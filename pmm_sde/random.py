@@ -110,6 +110,14 @@ def uniform(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dty
     return to_unit_interval(w0, dtype)
 
 
+def lane_word(seed: int, index: torch.Tensor, counter: int) -> torch.Tensor:
+    """Word ``e & 3`` of Philox block ``(e >> 2, counter, 0)`` for each element index ``e``: one
+    32-bit word per element, the four elements of a group sharing a block (int64 tensor)."""
+    lo, hi = _split_index(index >> 2)
+    words = torch.stack(philox4x32(seed, lo, hi, counter, 0), dim=-1)
+    return words.gather(-1, (index & 3).unsqueeze(-1)).squeeze(-1)
+
+
 def _normal_blocks(seed: int, counter: int, groups: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The four float64 Box-Muller lanes of each group's Philox block ``(g, counter, 0)``, on a
     new last axis: ``(r_a cos t_a, r_a sin t_a, r_b cos t_b, r_b sin t_b)`` with ``(r_a, t_a)``
@@ -195,7 +203,8 @@ def _poisson_inversion(rate: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 
 def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tensor) -> torch.Tensor:
-    """Hormann's PTRS transformed rejection (rate >= POISSON_INVERSION_MAX; valid for rate >= 10), one Philox block per attempt.
+    """Hormann's PTRS transformed rejection (rate >= POISSON_INVERSION_MAX; valid for rate >= 10):
+    attempt ``j = 0, 1, ..`` of element ``e`` from words ``(w0, w1)`` of Philox block ``(e, counter, j + 1)``.
 
     Each attempt works on the still-pending entries only (gathered by position), with the same
     arithmetic per entry as an attempt over all of them.
@@ -211,7 +220,7 @@ def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tens
     result = torch.full_like(lam, -1.0)
     lo, hi = _split_index(index.flatten())
     positions = torch.arange(lam.numel(), device=lam.device)
-    attempt = 0
+    attempt = 1
     while positions.numel() > 0:
         w0, w1, _, _ = philox4x32(seed, lo, hi, counter, attempt)
         u = to_unit_interval(w0, torch.float64) - 0.5
@@ -235,9 +244,10 @@ def poisson(rate: torch.Tensor, seed: int, counter: int = 0, *, index: torch.Ten
             validate: bool = True) -> torch.Tensor:
     """Poisson(rate) counts, exact in law for every finite rate >= 0, deterministic in (seed, counter).
 
-    Inversion by sequential search for rate < 30 (one uniform), PTRS transformed rejection
-    (Hormann 1993) for rate >= 30, computed in float64 so float32 rates up to 1e7 and beyond are
-    safe. Returns counts with the dtype and shape of ``rate``. With ``validate=False`` an invalid
+    Inversion by sequential search for rate < 30 (one uniform: ``lane_word``, word ``e & 3`` of
+    block ``(e >> 2, counter, 0)``), PTRS transformed rejection (Hormann 1993) for rate >= 30
+    (attempt ``j`` from block ``(e, counter, j + 1)``), computed in float64 so float32 rates up to
+    1e7 and beyond are safe. Returns counts with the dtype and shape of ``rate``. With ``validate=False`` an invalid
     rate (negative, NaN, inf) gives NaN at its position instead of raising, with no host sync.
     """
     if validate:
@@ -249,10 +259,8 @@ def poisson(rate: torch.Tensor, seed: int, counter: int = 0, *, index: torch.Ten
     valid = torch.isfinite(rate64) & (rate64 >= 0)
     lam = torch.where(valid, rate64, torch.zeros_like(rate64))
     small = lam < POISSON_INVERSION_MAX
-    lo, hi = _split_index(index)
-    w0, _, _, _ = philox4x32(seed, lo, hi, counter, 0)
     counts = _poisson_inversion(torch.where(small, lam, torch.zeros_like(lam)),
-                                torch.where(small, to_unit_interval(w0, torch.float64),
+                                torch.where(small, to_unit_interval(lane_word(seed, index, counter), torch.float64),
                                             torch.zeros_like(lam)))
     if bool((~small).any()):
         big = ~small

@@ -70,14 +70,22 @@ def test_invalid_rate_raises_or_is_nan():
 
 def test_poisson_inversion_is_the_inverse_cdf_of_its_uniform():
     """Below ``POISSON_INVERSION_MAX`` a count is the smallest ``k`` with ``F(k; rate) >= u`` for the
-    stream's own uniform (word 0 of block ``(e, counter, 0)``). ``F`` from scipy (float64, error about
+    stream's own uniform (``lane_word``: word ``e & 3`` of block ``(e >> 2, counter, 0)``). ``F`` from scipy (float64, error about
     1e-15): a count may differ from scipy's only where ``u`` lies within 1e-12 of ``F(k)``."""
     generator = torch.Generator().manual_seed(5)
     rate = random.POISSON_INVERSION_MAX * torch.rand(200_000, generator=generator, dtype=torch.float64)
     rate[:1000] = 0.0
     counts = random.poisson(rate, seed=9, counter=3).numpy()
-    u = random.uniform(rate.shape, seed=9, counter=3, dtype=torch.float64).numpy()
+    u = random.to_unit_interval(random.lane_word(9, random.element_index(rate.shape), 3), torch.float64).numpy()
     expected = stats.poisson.ppf(u, rate.numpy())
     differ = counts != expected
     near_threshold = abs(u - stats.poisson.cdf(np.minimum(counts, expected), rate.numpy())) < 1e-12
     assert not (differ & ~near_threshold).any()
+
+
+def test_poisson_lanes_of_a_block_are_independent():
+    """The four elements of a group take the four words of one Philox block for their inversion."""
+    counts = random.poisson(torch.full((200_000,), 3.0, dtype=torch.float64), seed=5, counter=0).reshape(-1, 4)
+    corr = torch.corrcoef(counts.T)
+    off = corr[~torch.eye(4, dtype=torch.bool)]
+    assert float(off.abs().max()) < 5 / 50_000 ** 0.5

@@ -57,6 +57,7 @@ _S4 = tl.constexpr(streams.STIRLING_SERIES[4])
 _HALF_LOG_2PI = tl.constexpr(streams.HALF_LOG_2PI)
 _TWO_PI = tl.constexpr(2.0 * math.pi)
 _WORD_BITS = tl.constexpr(streams.unit_interval_bits(torch.float64))
+_INF = tl.constexpr(float("inf"))
 
 
 @triton.jit
@@ -76,6 +77,20 @@ def _philox(seed, index, counter, attempt):
 def _unit_interval(word, BITS: tl.constexpr):
     """``pmm_sde.random.to_unit_interval`` with ``BITS`` kept bits, as float64 (exact)."""
     return ((word >> (32 - BITS)).to(tl.float64) + 0.5) * (2.0**-BITS)
+
+
+@triton.jit
+def _interleave(a0, a1, a2, a3, BLOCK: tl.constexpr):
+    """The ``BLOCK`` values ``a0[0], a1[0], a2[0], a3[0], a0[1], ..`` of four blocks of ``BLOCK // 4``."""
+    return tl.reshape(tl.join(tl.join(a0, a2), tl.join(a1, a3)), (BLOCK,))
+
+
+@triton.jit
+def _lane_words(seed, first, counter, BLOCK: tl.constexpr):
+    """``pmm_sde.random.lane_word`` at flat indices ``first + arange(BLOCK)`` (``first``, ``BLOCK``
+    multiples of 4): one Philox block ``(g, counter, 0)`` per group ``g`` of four elements."""
+    w0, w1, w2, w3 = _philox(seed, first // 4 + tl.arange(0, BLOCK // 4), counter, 0)
+    return _interleave(w0, w1, w2, w3, BLOCK)
 
 
 @triton.jit
@@ -105,7 +120,7 @@ def _log_factorial(k):
 def _poisson_inversion(lam, u):
     """``pmm_sde.random._poisson_inversion``: smallest ``k`` with ``F(k; lam) >= u``.
 
-    The block searches in lockstep: pass ``k`` (a scalar) updates every lane's ``P, T, D`` and
+    The block searches in lockstep: pass ``k`` (a scalar, exact in float64) updates every lane's ``P, T, D`` and
     counts the lanes still searching. A lane's values after its search ended are never read.
     """
     d = u * tl.exp(lam)
@@ -113,9 +128,10 @@ def _poisson_inversion(lam, u):
     p = t
     active = d > t
     count = tl.zeros(lam.shape, dtype=tl.int32)
-    k = tl.zeros((), dtype=tl.float64)
+    step = 0
     while _any(active):
-        k += 1.0
+        step += 1
+        k = step.to(tl.float64)
         count += active.to(tl.int32)
         p = p * lam
         t = k * t + p
@@ -126,7 +142,8 @@ def _poisson_inversion(lam, u):
 
 @triton.jit
 def _poisson_ptrs(lam, pending, seed, index, counter):
-    """``pmm_sde.random._poisson_ptrs`` for the entries flagged ``pending`` (``lam >= POISSON_INVERSION_MAX``)."""
+    """``pmm_sde.random._poisson_ptrs`` for the entries flagged ``pending`` (``lam >= POISSON_INVERSION_MAX``):
+    attempt ``j = 0, 1, ..`` from words ``(w0, w1)`` of block ``(index, counter, j + 1)``."""
     slam = tl.sqrt(lam)
     loglam = tl.log(lam)
     b = 0.931 + 2.53 * slam
@@ -135,7 +152,7 @@ def _poisson_ptrs(lam, pending, seed, index, counter):
     log_inv_alpha = tl.log(inv_alpha)
     v_r = 0.9277 - 3.6224 / (b - 2.0)
     result = tl.zeros_like(lam) - 1.0
-    attempt = 0
+    attempt = 1
     while _any(pending):
         w0, w1, _, _ = _philox(seed, index, counter, attempt)
         u = _unit_interval(w0, _WORD_BITS) - 0.5
@@ -153,21 +170,35 @@ def _poisson_ptrs(lam, pending, seed, index, counter):
     return result
 
 
-@triton.jit(do_not_specialize=["seed", "counter"])
-def _poisson_kernel(rate_ptr, out_ptr, n, seed, counter, BLOCK: tl.constexpr):
-    """``out[e] = pmm_sde.random.poisson(rate, seed, counter)[e]`` for the flat ``rate``."""
-    index = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    in_range = index < n
-    lam = tl.load(rate_ptr + index, mask=in_range, other=0.0).to(tl.float64)
+@triton.jit
+def _poisson_draw(rate, seed, first, n, counter, BLOCK: tl.constexpr):
+    """``pmm_sde.random.poisson(rate, seed, counter, validate=False)`` at flat indices ``first + arange(BLOCK)``
+    (lanes from ``n`` on are padding).
+
+    ``rate`` is float32 or float64; the count is returned in float64 (NaN where the rate is
+    negative, NaN or infinite), to be cast to the state's dtype as the torch path does.
+    """
+    index = first + tl.arange(0, BLOCK)
+    lam = rate.to(tl.float64)
+    valid = (lam >= 0.0) & (lam < _INF)
+    lam = tl.where(valid, lam, 0.0)
     small = lam < _INVERSION_MAX
-    big = in_range & ~small
-    w0, _, _, _ = _philox(seed, index, counter, 0)
-    counts = _poisson_inversion(tl.where(small, lam, 0.0),
-                                tl.where(small, _unit_interval(w0, _WORD_BITS), 0.0))
+    big = (index < n) & ~small
+    u = _unit_interval(_lane_words(seed, first, counter, BLOCK), _WORD_BITS)
+    counts = _poisson_inversion(tl.where(small, lam, 0.0), tl.where(small, u, 0.0))
     if _any(big):
         counts = tl.where(big, _poisson_ptrs(tl.where(big, lam, _INVERSION_MAX), big, seed, index, counter),
                           counts)
-    tl.store(out_ptr + index, counts, mask=in_range)
+    return tl.where(valid, counts, _INF - _INF)  # inf - inf: NaN (a NaN global fails Triton's nan != nan check)
+
+
+@triton.jit(do_not_specialize=["seed", "counter"])
+def _poisson_kernel(rate_ptr, out_ptr, n, seed, counter, BLOCK: tl.constexpr):
+    """``out[e] = pmm_sde.random.poisson(rate, seed, counter, validate=False)[e]`` for the flat ``rate``."""
+    first = tl.program_id(0).to(tl.int64) * BLOCK
+    index = first + tl.arange(0, BLOCK)
+    rate = tl.load(rate_ptr + index, mask=index < n, other=0.0)
+    tl.store(out_ptr + index, _poisson_draw(rate, seed, first, n, counter, BLOCK), mask=index < n)
 
 
 @triton.jit
@@ -184,11 +215,10 @@ def _normal_block(seed, first, counter, BITS: tl.constexpr, BLOCK: tl.constexpr)
     (``first`` and ``BLOCK`` multiples of 4). Element ``4 g + j`` is lane ``j`` of Philox block
     ``(g, counter, 0)``: ``r cos``, ``r sin`` of words ``(w0, w1)`` for lanes 0, 1 and of ``(w2, w3)`` for
     lanes 2, 3. One Philox block, two logs and one cos and sin per pair for each group of four."""
-    group = first // 4 + tl.arange(0, BLOCK // 4)
-    w0, w1, w2, w3 = _philox(seed, group, counter, 0)
+    w0, w1, w2, w3 = _philox(seed, first // 4 + tl.arange(0, BLOCK // 4), counter, 0)
     z0, z1 = _box_muller(w0, w1, BITS)
     z2, z3 = _box_muller(w2, w3, BITS)
-    return tl.reshape(tl.join(tl.join(z0, z2), tl.join(z1, z3)), (BLOCK,))
+    return _interleave(z0, z1, z2, z3, BLOCK)
 
 
 @triton.jit(do_not_specialize=["seed", "counter"])

@@ -27,12 +27,9 @@ import triton.language as tl
 from .. import random as streams
 from ..chain import COUNTERS_PER_STEP
 from . import triton_random
-from .triton_random import (_HALF_LOG_2PI, _INVERSION_MAX, _S0, _S1, _S2, _S3, _S4, _WORD_BITS, _any,
-                            _counter_word, _key, _normal_block, _philox, _poisson_inversion, _poisson_ptrs,
-                            _unit_interval)
+from .triton_random import _HALF_LOG_2PI, _S0, _S1, _S2, _S3, _S4, _counter_word, _key, _normal_block, _poisson_draw
 
 _COUNTERS_PER_STEP = tl.constexpr(COUNTERS_PER_STEP)
-_INF = tl.constexpr(float("inf"))
 _NEG_INF = tl.constexpr(float("-inf"))
 #: ``_lgamma`` raises its argument to at least this by ``Gamma(x + 1) = x Gamma(x)`` before Stirling's
 #: series, whose first omitted term is then below ``691 / 360360 / 16^11 < 1.1e-16``.
@@ -84,26 +81,6 @@ def _round_half_even(x):
 
 
 @triton.jit
-def _poisson_draw(rate, in_range, seed, index, counter):
-    """``pmm_sde.random.poisson(rate, seed, counter, validate=False)`` at flat indices ``index``.
-
-    ``rate`` is float32 or float64; the count is returned in float64 (NaN where the rate is
-    negative, NaN or infinite), to be cast to the state's dtype as the torch path does.
-    """
-    lam = rate.to(tl.float64)
-    valid = (lam >= 0.0) & (lam < _INF)
-    lam = tl.where(valid, lam, 0.0)
-    small = lam < _INVERSION_MAX
-    big = in_range & ~small
-    w0, _, _, _ = _philox(seed, index, counter, 0)
-    counts = _poisson_inversion(tl.where(small, lam, 0.0), tl.where(small, _unit_interval(w0, _WORD_BITS), 0.0))
-    if _any(big):
-        counts = tl.where(big, _poisson_ptrs(tl.where(big, lam, _INVERSION_MAX), big, seed, index, counter),
-                          counts)
-    return tl.where(valid, counts, _INF - _INF)  # inf - inf: NaN (a NaN global fails Triton's nan != nan check)
-
-
-@triton.jit
 def _first(BLOCK: tl.constexpr):
     """The flat index of this program's first element."""
     return tl.program_id(0).to(tl.int64) * BLOCK
@@ -143,9 +120,10 @@ def _component_row(components_ptr, row, K: tl.constexpr, KP: tl.constexpr, OTHER
 
 
 @triton.jit
-def _tau_leap_update(mu, xhat, lam0, lam1, dA, in_range, seed, index, counter):
-    """``(lam0 mu + N) / lam1``, ``N ~ Poisson(dA xhat)`` from stream ``(seed, counter)``, cast to mu's dtype."""
-    counts = _poisson_draw(dA * xhat, in_range, seed, index, counter).to(mu.dtype)
+def _tau_leap_update(mu, xhat, lam0, lam1, dA, n, seed, counter, BLOCK: tl.constexpr):
+    """``(lam0 mu + N) / lam1``, ``N ~ Poisson(dA xhat)`` from stream ``(seed, counter)``, cast to mu's dtype
+    (this program's ``BLOCK`` elements, of ``n``)."""
+    counts = _poisson_draw(dA * xhat, seed, _first(BLOCK), n, counter, BLOCK).to(mu.dtype)
     return _div(lam0 * mu + counts, lam1)
 
 
@@ -169,8 +147,8 @@ def _mixture_mean(log_weights, means):
 def _tau_leap_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, BLOCK: tl.constexpr):
     """``mu' = (lam0 mu + Poisson(dA xhat)) / lam1`` with ``coef = (lam0, lam1, dA)``."""
     index, in_range, mu, xhat = _load_state(mu_ptr, xhat_ptr, n, BLOCK)
-    mu = _tau_leap_update(mu, xhat, tl.load(coef_ptr), tl.load(coef_ptr + 1), tl.load(coef_ptr + 2), in_range,
-                          seed, index, counter)
+    mu = _tau_leap_update(mu, xhat, tl.load(coef_ptr), tl.load(coef_ptr + 1), tl.load(coef_ptr + 2), n, seed,
+                          counter, BLOCK)
     tl.store(out_ptr + index, mu, mask=in_range)
 
 
@@ -216,7 +194,7 @@ def _gamma_oracle_tau_leap_kernel(out_ptr, grid_ptr, coef_ptr, n, seed, STEPS: t
         A1 = tl.load(grid_ptr + k + 1)
         lam0 = b0 + A0
         xhat = _div(a_star + (lam0 * mu - a0), b_star + A0)
-        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, in_range, seed, index, k * _COUNTERS_PER_STEP)
+        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, n, seed, k * _COUNTERS_PER_STEP, BLOCK)
     tl.store(out_ptr + index, mu, mask=in_range)
 
 
@@ -252,7 +230,7 @@ def _gamma_mixture_tau_leap_kernel(out_ptr, grid_ptr, log_rates_ptr, components_
         log_weights = tl.where(real[None, :], log_w[None, :] + evidence, _NEG_INF)
         means = _div(aN, tl.zeros_like(aN) + (b + A0)[None, :])
         xhat = _mixture_mean(log_weights, means)
-        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, in_range, seed, index, k * _COUNTERS_PER_STEP)
+        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, n, seed, k * _COUNTERS_PER_STEP, BLOCK)
     tl.store(out_ptr + index, mu, mask=in_range)
 
 
@@ -285,7 +263,7 @@ def _point_masses_tau_leap_kernel(out_ptr, grid_ptr, components_ptr, coef_ptr, n
         evidence = tl.where(zero, 0.0, N * tl.where(zero, 0.0, log_v[None, :])) - A0 * v[None, :]
         log_weights = tl.where(real[None, :], log_w[None, :] + evidence, _NEG_INF)
         xhat = _mixture_mean(log_weights, values)
-        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, in_range, seed, index, k * _COUNTERS_PER_STEP)
+        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, n, seed, k * _COUNTERS_PER_STEP, BLOCK)
     tl.store(out_ptr + index, mu, mask=in_range)
 
 

@@ -2,10 +2,10 @@
  *
  * The same float64 operations in the same order as the torch reference, so compile without
  * fast-math and with -ffp-contract=off (no fused multiply-add):
- *   rate < 30: inversion by sequential search, u = U(w0) of block (e, counter, 0):
+ *   rate < 30: inversion by sequential search, u = U(word e & 3 of block (e >> 2, counter, 0)):
  *       D_0 = u exp(rate), T_0 = P_0 = 1;  while D_k > T_k: k <- k + 1, P_k = P_{k-1} rate,
  *       T_k = k T_{k-1} + P_k, D_k = D_{k-1} k  (u > F(k) iff D_k > T_k, no division);
- *   rate >= 30: Hormann's PTRS, attempt j from words (w0, w1) of block (e, counter, j);
+ *   rate >= 30: Hormann's PTRS, attempt j = 0, 1, .. from words (w0, w1) of block (e, counter, j + 1);
  *   a rate that is negative, NaN or infinite gives NaN.
  */
 #include <math.h>
@@ -45,18 +45,16 @@ static double poisson_inversion(double rate, double u) {
     return k;
 }
 
-/* PTRS attempt j from words (w0, w1) of block (e, counter, j); attempt 0's words are given. */
-static double poisson_ptrs(double lam, uint32_t w0, uint32_t w1, uint64_t seed, uint32_t counter, uint64_t element) {
+/* PTRS attempt j = 0, 1, .. from words (w0, w1) of block (element, counter, j + 1). */
+static double poisson_ptrs(double lam, uint64_t seed, uint32_t counter, uint64_t element) {
     double slam = sqrt(lam), loglam = log(lam);
     double b = 0.931 + 2.53 * slam;
     double a = -0.059 + 0.02483 * b;
     double inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
     double v_r = 0.9277 - 3.6224 / (b - 2.0);
-    for (uint32_t attempt = 0;; ++attempt) {
-        if (attempt > 0) {
-            uint32_t w2, w3;
-            pmm_philox_blocks(seed, element, 1, counter, attempt, &w0, &w1, &w2, &w3);
-        }
+    for (uint32_t attempt = 1;; ++attempt) {
+        uint32_t w0, w1, w2, w3;
+        pmm_philox_blocks(seed, element, 1, counter, attempt, &w0, &w1, &w2, &w3);
         double u = pmm_unit_interval(w0, 32) - 0.5;
         double v = pmm_unit_interval(w1, 32);
         double us = 0.5 - fabs(u);
@@ -69,16 +67,20 @@ static double poisson_ptrs(double lam, uint32_t w0, uint32_t w1, uint64_t seed, 
 
 void pmm_poisson_range(const double *rate, int64_t first, int64_t count, uint64_t seed, uint32_t counter,
                        double *out) {
-    uint32_t w0[CHUNK], w1[CHUNK], w2[CHUNK], w3[CHUNK];
+    /* The inversion words of a chunk: blocks (g, counter, 0) of its groups g = e >> 2. */
+    uint32_t w0[CHUNK / 4 + 2], w1[CHUNK / 4 + 2], w2[CHUNK / 4 + 2], w3[CHUNK / 4 + 2];
+    const uint32_t *lanes[4] = {w0, w1, w2, w3};
     for (int64_t done = 0; done < count; done += CHUNK) {
         int n = count - done < CHUNK ? (int)(count - done) : CHUNK;
-        uint64_t base = (uint64_t)(first + done);
-        pmm_philox_blocks(seed, base, n, counter, 0, w0, w1, w2, w3);
+        uint64_t base = (uint64_t)(first + done), g0 = base >> 2;
+        pmm_philox_blocks(seed, g0, (int)(((base + (uint64_t)n - 1) >> 2) - g0 + 1), counter, 0, w0, w1, w2, w3);
         for (int i = 0; i < n; ++i) {
             double lam = rate[done + i];
+            uint64_t element = base + (uint64_t)i;
             if (!(isfinite(lam) && lam >= 0)) out[done + i] = NAN;
-            else if (lam < INVERSION_MAX) out[done + i] = poisson_inversion(lam, pmm_unit_interval(w0[i], 32));
-            else out[done + i] = poisson_ptrs(lam, w0[i], w1[i], seed, counter, base + (uint64_t)i);
+            else if (lam < INVERSION_MAX)
+                out[done + i] = poisson_inversion(lam, pmm_unit_interval(lanes[element & 3][(element >> 2) - g0], 32));
+            else out[done + i] = poisson_ptrs(lam, seed, counter, element);
         }
     }
 }

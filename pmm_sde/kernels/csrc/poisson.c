@@ -45,16 +45,18 @@ static double poisson_inversion(double rate, double u) {
     return k;
 }
 
-/* PTRS attempt j = 0, 1, .. from words (w0, w1) of block (element, counter, j + 1). */
-static double poisson_ptrs(double lam, uint64_t seed, uint32_t counter, uint64_t element) {
+/* PTRS attempt j = 0, 1, .. from words (w0, w1) of block (element, counter, j + 1); attempt 0's words are given. */
+static double poisson_ptrs(double lam, uint32_t w0, uint32_t w1, uint64_t seed, uint32_t counter, uint64_t element) {
     double slam = sqrt(lam), loglam = log(lam);
     double b = 0.931 + 2.53 * slam;
     double a = -0.059 + 0.02483 * b;
     double inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
     double v_r = 0.9277 - 3.6224 / (b - 2.0);
     for (uint32_t attempt = 1;; ++attempt) {
-        uint32_t w0, w1, w2, w3;
-        pmm_philox_blocks(seed, element, 1, counter, attempt, &w0, &w1, &w2, &w3);
+        if (attempt > 1) {
+            uint32_t w2, w3;
+            pmm_philox_blocks(seed, element, 1, counter, attempt, &w0, &w1, &w2, &w3);
+        }
         double u = pmm_unit_interval(w0, 32) - 0.5;
         double v = pmm_unit_interval(w1, 32);
         double us = 0.5 - fabs(u);
@@ -67,20 +69,25 @@ static double poisson_ptrs(double lam, uint64_t seed, uint32_t counter, uint64_t
 
 void pmm_poisson_range(const double *rate, int64_t first, int64_t count, uint64_t seed, uint32_t counter,
                        double *out) {
-    /* The inversion words of a chunk: blocks (g, counter, 0) of its groups g = e >> 2. */
+    /* A chunk's inversion words: blocks (g, counter, 0) of its groups g = e >> 2; with a rate >= 30
+     * in the chunk, also the first PTRS attempt's blocks (e, counter, 1) of its elements. */
     uint32_t w0[CHUNK / 4 + 2], w1[CHUNK / 4 + 2], w2[CHUNK / 4 + 2], w3[CHUNK / 4 + 2];
+    uint32_t p0[CHUNK], p1[CHUNK], p2[CHUNK], p3[CHUNK];
     const uint32_t *lanes[4] = {w0, w1, w2, w3};
     for (int64_t done = 0; done < count; done += CHUNK) {
         int n = count - done < CHUNK ? (int)(count - done) : CHUNK;
         uint64_t base = (uint64_t)(first + done), g0 = base >> 2;
         pmm_philox_blocks(seed, g0, (int)(((base + (uint64_t)n - 1) >> 2) - g0 + 1), counter, 0, w0, w1, w2, w3);
+        int big = 0;
+        for (int i = 0; i < n; ++i) big |= rate[done + i] >= INVERSION_MAX;
+        if (big) pmm_philox_blocks(seed, base, n, counter, 1, p0, p1, p2, p3);
         for (int i = 0; i < n; ++i) {
             double lam = rate[done + i];
             uint64_t element = base + (uint64_t)i;
             if (!(isfinite(lam) && lam >= 0)) out[done + i] = NAN;
             else if (lam < INVERSION_MAX)
                 out[done + i] = poisson_inversion(lam, pmm_unit_interval(lanes[element & 3][(element >> 2) - g0], 32));
-            else out[done + i] = poisson_ptrs(lam, seed, counter, element);
+            else out[done + i] = poisson_ptrs(lam, p0[i], p1[i], seed, counter, element);
         }
     }
 }

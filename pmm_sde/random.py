@@ -32,8 +32,8 @@ ROUNDS = 10
 #: is valid from 10; inversion by products (``_poisson_inversion``) costs about ``rate`` multiplies
 #: and stays far from float64 overflow (its ``k! e^rate`` is below 1e110 here), so it runs up to 30:
 #: on a GPU every lane of a warp waits for the warp's slowest, and one PTRS attempt costs as much as
-#: about 50 inversion steps. On the CPU an inversion draw at rate 30 costs about 90 ns, a PTRS draw
-#: about 60 ns.
+#: about 40 inversion steps (``benchmarks/kernel_sass.py``). On the CPU an inversion draw at rate 30
+#: costs about 80 ns, a PTRS draw about 60 ns.
 POISSON_INVERSION_MAX = 30.0
 #: ``log_factorial`` takes ``log k!`` from the exact product up to this ``k``, Stirling above.
 LOG_FACTORIAL_EXACT_MAX = 18
@@ -204,7 +204,8 @@ def _poisson_inversion(rate: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tensor) -> torch.Tensor:
     """Hormann's PTRS transformed rejection (rate >= POISSON_INVERSION_MAX; valid for rate >= 10):
-    attempt ``j = 0, 1, ..`` of element ``e`` from words ``(w0, w1)`` of Philox block ``(e, counter, j + 1)``.
+    attempt ``j = 0, 1, ..`` of element ``e`` from words ``(w0, w1)`` of Philox block
+    ``(e, counter, j + 1)``.
 
     Each attempt works on the still-pending entries only (gathered by position), with the same
     arithmetic per entry as an attempt over all of them.
@@ -247,8 +248,9 @@ def poisson(rate: torch.Tensor, seed: int, counter: int = 0, *, index: torch.Ten
     Inversion by sequential search for rate < 30 (one uniform: ``lane_word``, word ``e & 3`` of
     block ``(e >> 2, counter, 0)``), PTRS transformed rejection (Hormann 1993) for rate >= 30
     (attempt ``j`` from block ``(e, counter, j + 1)``), computed in float64 so float32 rates up to
-    1e7 and beyond are safe. Returns counts with the dtype and shape of ``rate``. With ``validate=False`` an invalid
-    rate (negative, NaN, inf) gives NaN at its position instead of raising, with no host sync.
+    1e7 and beyond are safe. Returns counts with the dtype and shape of ``rate``. With
+    ``validate=False`` an invalid rate (negative, NaN, inf) gives NaN at its position instead of
+    raising, with no host sync.
     """
     if validate:
         bad = ~torch.isfinite(rate) | (rate < 0)

@@ -76,7 +76,8 @@ def test_poisson_inversion_is_the_inverse_cdf_of_its_uniform():
     rate = random.POISSON_INVERSION_MAX * torch.rand(200_000, generator=generator, dtype=torch.float64)
     rate[:1000] = 0.0
     counts = random.poisson(rate, seed=9, counter=3).numpy()
-    u = random.to_unit_interval(random.lane_word(9, random.element_index(rate.shape), 3), torch.float64).numpy()
+    word = random.lane_word(9, random.element_index(rate.shape), 3)
+    u = random.to_unit_interval(word, torch.float64).numpy()
     expected = stats.poisson.ppf(u, rate.numpy())
     differ = counts != expected
     near_threshold = abs(u - stats.poisson.cdf(np.minimum(counts, expected), rate.numpy())) < 1e-12

@@ -31,7 +31,6 @@ import triton.language as tl
 from .. import random as streams
 
 
-
 class Launch(NamedTuple):
     """Elements per program (a multiple of 4) and warps per program."""
 
@@ -120,8 +119,9 @@ def _log_factorial(k):
 def _poisson_inversion(lam, u):
     """``pmm_sde.random._poisson_inversion``: smallest ``k`` with ``F(k; lam) >= u``.
 
-    The block searches in lockstep: pass ``k`` (a scalar, exact in float64) updates every lane's ``P, T, D`` and
-    counts the lanes still searching. A lane's values after its search ended are never read.
+    The block searches in lockstep: pass ``k`` (a scalar, exact in float64) updates every lane's
+    ``P, T, D`` and counts the lanes still searching. A lane's values after its search ended are
+    never read.
     """
     d = u * tl.exp(lam)
     t = tl.zeros_like(lam) + 1.0

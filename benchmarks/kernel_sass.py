@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--out", type=Path, help="write the records to this JSON file")
     parser.add_argument("--kernels", default=",".join(KERNELS), help="comma-separated names of KERNELS")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.kernels.split(",")) - set(KERNELS))
+    if unknown:
+        parser.error(f"--kernels: unknown {unknown}; choose from {sorted(KERNELS)}")
     from pmm_sde.kernels import triton_random
 
     records = []

@@ -22,7 +22,7 @@ from pmm_sde import kernels, random  # noqa: E402
 from pmm_sde.count_laws import scheme_count_law, target_count_law  # noqa: E402
 from pmm_sde.families import GammaPoisson, NormalNormal  # noqa: E402
 from pmm_sde.grids import make_grid  # noqa: E402
-from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap  # noqa: E402
+from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap, TauLeap2  # noqa: E402
 from pmm_sde.targets import Gamma, GammaMixture, Gaussian, PointMasses  # noqa: E402
 from pmm_sde.testing import assert_moments, assert_same_law  # noqa: E402
 from pmm_sde.testing.laws import same_law_pvalue  # noqa: E402
@@ -404,16 +404,18 @@ POINTS_2D = PointMasses([0.4, 0.6], torch.tensor([[0.5, 2.0], [3.0, 1.0]]))
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_tau_leap_solver_on_triton_equals_torch(device, dtype, kernel_calls):
-    """Every step runs as kernels.tau_leap_step on Triton, bitwise equal to the torch path."""
+@pytest.mark.parametrize("solver, leaps", [(TauLeap, 1), (TauLeap2, 2)], ids=["tau_leap", "tau_leap_2"])
+def test_tau_leap_solvers_on_triton_equal_torch(device, dtype, solver, leaps, kernel_calls):
+    """Every leap (two per step for tau_leap_2) runs as kernels.tau_leap_step on Triton, bitwise
+    equal to the torch path."""
     device = _triton_device(device)
     process = _cox_process(POINTS_2D)
     run = dict(steps=5, n=150, seed=3, dtype=dtype, device=device)
-    want = pmm_sde.sample(process, TauLeap(backend="torch"), **run)
+    want = pmm_sde.sample(process, solver(backend="torch"), **run)
     calls = kernel_calls("tau_leap_step")
-    got = pmm_sde.sample(process, TauLeap(backend="triton"), **run)
-    assert calls == ["triton"] * 5
-    assert torch.equal(got.mu, want.mu) and torch.equal(got.A, want.A) and got.nfe == want.nfe == 5
+    got = pmm_sde.sample(process, solver(backend="triton"), **run)
+    assert calls == ["triton"] * 5 * leaps
+    assert torch.equal(got.mu, want.mu) and torch.equal(got.A, want.A) and got.nfe == want.nfe == 5 * leaps
 
 
 def test_tau_leap_solver_takes_the_torch_path_where_no_kernel_fits(kernel_calls):
@@ -423,11 +425,12 @@ def test_tau_leap_solver_takes_the_torch_path_where_no_kernel_fits(kernel_calls)
     family = pmm_sde.DirichletCategorical(3, 1.0)
     dirichlet = pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Linear(3.0),
                                            pmm_sde.targets.Categorical(probs).predictor(family), shape=(2,))
-    cases = [(dirichlet, {}), (_cox_process(POINTS_2D), {"poisson_paths": pmm_sde.PoissonPaths(seed=2)}),
+    gamma = [(_cox_process(POINTS_2D), {"poisson_paths": pmm_sde.PoissonPaths(seed=2)}),
              (_cox_process(POINTS_2D, GammaPoisson(1.5, torch.tensor([0.5, 2.0]))), {})]
+    cases = [(TauLeap, dirichlet, {})] + [(solver, *case) for solver in (TauLeap, TauLeap2) for case in gamma]
     calls = kernel_calls("tau_leap_step")
-    for process, extra in cases:
-        got, want = (pmm_sde.sample(process, TauLeap(backend=backend), steps=3, n=20, seed=4, dtype=F64, **extra)
+    for solver, process, extra in cases:
+        got, want = (pmm_sde.sample(process, solver(backend=backend), steps=3, n=20, seed=4, dtype=F64, **extra)
                      for backend in ("triton", "torch"))
         assert torch.equal(got.mu, want.mu) and torch.equal(got.A, want.A)
     assert calls == []
@@ -484,7 +487,7 @@ def test_invalid_predictions_still_raise_on_the_triton_backend():
 
 def test_solvers_take_a_backend_and_the_registry_still_builds_them():
     process = _normal_process()
-    for solver in (PMMChain, EulerMaruyama, TauLeap):
+    for solver in (PMMChain, EulerMaruyama, TauLeap, TauLeap2):
         assert solver().backend == "auto"
         with pytest.raises(ValueError, match="backend must be one of"):
             solver(backend="cuda")

@@ -15,7 +15,7 @@ import torch
 import pmm_sde
 from pmm_sde import kernels, random
 from pmm_sde.kernels import native
-from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap
+from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap, TauLeap2
 
 if shutil.which(os.environ.get("CC", "cc")) is None:
     pytest.skip("no C compiler: the compiled draws cannot be built here", allow_module_level=True)
@@ -175,18 +175,22 @@ def _processes():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("solver, kernel", [(EulerMaruyama, "euler_maruyama_step"), (PMMChain, "pmm_chain_step"),
-                                            (TauLeap, "tau_leap_step")],
-                         ids=["euler_maruyama", "pmm_chain", "tau_leap"])
-def test_solvers_run_their_steps_native_on_cpu_by_default(solver, kernel, dtype, kernel_calls):
+@pytest.mark.parametrize("solver, kernel, per_step",
+                         [(EulerMaruyama, "euler_maruyama_step", 1), (PMMChain, "pmm_chain_step", 1),
+                          (TauLeap, "tau_leap_step", 1), (TauLeap2, "tau_leap_step", 2)],
+                         ids=["euler_maruyama", "pmm_chain", "tau_leap", "tau_leap_2"])
+def test_solvers_run_their_steps_native_on_cpu_by_default(solver, kernel, per_step, dtype, kernel_calls):
+    """Each fused step (two per step for tau_leap_2) is the native kernel, with the torch path's
+    numbers: bitwise for the Poisson steps and float32 normals."""
     normal, cox = _processes()
-    process = cox if solver is TauLeap else normal
+    counts = solver in (TauLeap, TauLeap2)
+    process = cox if counts else normal
     run = dict(steps=5, n=150, seed=3, dtype=dtype)
     want = pmm_sde.sample(process, solver(backend="torch"), **run)
     calls = kernel_calls(kernel)
     got = pmm_sde.sample(process, solver(), **run)
-    assert calls == ["native"] * 5 and got.nfe == 5
-    if dtype == torch.float32 or solver is TauLeap:
+    assert calls == ["native"] * 5 * per_step and got.nfe == want.nfe == 5 * per_step
+    if dtype == torch.float32 or counts:
         assert torch.equal(got.mu, want.mu)
     else:
         eps = torch.finfo(dtype).eps

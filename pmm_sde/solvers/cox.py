@@ -28,10 +28,28 @@ from .base import Solver, State, register
 BOUND_ROUNDOFF = 16
 
 
-def poisson_evidence(family, noise, xhat: torch.Tensor, dA: torch.Tensor, k: int, slot: int):
-    """Evidence ``(c, a)`` of counts ``c ~ Poisson(dA xhat)`` from slot ``slot`` of step ``k``'s noise
-    (or the next increments of its Poisson paths): ``family.evidence`` with the driver's noise."""
-    return family.increments(noise.poisson(k, dA * xhat, slot), dA)
+def leap(backend: str, family, noise, state: State, xhat: torch.Tensor, dA: torch.Tensor, k: int, slot: int
+         ) -> State:
+    """One leap with the intensity ``xhat`` frozen over the exposure ``dA``:
+
+        c ~ Poisson(dA xhat),   (mu', A') = absorb(mu, A, *family.increments(c, dA)),
+
+    the counts from slot ``slot`` of step ``k``'s noise (or the next increments of its Poisson paths).
+
+    On the Triton or native ``backend`` (``kernels.fused_backend``) a Gamma-Poisson leap with a scalar
+    prior rate ``b0`` and counter-based noise is one fused kernel,
+    ``kernels.tau_leap_step(mu, xhat, A, A + dA, b0, seed, counter(k, slot), dA=dA)``, with the
+    arithmetic of the torch path (``A' = A + dA``, ``mu' = ((b0 + A) mu + c) / (b0 + A')``), so both
+    give the same numbers; otherwise the torch path.
+    """
+    fused = ("torch" if family.has_class_axis or not noise.counter_based
+             else kernels.fused_backend(backend, state.mu, xhat, family.prior_strength, state.A))
+    if fused != "torch":
+        A1 = state.A + dA
+        mu = kernels.tau_leap_step(state.mu, xhat, state.A, A1, family.prior_strength.reshape(()), noise.seed,
+                                   noise.counter(k, slot), backend=fused, dA=dA)
+        return State(mu, A1)
+    return State(*family.absorb(state.mu, state.A, *family.increments(noise.poisson(k, dA * xhat, slot), dA)))
 
 
 @register
@@ -48,10 +66,8 @@ class TauLeap(Solver):
     ``backend`` (``"auto"``, ``"torch"``, ``"native"``, ``"triton"``; ``"auto"`` is Triton for CUDA
     tensors when triton imports, the compiled CPU steps for CPU tensors when a C compiler works): on
     Triton or native a Gamma-Poisson step with a scalar prior rate ``b0`` and the counter-based
-    noise (no ``poisson_paths``) runs as one fused kernel,
-    ``kernels.tau_leap_step(mu, xhat, A, A + dA, b0, seed, counter(k, 0), dA=dA)``, with the
-    arithmetic of the torch path (``A' = A + dA``, ``mu' = ((b0 + A) mu + c) / (b0 + A')``), so both
-    give the same numbers; other runs take the torch path.
+    noise (no ``poisson_paths``) runs as one fused kernel (see ``leap``), with the same numbers as
+    the torch path; other runs take the torch path.
     """
 
     name = "tau_leap"
@@ -65,17 +81,8 @@ class TauLeap(Solver):
         self.backend = backend
 
     def step(self, predict, state, interval, noise):
-        family = predict.family
-        xhat = predict(state.mu, state.A)
-        fused = ("torch" if family.has_class_axis or not noise.counter_based
-                 else kernels.fused_backend(self.backend, state.mu, xhat, family.prior_strength, state.A))
-        if fused != "torch":
-            A1 = state.A + interval.dA
-            mu = kernels.tau_leap_step(state.mu, xhat, state.A, A1, family.prior_strength.reshape(()), noise.seed,
-                                       noise.counter(interval.index, 0), backend=fused, dA=interval.dA)
-            return State(mu, A1)
-        return State(*family.absorb(state.mu, state.A,
-                                    *poisson_evidence(family, noise, xhat, interval.dA, interval.index, 0)))
+        return leap(self.backend, predict.family, noise, state, predict(state.mu, state.A), interval.dA,
+                    interval.index, 0)
 
 
 @register
@@ -104,6 +111,9 @@ class TauLeap2(Solver):
     Gamma-Poisson only: after one event a sharp Dirichlet-Categorical predictor (a categorical
     oracle) is one-hot, so ``2 xhat* - xhat0`` has negative class rates and the clipped scheme is
     first order there; use tau_leap or thinning.
+
+    ``backend`` as for ``tau_leap``: each half step is one fused kernel where ``leap`` allows it
+    (slots 0 and 1 of the step's noise), with the same numbers as the torch path.
     """
 
     name = "tau_leap_2"
@@ -118,13 +128,17 @@ class TauLeap2(Solver):
     def applies_to(cls, process: PMMProcess) -> bool:
         return super().applies_to(process) and not process.counts_information
 
+    def __init__(self, backend: str = "auto"):
+        kernels.check_backend(backend)
+        self.backend = backend
+
     def step(self, predict, state, interval, noise):
         family, k = predict.family, interval.index
         half = 0.5 * interval.dA
         xhat0 = predict(state.mu, state.A)
-        mid = family.absorb(state.mu, state.A, *poisson_evidence(family, noise, xhat0, half, k, 0))
-        extrapolated = torch.clamp(2.0 * predict(*mid) - xhat0, min=0.0)
-        return State(*family.absorb(*mid, *poisson_evidence(family, noise, extrapolated, half, k, 1)))
+        mid = leap(self.backend, family, noise, state, xhat0, half, k, 0)
+        extrapolated = torch.clamp(2.0 * predict(mid.mu, mid.A) - xhat0, min=0.0)
+        return leap(self.backend, family, noise, mid, extrapolated, half, k, 1)
 
 
 @register

@@ -50,10 +50,17 @@ class Noise:
             return (dW / torch.sqrt(interval.h)).reshape(self.shape).to(self.dtype)
         return kernels.normal(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype, device=self.device)
 
-    def uniform(self, k: int, slot: int = 0, attempt: int = 0) -> torch.Tensor:
-        """U(0, 1) draws of step k; ``attempt`` indexes successive draws of a rejection loop."""
-        return random.uniform(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype,
-                              device=self.device, index=self._index, attempt=attempt)
+    @property
+    def index(self) -> torch.Tensor:
+        """The flat element index of each entry of the state (int64, the state's shape)."""
+        return self._index
+
+    def uniform(self, k: int, slot: int = 0, attempt: int = 0, index: torch.Tensor | None = None) -> torch.Tensor:
+        """U(0, 1) draws of step k; ``attempt`` indexes successive draws of a rejection loop. With
+        ``index`` (element indices, entries of ``self.index``) only those elements' draws, shaped like it."""
+        index = self._index if index is None else index
+        return random.uniform(tuple(index.shape), self.seed, self.counter(k, slot), dtype=self.dtype,
+                              device=self.device, index=index, attempt=attempt)
 
     def poisson(self, k: int, rate: torch.Tensor, slot: int = 0) -> torch.Tensor:
         """Poisson(rate) counts of step k (NaN where the rate is invalid; the caller checks rates).

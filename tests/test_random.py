@@ -5,6 +5,7 @@ import torch
 from scipy import stats
 
 from pmm_sde import random
+from pmm_sde.noise import Noise
 from pmm_sde.testing import assert_moments, assert_same_law
 
 
@@ -27,6 +28,16 @@ def test_uniform_law():
     u = random.uniform((100_000,), seed=1, counter=7, dtype=torch.float64)
     assert float(u.min()) > 0 and float(u.max()) < 1
     assert_same_law(u, stats.uniform())
+
+
+def test_noise_uniform_at_some_elements_equals_the_full_draw_there():
+    """Thinning draws its gaps and marks at the proposing units only: the same numbers as the
+    whole state's draw, read at those elements."""
+    noise = Noise(seed=9, shape=(5, 3, 2), dtype=torch.float64, device="cpu")
+    full = noise.uniform(4, 1, attempt=7)
+    picked = noise.index[torch.arange(5), torch.tensor([2, 0, 1, 1, 2]), 0]
+    assert torch.equal(noise.uniform(4, 1, attempt=7, index=picked), full.flatten()[picked])
+    assert torch.equal(noise.uniform(4, 1, attempt=7, index=noise.index), full)
 
 
 def test_gamma_law_small_and_large_shape():

@@ -170,7 +170,8 @@ class Thinning(Solver):
 
     Draws: the gap after a sample's r-th proposal from ``noise.uniform(k, 0, attempt=r + 1)`` (the
     first gap: attempt 0), its r-th mark ``u`` from ``noise.uniform(k, 1, attempt=r)``, both at the
-    proposing unit's element (class 0 of a position): a sample's draws depend on its index only.
+    proposing unit's element (class 0 of a position), drawn at that element alone: a sample's draws
+    depend on its index only.
     """
 
     name = "thinning"
@@ -209,15 +210,14 @@ class Thinning(Solver):
         channels = state.mu.shape[-1] if classes else 1
         exposure_shape = (n,) + (1,) * (state.mu.dim() - 1)
 
-        def per_unit(draw: torch.Tensor) -> torch.Tensor:
-            return (draw[..., 0] if classes else draw).reshape(n, -1)
-
+        units = (noise.index[..., 0] if classes else noise.index).reshape(n, -1)
         counts = torch.zeros(state.mu.shape, dtype=state.mu.dtype, device=state.mu.device)
         unit_counts = counts.view(n, -1, channels)
-        clocks = interval.A0 - torch.log(per_unit(noise.uniform(k, 0, attempt=0))) / rate
+        clocks = interval.A0 - torch.log(noise.uniform(k, 0, attempt=0, index=units)) / rate
         r = 0
         while True:
             proposal, unit = clocks.min(1)
+            proposer = units[rows, unit]
             active = proposal < interval.A1
             if not bool(active.any()):
                 break
@@ -227,11 +227,11 @@ class Thinning(Solver):
                 self._check_bound(xhat, rate)
             cdf = xhat.reshape(n, -1, channels)[rows, unit].cumsum(-1)
             total = cdf[:, -1] if classes else torch.full_like(proposal, rate)
-            u = per_unit(noise.uniform(k, 1, attempt=r))[rows, unit]
+            u = noise.uniform(k, 1, attempt=r, index=proposer)
             channel = (cdf <= (u * total).unsqueeze(-1)).sum(-1)
             event = torch.nn.functional.one_hot(channel, channels + 1)[:, :channels].to(counts.dtype)
             unit_counts[rows, unit] += event * active.unsqueeze(-1)
-            gap = -torch.log(per_unit(noise.uniform(k, 0, attempt=r + 1))[rows, unit]) / rate
+            gap = -torch.log(noise.uniform(k, 0, attempt=r + 1, index=proposer)) / rate
             clocks[rows, unit] += torch.where(active, gap, torch.zeros_like(gap))
             r += 1
         return State(*family.update(state.mu, state.A, counts, interval.dA))

@@ -29,7 +29,7 @@ _KEY_B = 0xBB67AE85
 ROUNDS = 10
 
 #: Threshold of the Poisson sampler: inversion below, PTRS transformed rejection at or above. PTRS
-#: is valid from 10; inversion by products (``_poisson_inversion``) costs about ``rate`` multiplies
+#: is valid from 10; inversion by products (``_poisson_search``) costs about ``rate`` multiplies
 #: and stays far from float64 overflow (its ``k! e^rate`` is below 1e110 here), so it runs up to 30:
 #: on a GPU every lane of a warp waits for the warp's slowest, and one PTRS attempt costs as much as
 #: about 40 inversion steps (``benchmarks/kernel_sass.py``). On the CPU an inversion draw at rate 30
@@ -170,22 +170,23 @@ def log_factorial(k: torch.Tensor) -> torch.Tensor:
     return torch.where(k <= LOG_FACTORIAL_EXACT_MAX, torch.log(exact), stirling)
 
 
-def _poisson_inversion(rate: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Smallest k with F(k; rate) >= u, by sequential search (rate < POISSON_INVERSION_MAX).
+def _poisson_search(rate: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """The sequential search of the Poisson inversion (rate < POISSON_INVERSION_MAX), from ``D_0 = d``.
 
     With S_k = sum_{j<=k} rate^j / j!, the test u > F(k) = e^-rate S_k is D_k > T_k for
     D_k = k! u e^rate and T_k = k! S_k, updated by products alone (no division):
 
         D_0 = u e^rate,  T_0 = P_0 = 1;   P_k = P_{k-1} rate,  T_k = k T_{k-1} + P_k,  D_k = D_{k-1} k.
 
-    The count is the number of k >= 0 with D_k > T_k before the first failure. If rounding ever
-    stalled T_k below D_k, both would reach inf (k! overflows near k = 171) and the search ends.
-    Each pass works on the still-searching entries only (gathered by position), with the same
-    arithmetic per entry as a pass over all of them.
+    The count is the number of k >= 0 with D_k > T_k before the first failure: the smallest k
+    with F(k) >= u for ``d = u e^rate``, a Poisson(rate) count for u ~ U(0, 1). The zero-truncated
+    law (Poisson(rate) given >= 1) inverts ``u' = F(0) + u (1 - F(0))``: ``d = 1 + u expm1(rate)``.
+    If rounding ever stalled T_k below D_k, both would reach inf (k! overflows near k = 171) and
+    the search ends. Each pass works on the still-searching entries only (gathered by position),
+    with the same arithmetic per entry as a pass over all of them.
     """
     shape = rate.shape
-    rate, u = rate.flatten(), u.flatten()
-    d = u * torch.exp(rate)
+    rate, d = rate.flatten(), d.flatten()
     count = torch.zeros_like(rate)
     positions = torch.nonzero(d > 1.0).squeeze(1)
     d_a, rate_a = d[positions], rate[positions]
@@ -202,10 +203,18 @@ def _poisson_inversion(rate: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return count.reshape(shape)
 
 
-def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tensor) -> torch.Tensor:
+def _expm1(x: torch.Tensor) -> torch.Tensor:
+    """``exp(x) - 1`` for float64 ``x >= 0``, to a few ulp near 0 (Kahan): ``(e - 1) x / log e`` with
+    ``e = exp(x)``, and ``x`` where ``e`` rounds to 1. Written out so that the Triton kernels repeat it."""
+    e = torch.exp(x)
+    one = e == 1.0
+    return torch.where(one, x, (e - 1.0) * x / torch.log(torch.where(one, 2.0, e)))
+
+
+def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tensor, lowest: int = 0) -> torch.Tensor:
     """Hormann's PTRS transformed rejection (rate >= POISSON_INVERSION_MAX; valid for rate >= 10):
     attempt ``j = 0, 1, ..`` of element ``e`` from words ``(w0, w1)`` of Philox block
-    ``(e, counter, j + 1)``.
+    ``(e, counter, j + 1)``. ``lowest = 1`` also rejects 0: the zero-truncated law.
 
     Each attempt works on the still-pending entries only (gathered by position), with the same
     arithmetic per entry as an attempt over all of them.
@@ -231,8 +240,9 @@ def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tens
         quick = (us >= 0.07) & (v <= v_r)
         log_accept = (torch.log(v) + torch.log(inv_alpha) - torch.log(a / (us * us) + b)
                       <= -lam + k * loglam - log_factorial(k))
-        rejected_early = (k < 0) | ((us < 0.013) & (v > us))
-        accept = quick | (~rejected_early & log_accept)
+        low = k < lowest
+        rejected_early = low | ((us < 0.013) & (v > us))
+        accept = ~low & (quick | (~rejected_early & log_accept))
         result[positions[accept]] = k[accept]
         keep = torch.nonzero(~accept).squeeze(1)
         positions, lam, loglam, b, a, inv_alpha, v_r, lo, hi = (
@@ -261,13 +271,30 @@ def poisson(rate: torch.Tensor, seed: int, counter: int = 0, *, index: torch.Ten
     valid = torch.isfinite(rate64) & (rate64 >= 0)
     lam = torch.where(valid, rate64, torch.zeros_like(rate64))
     small = lam < POISSON_INVERSION_MAX
-    counts = _poisson_inversion(torch.where(small, lam, torch.zeros_like(lam)),
-                                torch.where(small, to_unit_interval(lane_word(seed, index, counter), torch.float64),
-                                            torch.zeros_like(lam)))
+    lam_small = torch.where(small, lam, torch.zeros_like(lam))
+    u = torch.where(small, to_unit_interval(lane_word(seed, index, counter), torch.float64), torch.zeros_like(lam))
+    counts = _poisson_search(lam_small, u * torch.exp(lam_small))
     if bool((~small).any()):
         big = ~small
         counts = counts.masked_scatter(big, _poisson_ptrs(lam[big], seed, counter, index[big]))
     return torch.where(valid, counts, torch.full_like(counts, float("nan"))).to(rate.dtype)
+
+
+def zero_truncated_poisson(rate: torch.Tensor, u: torch.Tensor, seed: int, counter: int,
+                           index: torch.Tensor) -> torch.Tensor:
+    """Counts of law Poisson(rate) given >= 1, for float64 rates > 0, exact in law.
+
+    Below rate 30 the inversion of ``u`` (U(0, 1), the caller's) by ``_poisson_search`` from
+    ``d = 1 + u expm1(rate)``; from 30 PTRS rejecting 0, attempt ``j`` of element ``index`` from
+    block ``(index, counter, j + 1)``. Float64 counts, shaped like ``rate``.
+    """
+    small = rate < POISSON_INVERSION_MAX
+    lam_small = torch.where(small, rate, torch.zeros_like(rate))
+    counts = _poisson_search(lam_small, 1.0 + torch.where(small, u, torch.zeros_like(u)) * _expm1(lam_small))
+    if bool((~small).any()):
+        big = ~small
+        counts = counts.masked_scatter(big, _poisson_ptrs(rate[big], seed, counter, index[big], lowest=1))
+    return counts
 
 
 def gamma(concentration: torch.Tensor, seed: int, counter: int, *,

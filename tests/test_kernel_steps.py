@@ -189,6 +189,69 @@ def test_gamma_oracle_trajectory_count_has_the_exact_mean():
     assert_moments(counts, mean=a_star * float(grid[-1]) / b_star)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gamma_oracle_events_triton_equals_torch(device, dtype):
+    """Event to event, on a grid whose step rates run from ~0 to ~100 (zero-truncated PTRS) and with
+    zero-length steps."""
+    device = _triton_device(device)
+    n = 100_000 if _compiled(device) else 300
+    grid = torch.cat([torch.zeros(2), torch.logspace(-2, 2, 8), torch.full((1,), 100.0)]).double()
+    args = (n, grid, 2.0, 1.5, 3.0, 0.5, 2**35 + 7)
+    got = kernels.gamma_oracle_tau_leap_events(*args, backend="triton", dtype=dtype, device=device)
+    want = kernels.gamma_oracle_tau_leap_events(*args, backend="torch", dtype=dtype, device=device)
+    assert got.shape == (n,) and got.dtype == dtype and got.device.type == device.type
+    assert torch.equal(got, want)
+
+
+def _two_step_count_pmf(a_star: float, w: tuple[float, float], top: int) -> np.ndarray:
+    """Exact law of N_2 = c0 + c1 of the two-step Gamma-oracle chain: c0 ~ Poisson(a* w0),
+    c1 | c0 ~ Poisson((a* + c0) w1), on 0 .. top."""
+    c0 = np.arange(top + 1)
+    first = stats.poisson.pmf(c0, a_star * w[0])
+    return np.array([np.sum(first[:m + 1] * stats.poisson.pmf(m - c0[:m + 1], (a_star + c0[:m + 1]) * w[1]))
+                     for m in range(top + 1)])
+
+
+@pytest.mark.parametrize("A", [(0.0, 0.4, 1.0), (0.0, 6.0, 11.0), (0.0, 0.05, 20.0)],
+                         ids=["small-rates", "inversion-near-30", "ptrs"])
+def test_gamma_oracle_events_count_has_the_chains_exact_law(A):
+    """Two steps, so the chain's law of N_T is a finite sum: the event algorithm draws exactly it
+    (chi-square), in the inversion regime and where the second step's rate is PTRS's (> 30)."""
+    a0, b0, a_star, b_star = 2.0, 1.5, 3.0, 0.5
+    grid = torch.tensor(A, dtype=torch.float64)
+    mu = kernels.gamma_oracle_tau_leap_events(100_000, grid, a0, b0, a_star, b_star, seed=12, backend="torch")
+    counts = ((b0 + grid[-1]) * mu - a0).round().numpy()
+    w = tuple(float(x) for x in (grid[1:] - grid[:-1]) / (b_star + grid[:-1]))
+    top = int(counts.max()) + 300
+    pmf = _two_step_count_pmf(a_star, w, top)
+    assert pmf.sum() > 1 - 1e-9
+    assert_same_law(counts, stats.rv_discrete(values=(np.arange(top + 1), pmf / pmf.sum())))
+
+
+def test_gamma_oracle_events_has_the_law_of_the_step_chain():
+    """Six steps of an Exponential(4) schedule: N_T follows tau-leaping's own exact law
+    (``count_laws.scheme_count_law``), which the target's law (negative binomial) fails there."""
+    family, target = GammaPoisson(2.0, 1.5), Gamma(torch.tensor(3.0, dtype=F64), torch.tensor(0.5, dtype=F64))
+    process = pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Exponential(4.0), target.predictor(family))
+    A = process.schedule.A(make_grid(process.schedule, 6)).double()
+    mu = kernels.gamma_oracle_tau_leap_events(40_000, A, 2.0, 1.5, 3.0, 0.5, seed=3, backend="torch")
+    counts = ((1.5 + A[-1]) * mu - 2.0).round()
+    support = 400
+    assert_same_law(counts, _count_law(scheme_count_law(process, "tau_leap", 6, support)))
+    assert same_law_pvalue(counts, _count_law(target_count_law(target, 4.0, support))) < 1e-6
+
+
+def test_gamma_oracle_events_refuses_bad_parameters():
+    grid = torch.tensor([0.0, 1.0])
+    with pytest.raises(ValueError, match="a_star must be > 0"):
+        kernels.gamma_oracle_tau_leap_events(4, grid, 2.0, 1.5, -3.0, 0.5, seed=0)
+    with pytest.raises(ValueError, match="a_star and b_star must be scalars"):
+        kernels.gamma_oracle_tau_leap_events(4, grid, 2.0, 1.5, [3.0, 1.0], 0.5, seed=0)
+    with pytest.raises(ValueError, match="A_grid must be non-decreasing"):
+        kernels.gamma_oracle_tau_leap_events(4, torch.tensor([0.0, 2.0, 1.0]), 2.0, 1.5, 3.0, 0.5, seed=0)
+
+
 def test_steps_are_deterministic_and_use_the_element_index():
     mu, xhat = _state((40,), torch.float64, torch.device("cpu"), xhat_max=30.0)
     step = kernels.tau_leap_step(mu, xhat, 0.0, 1.0, 1.0, 3, 8, backend="torch")

@@ -40,6 +40,18 @@ def test_noise_uniform_at_some_elements_equals_the_full_draw_there():
     assert torch.equal(noise.uniform(4, 1, attempt=7, index=noise.index), full)
 
 
+def test_zero_truncated_poisson_law():
+    """Poisson(rate) given >= 1, by chi-square, in the inversion (to 29.99) and PTRS (from 30) regimes."""
+    index = torch.arange(40_000)
+    u = random.to_unit_interval(random.philox4x32(6, index, 0, 2, 0)[1], torch.float64)
+    for lam in (0.01, 3.0, 29.99, 45.0, 300.0):
+        c = random.zero_truncated_poisson(torch.full((40_000,), lam, dtype=torch.float64), u, 6, 2, index)
+        k = np.arange(1, int(lam + 20 * lam**0.5 + 20))
+        pmf = stats.poisson.pmf(k, lam) / stats.poisson.sf(0, lam)
+        assert float(c.min()) >= 1
+        assert_same_law(c, stats.rv_discrete(values=(k, pmf / pmf.sum())))
+
+
 def test_gamma_law_small_and_large_shape():
     for a in (0.3, 1.0, 4.5):
         g = random.gamma(torch.full((50_000,), a, dtype=torch.float64), seed=2, counter=3)

@@ -10,9 +10,10 @@ from .backend import BACKENDS, check_backend, resolve_backend, triton_available
 from .draws import normal, poisson
 from .native import native_available, native_unavailable_reason
 from .steps import (euler_maruyama_step, fused_backend, gamma_mixture_oracle_tau_leap, gamma_oracle_tau_leap,
-                    gaussian_oracle_pmm_chain, pmm_chain_step, point_masses_oracle_tau_leap, tau_leap_step)
+                    gamma_oracle_tau_leap_events, gaussian_oracle_pmm_chain, pmm_chain_step,
+                    point_masses_oracle_tau_leap, tau_leap_step)
 
 __all__ = ["BACKENDS", "check_backend", "euler_maruyama_step", "fused_backend", "gamma_mixture_oracle_tau_leap",
-           "gamma_oracle_tau_leap", "gaussian_oracle_pmm_chain", "native_available", "native_unavailable_reason",
-           "normal", "pmm_chain_step", "point_masses_oracle_tau_leap", "poisson", "resolve_backend", "tau_leap_step",
-           "triton_available"]
+           "gamma_oracle_tau_leap", "gamma_oracle_tau_leap_events", "gaussian_oracle_pmm_chain", "native_available",
+           "native_unavailable_reason", "normal", "pmm_chain_step", "point_masses_oracle_tau_leap", "poisson",
+           "resolve_backend", "tau_leap_step", "triton_available"]

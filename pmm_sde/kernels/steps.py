@@ -237,6 +237,67 @@ def gamma_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: Scalar, 
     return _oracle_trajectory(n, grid, family, target.predictor(family), tau_leap_step, seed)
 
 
+def _gamma_event_tables(grid: torch.Tensor, b_star: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(W, w)`` in float64: ``w_k = (A_{k+1} - A_k) / (b* + A_k)`` and its prefix sums ``W_0 = 0``,
+    ``W_{k+1} = W_k + w_k`` (``torch.cumsum``), from the grid in the state's dtype."""
+    A = grid.to(torch.float64)
+    w = (A[1:] - A[:-1]) / (b_star.to(A) + A[:-1])
+    return torch.cat([torch.zeros(1, dtype=A.dtype, device=A.device), torch.cumsum(w, 0)]), w
+
+
+def gamma_oracle_tau_leap_events(n: int, A_grid: torch.Tensor, a0: Scalar, b0: Scalar, a_star: Scalar,
+                                 b_star: Scalar, seed: int, backend: str = "auto", dtype: torch.dtype = torch.float64,
+                                 device: torch.device | str | None = None) -> torch.Tensor:
+    """Terminal ``mu`` of the chains of ``gamma_oracle_tau_leap``, the same law, simulated from one step
+    with counts to the next: a cost per event, not per step.
+
+    With the oracle the rate of step ``k`` is ``(a* + N) w_k``, ``w_k = (A_{k+1} - A_k) / (b* + A_k)``,
+    and between steps with counts ``N`` is constant; so the steps without counts are skipped
+    exactly. From step ``k`` with count ``N`` (at first 0 and 0), event ``j`` of element ``e`` takes
+    Philox block ``(e, j, 0)`` (float64 uniforms ``u0``, ``u1`` of its words 0 and 1, as
+    ``to_unit_interval``) and, in float64 with ``W`` the prefix sums of ``w``:
+
+        E = -log u0,   J = the first index with W_J > W_k + E / (a* + N)   (``searchsorted``),
+        if J > K: stop;   else  N += c,  c ~ Poisson((a* + N) w_{J-1}) given c >= 1,  k = J,
+
+    the steps ``k .. J-2`` having no counts with probability ``exp(-(a* + N)(W_{J-1} - W_k))`` and
+    step ``J-1`` its first counts, drawn by ``pmm_sde.random.zero_truncated_poisson`` from ``u1`` (PTRS
+    attempts from blocks ``(e, j, 1), (e, j, 2), ..``). Then ``mu = (a0 + N) / (b0 + A_K)`` in
+    ``dtype``. Arguments as ``gamma_oracle_tau_leap``; the grid is cast to ``dtype`` first, so the
+    chain is the one on that grid. Equal in law to ``gamma_oracle_tau_leap`` (another stream: its
+    draws are per step), and bitwise across backends but for the last bit of a float64 ``log``
+    landing a comparison on the other side of a ``W_J`` or of a count's threshold.
+    """
+    grid = _trajectory_grid(A_grid, dtype, device)
+    prior = _gamma_prior(a0, b0).cast(grid)
+    a_star, b_star = _float64(a_star, "a_star", positive=True), _float64(b_star, "b_star", positive=True)
+    if a_star.dim() or b_star.dim():
+        raise ValueError("a_star and b_star must be scalars")
+    W, w = _gamma_event_tables(grid, b_star)
+    terminal = torch.stack([prior.concentration, prior.rate + grid[-1]]).reshape(2)
+    if resolve_backend(backend, grid.device) == "triton":
+        from . import triton_steps
+        return triton_steps.gamma_oracle_tau_leap_events(n, W, w, a_star.to(W).reshape(1), terminal, seed)
+    steps = w.numel()
+    counts = torch.zeros(n, dtype=torch.float64, device=grid.device)
+    positions = torch.arange(n, device=grid.device)
+    k = torch.zeros(n, dtype=torch.int64, device=grid.device)
+    event = 0
+    while positions.numel() > 0:
+        w0, w1, _, _ = random.philox4x32(seed, positions & 0xFFFFFFFF, positions >> 32, event, 0)
+        scale = a_star.to(W) + counts[positions]
+        target = W[k] - torch.log(random.to_unit_interval(w0, torch.float64)) / scale
+        J = torch.searchsorted(W, target, right=True)
+        going = J <= steps
+        positions, J, scale, w1 = positions[going], J[going], scale[going], w1[going]
+        c = random.zero_truncated_poisson(scale * w[J - 1], random.to_unit_interval(w1, torch.float64), seed, event,
+                                          positions)
+        counts[positions] += c
+        k = J
+        event += 1
+    return (terminal[0] + counts.to(dtype)) / terminal[1]
+
+
 def gamma_mixture_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: Scalar, weights, concentrations,
                                   rates, seed: int, backend: str = "auto", dtype: torch.dtype = torch.float64,
                                   device: torch.device | str | None = None) -> torch.Tensor:

@@ -116,14 +116,14 @@ def _log_factorial(k):
 
 
 @triton.jit
-def _poisson_inversion(lam, u):
-    """``pmm_sde.random._poisson_inversion``: smallest ``k`` with ``F(k; lam) >= u``.
+def _poisson_search(lam, d):
+    """``pmm_sde.random._poisson_search``: the inversion's count from ``D_0 = d`` (``u e^lam``: the
+    smallest ``k`` with ``F(k; lam) >= u``).
 
     The block searches in lockstep: pass ``k`` (a scalar, exact in float64) updates every lane's
     ``P, T, D`` and counts the lanes still searching. A lane's values after its search ended are
     never read.
     """
-    d = u * tl.exp(lam)
     t = tl.zeros_like(lam) + 1.0
     p = t
     active = d > t
@@ -141,9 +141,18 @@ def _poisson_inversion(lam, u):
 
 
 @triton.jit
-def _poisson_ptrs(lam, pending, seed, index, counter):
+def _expm1(x):
+    """``pmm_sde.random._expm1``: ``exp(x) - 1`` for float64 ``x >= 0`` (Kahan's ``(e - 1) x / log e``)."""
+    e = tl.exp(x)
+    one = e == 1.0
+    return tl.where(one, x, (e - 1.0) * x / tl.log(tl.where(one, 2.0, e)))
+
+
+@triton.jit
+def _poisson_ptrs(lam, pending, seed, index, counter, LOWEST: tl.constexpr):
     """``pmm_sde.random._poisson_ptrs`` for the entries flagged ``pending`` (``lam >= POISSON_INVERSION_MAX``):
-    attempt ``j = 0, 1, ..`` from words ``(w0, w1)`` of block ``(index, counter, j + 1)``."""
+    attempt ``j = 0, 1, ..`` from words ``(w0, w1)`` of block ``(index, counter, j + 1)``; counts below
+    ``LOWEST`` are rejected."""
     slam = tl.sqrt(lam)
     loglam = tl.log(lam)
     b = 0.931 + 2.53 * slam
@@ -162,8 +171,9 @@ def _poisson_ptrs(lam, pending, seed, index, counter):
         quick = (us >= 0.07) & (v <= v_r)
         log_accept = (tl.log(v) + log_inv_alpha - tl.log(a / (us * us) + b)
                       <= -lam + k * loglam - _log_factorial(k))
-        rejected_early = (k < 0) | ((us < 0.013) & (v > us))
-        accept = pending & (quick | (~rejected_early & log_accept))
+        low = k < LOWEST
+        rejected_early = low | ((us < 0.013) & (v > us))
+        accept = pending & ~low & (quick | (~rejected_early & log_accept))
         result = tl.where(accept, k, result)
         pending = pending & ~accept
         attempt += 1
@@ -185,11 +195,26 @@ def _poisson_draw(rate, seed, first, n, counter, BLOCK: tl.constexpr):
     small = lam < _INVERSION_MAX
     big = (index < n) & ~small
     u = _unit_interval(_lane_words(seed, first, counter, BLOCK), _WORD_BITS)
-    counts = _poisson_inversion(tl.where(small, lam, 0.0), tl.where(small, u, 0.0))
+    lam_small = tl.where(small, lam, 0.0)
+    counts = _poisson_search(lam_small, tl.where(small, u, 0.0) * tl.exp(lam_small))
     if _any(big):
-        counts = tl.where(big, _poisson_ptrs(tl.where(big, lam, _INVERSION_MAX), big, seed, index, counter),
+        counts = tl.where(big, _poisson_ptrs(tl.where(big, lam, _INVERSION_MAX), big, seed, index, counter, 0),
                           counts)
     return tl.where(valid, counts, _INF - _INF)  # inf - inf: NaN (a NaN global fails Triton's nan != nan check)
+
+
+@triton.jit
+def _zero_truncated_poisson(rate, u, pending, seed, index, counter):
+    """``pmm_sde.random.zero_truncated_poisson`` for the lanes flagged ``pending`` (float64 ``rate > 0``,
+    ``u`` the inversion uniform; other lanes get 0)."""
+    small = pending & (rate < _INVERSION_MAX)
+    big = pending & ~small
+    lam_small = tl.where(small, rate, 0.0)
+    counts = _poisson_search(lam_small, 1.0 + tl.where(small, u, 0.0) * _expm1(lam_small))
+    if _any(big):
+        counts = tl.where(big, _poisson_ptrs(tl.where(big, rate, _INVERSION_MAX), big, seed, index, counter, 1),
+                          counts)
+    return counts
 
 
 @triton.jit(do_not_specialize=["seed", "counter"])

@@ -27,7 +27,8 @@ import triton.language as tl
 from .. import random as streams
 from ..chain import COUNTERS_PER_STEP
 from . import triton_random
-from .triton_random import _HALF_LOG_2PI, _S0, _S1, _S2, _S3, _S4, _counter_word, _key, _normal_block, _poisson_draw
+from .triton_random import (_HALF_LOG_2PI, _S0, _S1, _S2, _S3, _S4, _WORD_BITS, _any, _counter_word, _key,
+                            _normal_block, _poisson_draw)
 
 _COUNTERS_PER_STEP = tl.constexpr(COUNTERS_PER_STEP)
 _NEG_INF = tl.constexpr(float("-inf"))
@@ -199,6 +200,48 @@ def _gamma_oracle_tau_leap_kernel(out_ptr, grid_ptr, coef_ptr, n, seed, STEPS: t
 
 
 @triton.jit(do_not_specialize=["seed"])
+def _gamma_oracle_events_kernel(out_ptr, W_ptr, w_ptr, a_star_ptr, terminal_ptr, n, seed, STEPS: tl.constexpr,
+                                SEARCH_PASSES: tl.constexpr, BLOCK: tl.constexpr):
+    """``pmm_sde.kernels.gamma_oracle_tau_leap_events``: the Gamma-oracle chain from event to event.
+
+    ``W`` (STEPS + 1) and ``w`` (STEPS) float64 as there, ``a_star`` (1,) float64, ``terminal =
+    (a0, b0 + A_K)`` in the state's dtype. Iteration ``j`` (counter ``j``) of a lane at step ``k``
+    with count ``N``: ``E = -log u0``, ``J`` the first index with ``W_J > W_k + E / (a* + N)`` (a
+    binary search over ``k+1 .. STEPS+1`` in ``SEARCH_PASSES = STEPS.bit_length()`` halvings, the
+    answer ``STEPS + 1`` when no ``W_J`` exceeds); ``J <= STEPS``: ``N += c``,
+    ``c ~ Poisson((a* + N) w_{J-1}) | c >= 1`` from ``u1``, ``k = J``; else the lane is done.
+    Writes ``mu = (a0 + N) / (b0 + A_K)``.
+    """
+    index, in_range = _block(n, BLOCK)
+    a_star = tl.load(a_star_ptr)
+    counts = tl.zeros((BLOCK,), dtype=tl.float64)
+    k = tl.zeros((BLOCK,), dtype=tl.int32)
+    active = in_range
+    event = 0
+    while _any(active):
+        w0, w1, _, _ = triton_random._philox(seed, index, event, 0)
+        scale = a_star + counts
+        target = tl.load(W_ptr + k) - tl.log(triton_random._unit_interval(w0, _WORD_BITS)) / scale
+        low = k + 1
+        high = tl.zeros_like(k) + (STEPS + 1)
+        for _ in tl.static_range(SEARCH_PASSES):
+            open_ = low < high
+            middle = (low + high) // 2
+            right = open_ & (tl.load(W_ptr + middle, mask=open_, other=0.0) <= target)
+            low = tl.where(right, middle + 1, low)
+            high = tl.where(open_ & ~right, middle, high)
+        active = active & (low <= STEPS)
+        rate = scale * tl.load(w_ptr + low - 1, mask=active, other=1.0)
+        counts += triton_random._zero_truncated_poisson(rate, triton_random._unit_interval(w1, _WORD_BITS), active,
+                                                        seed, index, event)
+        k = tl.where(active, low, k)
+        event += 1
+    a0 = tl.load(terminal_ptr)
+    tl.store(out_ptr + index, _div(a0 + counts.to(a0.dtype), tl.zeros_like(counts).to(a0.dtype)
+                                   + tl.load(terminal_ptr + 1)), mask=in_range)
+
+
+@triton.jit(do_not_specialize=["seed"])
 def _gamma_mixture_tau_leap_kernel(out_ptr, grid_ptr, log_rates_ptr, components_ptr, coef_ptr, n, seed,
                                    STEPS: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, BLOCK: tl.constexpr):
     """All ``STEPS`` tau-leap steps of the Gamma-mixture oracle in registers; writes the terminal ``mu``.
@@ -351,6 +394,20 @@ def gamma_oracle_tau_leap(n: int, grid: torch.Tensor, coef: torch.Tensor, seed: 
     """
     return _launch_trajectory(_gamma_oracle_tau_leap_kernel, triton_random.POISSON_LAUNCH, n, (grid,), coef, seed,
                               STEPS=grid.numel() - 1)
+
+
+def gamma_oracle_tau_leap_events(n: int, W: torch.Tensor, w: torch.Tensor, a_star: torch.Tensor,
+                                 terminal: torch.Tensor, seed: int) -> torch.Tensor:
+    """Terminal ``mu`` of ``n`` elements from ``_gamma_oracle_events_kernel`` (``W``, ``w``, ``a_star``
+    float64 and ``terminal`` in the state's dtype, on the target device)."""
+    out = torch.empty(n, dtype=terminal.dtype, device=terminal.device)
+    if n:
+        launch = triton_random.POISSON_LAUNCH
+        steps = w.numel()
+        _gamma_oracle_events_kernel[(triton.cdiv(n, launch.block),)](
+            out, W.contiguous(), w.contiguous(), a_star, terminal, n, _key(seed), STEPS=steps,
+            SEARCH_PASSES=steps.bit_length(), BLOCK=launch.block, num_warps=launch.num_warps, enable_fp_fusion=False)
+    return out
 
 
 def gamma_mixture_oracle_tau_leap(n: int, grid: torch.Tensor, log_rates: torch.Tensor, components: torch.Tensor,

@@ -3,8 +3,9 @@
 # run from the repository root. Results go to $OUT (default ./device_check_out). About 5 minutes:
 #   1. tests/test_kernel_steps.py with compiled Triton on CUDA tensors (TRITON_INTERPRET=0), the
 #      families' draws included (they go through the Triton kernels on CUDA);
-#   2. python -m benchmarks.kernels --sweep (Poisson draws, fused steps, whole trajectories, and the
-#      Poisson kernels at each launch shape of SWEEP_LAUNCHES) -> kernels.json;
+#   2. python -m benchmarks.kernels --sweep (Poisson draws, fused steps, whole trajectories, the
+#      event-to-event Gamma trajectory on grids of EVENT_STEPS, and the Poisson kernels at each
+#      launch shape of SWEEP_LAUNCHES) -> kernels.json;
 #   3. python -m benchmarks.run --quick on CUDA (throughput against torchsde, Cox on Triton) -> run_cuda_quick.json;
 #   4. a short summary.
 # The interpreted Triton tests (tests/test_kernels.py, whose Triton cases use CPU tensors) are left
@@ -22,12 +23,12 @@ TRITON_INTERPRET=0 timeout 150 \
 tail -n 12 "$OUT/pytest_cuda.log"
 
 echo "== 2. benchmarks"
-TRITON_INTERPRET=0 timeout 240 python -m benchmarks.kernels --sweep --out "$OUT/kernels.json" \
+TRITON_INTERPRET=0 timeout 280 python -m benchmarks.kernels --sweep --out "$OUT/kernels.json" \
   > "$OUT/kernels.log" 2>&1 || status=1
 tail -n 2 "$OUT/kernels.log" | cut -c1-300
 
 echo "== 3. benchmarks/run.py on CUDA (throughput and Cox sections, quick; needs torchsde)"
-timeout 180 python -m benchmarks.run --quick --device cuda --sections throughput,cox --out "$OUT" \
+timeout 130 python -m benchmarks.run --quick --device cuda --sections throughput,cox --out "$OUT" \
   > "$OUT/run_cuda.log" 2>&1 || status=1
 tail -n 12 "$OUT/run_cuda.log" | cut -c1-200
 
@@ -49,6 +50,10 @@ for r in report["steps"]:
             k, v["per_s"], v["speedup_vs_" + base], v.get("roofline_fraction", float("nan")),
             ", vs step roof %.2f" % v["vs_step_roofline"] if "vs_step_roofline" in v else "")
         for k, v in r["methods"].items()), r.get("agreement", ""))
+for r in report["events"]:
+    print("gamma events %4d steps n=%.0e N_T %.0f:" % (r["steps"], r["n"], r["mean_count_per_element"]), " ".join(
+        "%s %.2e el-steps/s (x%.2f)" % (k, v["per_s"], v["speedup_vs_eager_loop"]) for k, v in r["methods"].items()),
+        r.get("agreement", ""))
 for r in report["launch_sweep"]:
     print("launch block=%d warps=%d: poisson x%.2f, tau_leap_step x%.2f, gamma trajectory x%.2f" % (
         r["block"], r["num_warps"], r["poisson_vs_torch.poisson"], r["tau_leap_step_vs_eager"],

@@ -25,6 +25,10 @@ Fused simulator steps (``--suite steps``, :mod:`pmm_sde.kernels.steps`), float32
   path. Rates are in element-steps per second; ``vs_step_roofline`` is the element-step rate over
   that of a per-step kernel running at the copy bandwidth (12 bytes per element-step), i.e. how far
   the fused trajectory goes beyond what any one-kernel-per-step simulator could reach.
+* ``gamma_oracle_tau_leap_events`` (``"events"`` in the report): the same Gamma-oracle chain from
+  event step to event step, on ``EVENT_STEPS`` equal steps of A over [0, ``EVENT_A_TOTAL``] at
+  ``EVENT_N`` elements, against the eager loop on the same grid (and on CUDA the per-step Triton
+  trajectory): its cost follows the counts (``mean_count_per_element``), the loop's the steps.
 * ``--sweep`` (CUDA): the kernels with Poisson draws at each launch shape of ``SWEEP_LAUNCHES``
   (elements and warps per program), against eager torch, to choose ``POISSON_LAUNCH``.
 * ``gamma_mixture_oracle_tau_leap``, ``point_masses_oracle_tau_leap`` and
@@ -312,6 +316,52 @@ def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwi
     return records
 
 
+#: Grids of the event-to-event benchmark: ``steps`` equal steps of A over [0, ``EVENT_A_TOTAL``], at
+#: ``EVENT_N`` elements (the eager loop's cost grows with the steps, the events kernel's with N_T).
+EVENT_STEPS = (32, 1024, 4096)
+EVENT_A_TOTAL = 32.0
+EVENT_N = {"cpu": 10**4, "cuda": 10**6}
+
+
+def benchmark_events(device: torch.device, n: int, repeats: int, bandwidth: float | None) -> list[dict]:
+    """``gamma_oracle_tau_leap_events`` against the eager loop (and, on CUDA, the per-step Triton
+    trajectory) on each grid of ``EVENT_STEPS``, ``n`` elements: element-steps per second of the same
+    chain; the record also gives the mean count ``N_T`` per element, which sets the events kernel's cost."""
+    cuda = device.type == "cuda"
+    records = []
+    for steps in EVENT_STEPS:
+        grid = torch.linspace(0.0, EVENT_A_TOTAL, steps + 1, dtype=torch.float64)
+        grid_list = grid.tolist()
+        mu0 = torch.full((n,), A0_PRIOR / B0_PRIOR, dtype=RATE_DTYPE, device=device)
+
+        def events(backend: str, grid=grid) -> torch.Tensor:
+            return kernels.gamma_oracle_tau_leap_events(n, grid, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1,
+                                                        backend=backend, dtype=RATE_DTYPE, device=device)
+
+        methods: dict[str, Callable[[], object]] = {"eager_loop": lambda grid_list=grid_list: gamma_oracle_eager(
+            mu0, grid_list)}
+        if cuda:
+            methods["triton_steps"] = lambda grid=grid: kernels.gamma_oracle_tau_leap(
+                n, grid, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1, backend="triton", dtype=RATE_DTYPE, device=device)
+            methods["triton_events"] = lambda events=events: events("triton")
+        if not cuda or n <= TRAJECTORY_TORCH_PATH_MAX["cuda"]:
+            methods["torch_path_events"] = lambda events=events: events("torch")
+        times = interleaved_times(methods, repeats, device)
+        mu = events("triton" if cuda else "torch")
+        record = {"device": device.type, "kernel": "gamma_oracle_tau_leap_events", "n": n, "steps": steps,
+                  "A_total": EVENT_A_TOTAL, "dtype": str(RATE_DTYPE), "repeats": repeats,
+                  "mean_count_per_element": float(((B0_PRIOR + EVENT_A_TOTAL) * mu.double() - A0_PRIOR).mean()),
+                  "methods": summarize(times, "eager_loop", n * steps, bandwidth,
+                                       {name: (RATE_DTYPE.itemsize / steps if name.startswith("triton")
+                                               else 3 * RATE_DTYPE.itemsize) for name in times},
+                                       trajectory=True)}
+        if cuda:
+            record["agreement"] = {"bitwise": bool(torch.equal(mu, events("torch")))}
+        records.append(record)
+        print(json.dumps(record), flush=True)
+    return records
+
+
 #: Launch shapes (elements per program, warps per program) that ``--sweep`` times for the kernels with
 #: Poisson draws, at ``SWEEP_SIZE`` elements.
 SWEEP_LAUNCHES = ((32, 1), (64, 1), (128, 1), (128, 2), (256, 4))
@@ -398,6 +448,8 @@ def main(argv: list[str] | None = None) -> dict:
         "results": (benchmark(device, sizes, ["inversion", "ptrs", "mixed"], repeats, bandwidth)
                     if args.suite in ("draws", "all") else []),
         "steps": (benchmark_steps(device, sizes, repeats, bandwidth) if args.suite in ("steps", "all") else []),
+        "events": (benchmark_events(device, min([EVENT_N[device.type]] + (sizes if args.quick else [])),
+                                    min(repeats, 5), bandwidth) if args.suite in ("steps", "all") else []),
         "launch_sweep": launch_sweep(device, min(repeats, 5)) if args.sweep and cuda else [],
     }
     if args.out is not None:

@@ -131,6 +131,11 @@ def test_kernels_benchmark_times_the_compiled_cpu_draws_beside_the_torch_path(tm
         assert all(m["elements_per_s"] > 0 for m in record["methods"].values())
     tau_leap = [r for r in report["steps"] if r["kernel"] == "tau_leap_step"]
     assert tau_leap and set(tau_leap[0]["methods"]) == {"eager", "torch_path"} | (expected & {"native"})
+    assert [r["steps"] for r in report["events"]] == list(kernels_benchmark.EVENT_STEPS)
+    for record in report["events"]:
+        assert record["n"] == 2000 and set(record["methods"]) == {"eager_loop", "torch_path_events"}
+        # About a* A_T / b* = 192 counts per element on [0, 32] (the target's mean 6 times 32).
+        assert 150 < record["mean_count_per_element"] < 235
 
 
 def test_kernel_sass_counts_the_poisson_search_loop_without_division_or_barrier(tmp_path):

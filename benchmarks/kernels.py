@@ -28,7 +28,8 @@ Fused simulator steps (``--suite steps``, :mod:`pmm_sde.kernels.steps`), float32
 * ``gamma_oracle_tau_leap_events`` (``"events"`` in the report): the same Gamma-oracle chain from
   event step to event step, on ``EVENT_STEPS`` equal steps of A over [0, ``EVENT_A_TOTAL``] at
   ``EVENT_N`` elements, against the eager loop on the same grid (and on CUDA the per-step Triton
-  trajectory): its cost follows the counts (``mean_count_per_element``), the loop's the steps.
+  trajectory; on CPU the compiled and the torch path): its cost follows the counts
+  (``mean_count_per_element``), the loop's the steps.
 * ``--sweep`` (CUDA): the kernels with Poisson draws at each launch shape of ``SWEEP_LAUNCHES``
   (elements and warps per program), against eager torch, to choose ``POISSON_LAUNCH``.
 * ``gamma_mixture_oracle_tau_leap``, ``point_masses_oracle_tau_leap`` and
@@ -344,6 +345,8 @@ def benchmark_events(device: torch.device, n: int, repeats: int, bandwidth: floa
             methods["triton_steps"] = lambda grid=grid: kernels.gamma_oracle_tau_leap(
                 n, grid, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1, backend="triton", dtype=RATE_DTYPE, device=device)
             methods["triton_events"] = lambda events=events: events("triton")
+        if not cuda and kernels.native_available():
+            methods["native_events"] = lambda events=events: events("native")
         if not cuda or n <= TRAJECTORY_TORCH_PATH_MAX["cuda"]:
             methods["torch_path_events"] = lambda events=events: events("torch")
         times = interleaved_times(methods, repeats, device)

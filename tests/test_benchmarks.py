@@ -133,7 +133,9 @@ def test_kernels_benchmark_times_the_compiled_cpu_draws_beside_the_torch_path(tm
     assert tau_leap and set(tau_leap[0]["methods"]) == {"eager", "torch_path"} | (expected & {"native"})
     assert [r["steps"] for r in report["events"]] == list(kernels_benchmark.EVENT_STEPS)
     for record in report["events"]:
-        assert record["n"] == 2000 and set(record["methods"]) == {"eager_loop", "torch_path_events"}
+        assert record["n"] == 2000
+        assert set(record["methods"]) == {"eager_loop", "torch_path_events"} | (
+            {"native_events"} if pmm_kernels.native_available() else set())
         # About a* A_T / b* = 192 counts per element on [0, 32] (the target's mean 6 times 32).
         assert 150 < record["mean_count_per_element"] < 235
 

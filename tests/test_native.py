@@ -197,6 +197,19 @@ def test_solvers_run_their_steps_native_on_cpu_by_default(solver, kernel, per_st
         torch.testing.assert_close(got.mu, want.mu, rtol=16 * eps, atol=16 * eps * float(want.mu.abs().max()))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gamma_oracle_events_equal_the_torch_reference(dtype):
+    """The event-to-event Gamma trajectory, by default compiled on the CPU: the torch path's numbers,
+    on a grid with a zero-length step, rates from ~0 into PTRS (zero-truncated) and fine steps."""
+    grid = torch.cat([torch.zeros(2), torch.logspace(-2, 2, 8), torch.linspace(100.0, 101.0, 300)]).double()
+    args = (5_000, grid, 2.0, 1.5, 3.0, 0.5, 2**35 + 7)
+    want = kernels.gamma_oracle_tau_leap_events(*args, backend="torch", dtype=dtype)
+    got = kernels.gamma_oracle_tau_leap_events(*args, dtype=dtype)
+    assert got.dtype == dtype and torch.equal(got, want)
+    assert torch.equal(kernels.gamma_oracle_tau_leap_events(0, grid, 2.0, 1.5, 3.0, 0.5, 1, dtype=dtype),
+                       torch.empty(0, dtype=dtype))
+
+
 def test_invalid_predictions_still_raise_on_the_native_backend():
     cox = pmm_sde.GammaPoissonCoxSDE(pmm_sde.GammaPoisson(1.0, 1.0), pmm_sde.schedules.Linear(2.0),
                                      lambda mu, A: torch.full_like(mu, -1.0))

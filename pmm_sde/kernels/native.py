@@ -8,7 +8,8 @@ fast-math or fused multiply-adds, so the counts equal the torch path's), and Box
 vector math (float32 normals equal to one ulp, almost always exactly; float64 to a few ulps).
 ``csrc/steps.c`` fuses a solver step around them (:mod:`pmm_sde.kernels.steps`): one pass over
 ``mu`` and ``xhat``, coefficients computed by torch as on the other backends. ``csrc/checks.c``
-counts invalid predictions for the samplers' checks. One thread.
+counts invalid predictions for the samplers' checks. ``csrc/events.c`` runs the event-to-event
+Gamma-oracle trajectory (``gamma_oracle_tau_leap_events``) element by element. One thread.
 
 The sources are built on first use with the system C compiler (``$CC``, else ``cc``) into a
 cache folder (``$PMM_SDE_CACHE``, else ``~/.cache/pmm_sde``) keyed by the sources, flags and CPU,
@@ -37,7 +38,8 @@ _SOURCES = Path(__file__).with_name("csrc")
 _OBJECTS = (("normal.c", ("-O3", "-ffast-math", "-ffp-contract=off")),
             ("poisson.c", ("-O3", "-ffp-contract=off")),
             ("steps.c", ("-O3", "-ffp-contract=off")),
-            ("checks.c", ("-O3", "-ffp-contract=off")))
+            ("checks.c", ("-O3", "-ffp-contract=off")),
+            ("events.c", ("-O3", "-ffp-contract=off")))
 #: Tried in order: tuned for this CPU, then generic.
 _TARGET_FLAGS = (("-march=native",), ())
 
@@ -100,6 +102,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         signatures[f"pmm_poisson_{suffix}"] = [ptr, i64, u64, u32, ptr]
         for step, coefficients in _STEP_COEFFICIENTS.items():
             signatures[f"pmm_{step}_step_{suffix}"] = [ptr, ptr, i64, *[real] * coefficients, u64, u32, ptr]
+        signatures[f"pmm_gamma_events_{suffix}"] = [i64, ptr, ptr, i64, ctypes.c_double, real, real, u64, ptr]
     for name, argtypes in signatures.items():
         getattr(lib, name).argtypes = argtypes
         getattr(lib, name).restype = None
@@ -187,6 +190,20 @@ def fused_step(step: str, mu: torch.Tensor, xhat: torch.Tensor, coefficients: li
     getattr(_library(), f"pmm_{step}_step_{_suffix(mu.dtype)}")(
         mu.data_ptr(), xhat.data_ptr(), mu.numel(), *(float(c) for c in coefficients),
         int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr())
+    return out
+
+
+def gamma_oracle_tau_leap_events(n: int, W: torch.Tensor, w: torch.Tensor, a_star: float, terminal: torch.Tensor,
+                                 seed: int) -> torch.Tensor:
+    """Terminal ``mu`` of ``pmm_sde.kernels.gamma_oracle_tau_leap_events`` for ``n`` elements, by
+    ``csrc/events.c``: ``W`` (steps + 1) and ``w`` (steps) float64 CPU tensors, ``terminal = (a0, b0 + A_K)``
+    in the state's dtype (float32 or float64)."""
+    W, w = W.contiguous(), w.contiguous()
+    out = torch.empty(n, dtype=terminal.dtype)
+    a0, lam_K = (float(v) for v in terminal)
+    getattr(_library(), "pmm_gamma_events_" + _suffix(terminal.dtype))(
+        n, W.data_ptr(), w.data_ptr(), w.numel(), float(a_star), a0, lam_K, int(seed) & 0xFFFFFFFFFFFFFFFF,
+        out.data_ptr())
     return out
 
 

@@ -265,8 +265,10 @@ def gamma_oracle_tau_leap_events(n: int, A_grid: torch.Tensor, a0: Scalar, b0: S
     attempts from blocks ``(e, j, 1), (e, j, 2), ..``). Then ``mu = (a0 + N) / (b0 + A_K)`` in
     ``dtype``. Arguments as ``gamma_oracle_tau_leap``; the grid is cast to ``dtype`` first, so the
     chain is the one on that grid. Equal in law to ``gamma_oracle_tau_leap`` (another stream: its
-    draws are per step), and bitwise across backends but for the last bit of a float64 ``log``
-    landing a comparison on the other side of a ``W_J`` or of a count's threshold.
+    draws are per step). The torch reference loops over events for all elements at once; the
+    Triton kernel (CUDA) and the compiled CPU code (``native``, the default on the CPU) run each
+    element's events in place. Bitwise equal across backends but for the last bit of a float64
+    ``log`` or ``exp`` landing a comparison on the other side of a ``W_J`` or of a count's threshold.
     """
     grid = _trajectory_grid(A_grid, dtype, device)
     prior = _gamma_prior(a0, b0).cast(grid)
@@ -275,9 +277,12 @@ def gamma_oracle_tau_leap_events(n: int, A_grid: torch.Tensor, a0: Scalar, b0: S
         raise ValueError("a_star and b_star must be scalars")
     W, w = _gamma_event_tables(grid, b_star)
     terminal = torch.stack([prior.concentration, prior.rate + grid[-1]]).reshape(2)
-    if resolve_backend(backend, grid.device) == "triton":
+    chosen = resolve_backend(backend, grid.device)
+    if chosen == "triton":
         from . import triton_steps
         return triton_steps.gamma_oracle_tau_leap_events(n, W, w, a_star.to(W).reshape(1), terminal, seed)
+    if chosen == "native":
+        return native.gamma_oracle_tau_leap_events(n, W, w, float(a_star), terminal, seed)
     steps = w.numel()
     counts = torch.zeros(n, dtype=torch.float64, device=grid.device)
     positions = torch.arange(n, device=grid.device)

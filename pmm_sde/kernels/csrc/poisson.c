@@ -7,6 +7,8 @@
  *       T_k = k T_{k-1} + P_k, D_k = D_{k-1} k  (u > F(k) iff D_k > T_k, no division);
  *   rate >= 30: Hormann's PTRS, attempt j = 0, 1, .. from words (w0, w1) of block (e, counter, j + 1);
  *   a rate that is negative, NaN or infinite gives NaN.
+ * And pmm_sde.random.zero_truncated_poisson: the search from D_0 = 1 + u expm1(rate) below 30, PTRS
+ * rejecting 0 from 30.
  */
 #include <math.h>
 
@@ -34,8 +36,10 @@ static double log_factorial(double k) {
     return (x - 0.5) * log(x) - x + HALF_LOG_2PI + series;
 }
 
-static double poisson_inversion(double rate, double u) {
-    double d = u * exp(rate), t = 1.0, p = 1.0, k = 0.0;
+/* The inversion's search from D_0 = d: u exp(rate) for Poisson(rate), 1 + u expm1(rate) for the
+ * zero-truncated law. */
+static double poisson_search(double rate, double d) {
+    double t = 1.0, p = 1.0, k = 0.0;
     while (d > t) {  /* a stalled T_k ends when both overflow to inf (k near 171) */
         k += 1.0;
         p = p * rate;
@@ -45,8 +49,16 @@ static double poisson_inversion(double rate, double u) {
     return k;
 }
 
-/* PTRS attempt j = 0, 1, .. from words (w0, w1) of block (element, counter, j + 1); attempt 0's words are given. */
-static double poisson_ptrs(double lam, uint32_t w0, uint32_t w1, uint64_t seed, uint32_t counter, uint64_t element) {
+/* pmm_sde.random._expm1: exp(x) - 1 for x >= 0 by Kahan's (e - 1) x / log e. */
+static double expm1_kahan(double x) {
+    double e = exp(x);
+    return e == 1.0 ? x : (e - 1.0) * x / log(e);
+}
+
+/* PTRS attempt j = 0, 1, .. from words (w0, w1) of block (element, counter, j + 1); attempt 0's words
+ * are given. Counts below lowest are rejected (lowest = 1: the zero-truncated law). */
+static double poisson_ptrs(double lam, uint32_t w0, uint32_t w1, uint64_t seed, uint32_t counter, uint64_t element,
+                           double lowest) {
     double slam = sqrt(lam), loglam = log(lam);
     double b = 0.931 + 2.53 * slam;
     double a = -0.059 + 0.02483 * b;
@@ -61,8 +73,9 @@ static double poisson_ptrs(double lam, uint32_t w0, uint32_t w1, uint64_t seed, 
         double v = pmm_unit_interval(w1, 32);
         double us = 0.5 - fabs(u);
         double k = floor((2.0 * a / us + b) * u + lam + 0.43);
+        if (k < lowest) continue;
         if (us >= 0.07 && v <= v_r) return k;
-        if (k < 0 || (us < 0.013 && v > us)) continue;
+        if (us < 0.013 && v > us) continue;
         if (log(v) + log(inv_alpha) - log(a / (us * us) + b) <= -lam + k * loglam - log_factorial(k)) return k;
     }
 }
@@ -86,10 +99,18 @@ void pmm_poisson_range(const double *rate, int64_t first, int64_t count, uint64_
             uint64_t element = base + (uint64_t)i;
             if (!(isfinite(lam) && lam >= 0)) out[done + i] = NAN;
             else if (lam < INVERSION_MAX)
-                out[done + i] = poisson_inversion(lam, pmm_unit_interval(lanes[element & 3][(element >> 2) - g0], 32));
-            else out[done + i] = poisson_ptrs(lam, p0[i], p1[i], seed, counter, element);
+                out[done + i] = poisson_search(lam, pmm_unit_interval(lanes[element & 3][(element >> 2) - g0], 32)
+                                                        * exp(lam));
+            else out[done + i] = poisson_ptrs(lam, p0[i], p1[i], seed, counter, element, 0.0);
         }
     }
+}
+
+double pmm_zero_truncated_poisson(double rate, double u, uint64_t seed, uint32_t counter, uint64_t element) {
+    if (rate < INVERSION_MAX) return poisson_search(rate, 1.0 + u * expm1_kahan(rate));
+    uint32_t w0, w1, w2, w3;
+    pmm_philox_blocks(seed, element, 1, counter, 1, &w0, &w1, &w2, &w3);
+    return poisson_ptrs(rate, w0, w1, seed, counter, element, 1.0);
 }
 
 #define DEFINE_POISSON(T, SUFFIX)                                                                       \

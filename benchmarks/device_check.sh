@@ -54,6 +54,20 @@ for r in report["events"]:
     print("gamma events %4d steps n=%.0e N_T %.0f:" % (r["steps"], r["n"], r["mean_count_per_element"]), " ".join(
         "%s %.2e el-steps/s (x%.2f)" % (k, v["per_s"], v["speedup_vs_eager_loop"]) for k, v in r["methods"].items()),
         r.get("agreement", ""))
+# Issue 4's goals: the fused tau-leap step at >= 60% of the copy roofline and >= 5x eager torch
+# (largest n); a whole-trajectory oracle kernel at >= 50x its eager loop.
+step = max((r for r in report["steps"] if r["kernel"] == "tau_leap_step"), key=lambda r: r["n"], default=None)
+if step and "triton" in step["methods"]:
+    m = step["methods"]["triton"]
+    print("GOAL tau_leap_step n=%.0e: roofline %.2f (>= 0.60: %s), x%.2f eager (>= 5: %s)" % (
+        step["n"], m.get("roofline_fraction", float("nan")), m.get("roofline_fraction", 0) >= 0.6,
+        m["speedup_vs_eager"], m["speedup_vs_eager"] >= 5))
+trajectories = [("%s n=%.0e steps=%d" % (r["kernel"], r["n"], r["steps"]), name, v["speedup_vs_eager_loop"])
+                for r in report["steps"] + report["events"] if "steps" in r
+                for name, v in r["methods"].items() if name.startswith("triton")]
+if trajectories:
+    best = max(trajectories, key=lambda t: t[2])
+    print("GOAL trajectory: best %s %s x%.2f eager loop (>= 50: %s)" % (best[0], best[1], best[2], best[2] >= 50))
 for r in report["launch_sweep"]:
     print("launch block=%d warps=%d: poisson x%.2f, tau_leap_step x%.2f, gamma trajectory x%.2f" % (
         r["block"], r["num_warps"], r["poisson_vs_torch.poisson"], r["tau_leap_step_vs_eager"],

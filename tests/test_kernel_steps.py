@@ -250,6 +250,10 @@ def test_gamma_oracle_events_refuses_bad_parameters():
         kernels.gamma_oracle_tau_leap_events(4, grid, 2.0, 1.5, [3.0, 1.0], 0.5, seed=0)
     with pytest.raises(ValueError, match="A_grid must be non-decreasing"):
         kernels.gamma_oracle_tau_leap_events(4, torch.tensor([0.0, 2.0, 1.0]), 2.0, 1.5, 3.0, 0.5, seed=0)
+    for trajectory in (kernels.gamma_oracle_tau_leap, kernels.gamma_oracle_tau_leap_events):
+        for n in (-1, 2.5, True):
+            with pytest.raises(ValueError, match="n \\(the number of chains\\) must be an int >= 0"):
+                trajectory(n, grid, 2.0, 1.5, 3.0, 0.5, seed=0)
 
 
 def test_steps_are_deterministic_and_use_the_element_index():

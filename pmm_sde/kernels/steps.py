@@ -39,6 +39,7 @@ Agreement of the backends:
 
 from __future__ import annotations
 
+import numbers
 from typing import Callable
 
 import torch
@@ -161,9 +162,11 @@ def euler_maruyama_step(mu: torch.Tensor, xhat: torch.Tensor, h: Scalar, alpha0:
 
 
 # ---------------------------------------------------------------- whole trajectories
-def _trajectory_grid(A_grid, dtype: torch.dtype, device) -> torch.Tensor:
+def _trajectory_grid(n: int, A_grid, dtype: torch.dtype, device) -> torch.Tensor:
     """``A_grid`` in ``dtype`` on ``device``: 1-D, at least two points, finite, non-decreasing, >= 0
-    (Python numbers are read as float64 first)."""
+    (Python numbers are read as float64 first); and ``n``, the number of chains, an int >= 0."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"n (the number of chains) must be an int >= 0, got {n!r}")
     if dtype not in _FLOAT_DTYPES:
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     device = torch.empty(0).device if device is None else torch.device(device)
@@ -224,7 +227,7 @@ def gamma_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: Scalar, 
     reference loops over ``tau_leap_step`` with the ``Gamma`` target's oracle. Returns a tensor of
     shape ``(n,)``, bitwise equal across backends. The count is ``N_T = (b0 + A_K) mu - a0``.
     """
-    grid = _trajectory_grid(A_grid, dtype, device)
+    grid = _trajectory_grid(n, A_grid, dtype, device)
     family = _gamma_prior(a0, b0)
     target = Gamma(_float64(a_star, "a_star", positive=True), _float64(b_star, "b_star", positive=True))
     _scalar_target(target, "a_star and b_star must be scalars")
@@ -270,7 +273,7 @@ def gamma_oracle_tau_leap_events(n: int, A_grid: torch.Tensor, a0: Scalar, b0: S
     element's events in place. Bitwise equal across backends but for the last bit of a float64
     ``log`` or ``exp`` landing a comparison on the other side of a ``W_J`` or of a count's threshold.
     """
-    grid = _trajectory_grid(A_grid, dtype, device)
+    grid = _trajectory_grid(n, A_grid, dtype, device)
     prior = _gamma_prior(a0, b0).cast(grid)
     a_star, b_star = _float64(a_star, "a_star", positive=True), _float64(b_star, "b_star", positive=True)
     if a_star.dim() or b_star.dim():
@@ -324,7 +327,7 @@ def gamma_mixture_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: 
     backends. The count is ``N_T = (b0 + A_K) mu - a0``, whose exact law under the target is
     ``pmm_sde.count_laws.target_count_law``.
     """
-    grid = _trajectory_grid(A_grid, dtype, device)
+    grid = _trajectory_grid(n, A_grid, dtype, device)
     family = _gamma_prior(a0, b0)
     target = _scalar_target(GammaMixture(_float64(weights, "weights"), _float64(concentrations, "concentrations"),
                                          _float64(rates, "rates")),
@@ -358,7 +361,7 @@ def point_masses_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: S
     docstring for the agreement of the backends. ``N_T = (b0 + A_K) mu - a0`` follows
     ``sum_j w_j Poisson(A_K v_j)`` in the limit of fine grids.
     """
-    grid = _trajectory_grid(A_grid, dtype, device)
+    grid = _trajectory_grid(n, A_grid, dtype, device)
     family = _gamma_prior(a0, b0)
     target = _scalar_target(PointMasses(_float64(weights, "weights"), _float64(values, "values")),
                             "values must be 1-D (one value per point)")
@@ -389,7 +392,7 @@ def gaussian_oracle_pmm_chain(n: int, A_grid: torch.Tensor, m0: Scalar, l0: Scal
     same grid of A). The torch reference calls the ``Gaussian`` oracle; the Triton kernel keeps
     ``mu`` in registers. Returns shape ``(n,)``; the backends agree as ``pmm_chain_step`` does.
     """
-    grid = _trajectory_grid(A_grid, dtype, device)
+    grid = _trajectory_grid(n, A_grid, dtype, device)
     family = NormalNormal(_float64(m0, "m0"), _float64(l0, "l0", positive=True))
     target = _scalar_target(Gaussian(_float64(mean, "mean"), _float64(std, "std", positive=True)),
                             "mean and std must be scalars")

@@ -44,7 +44,7 @@ for r in report["results"]:
         "%s %.2e/s (x%.2f, roof %.2f)" % (k, v["elements_per_s"], v["speedup_vs_torch.poisson"],
                                           v.get("roofline_fraction", float("nan"))) for k, v in m.items()))
 for r in report["steps"]:
-    base = "eager" if r["kernel"] == "tau_leap_step" else "eager_loop"
+    base = "eager" if "eager" in r["methods"] else "eager_loop"
     print("%-21s n=%.0e" % (r["kernel"], r["n"]), " ".join(
         "%s %.2e el-steps/s (x%.2f, roof %.3f%s)" % (
             k, v["per_s"], v["speedup_vs_" + base], v.get("roofline_fraction", float("nan")),

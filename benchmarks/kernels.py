@@ -20,6 +20,9 @@ Fused simulator steps (``--suite steps``, :mod:`pmm_sde.kernels.steps`), float32
   around 3): the Triton kernel (on CPU the compiled step) against eager torch (``torch.poisson``
   and three elementwise ops) and the torch reference path. A step moves 12 bytes per element
   (read mu and xhat, write mu').
+* ``categorical_tau_leap_step`` (Dirichlet-Categorical, ``CATEGORICAL_CLASSES`` classes per position:
+  counts, their sum per position and the update in one pass) against eager torch and the torch
+  reference path.
 * ``gamma_oracle_tau_leap`` (``TRAJECTORY_STEPS`` steps of the Gamma oracle, all in registers)
   against an eager torch loop (oracle, ``torch.poisson``, update per step) and the torch reference
   path. Rates are in element-steps per second; ``vs_step_roofline`` is the element-step rate over
@@ -255,6 +258,47 @@ def benchmark_oracle_trajectories(device: torch.device, n: int, repeats: int, ba
     return records
 
 
+#: Classes per position of the categorical tau-leap benchmark; Dirichlet total concentration s0.
+CATEGORICAL_CLASSES, CATEGORICAL_S0 = 32, 16.0
+
+
+def benchmark_categorical_step(device: torch.device, n: int, repeats: int, bandwidth: float | None) -> dict:
+    """``categorical_tau_leap_step`` on ``n`` elements (``n // CATEGORICAL_CLASSES`` positions, uniform
+    ``xhat``, ``dA = 2``: about two events per position) against eager torch (``torch.poisson``, the
+    class sum, the update) and the torch reference path; 12 bytes per element moved."""
+    cuda = device.type == "cuda"
+    shape = (n // CATEGORICAL_CLASSES, CATEGORICAL_CLASSES)
+    mu = torch.full(shape, 1.0 / CATEGORICAL_CLASSES, dtype=RATE_DTYPE, device=device)
+    xhat = mu.clone()
+    A = torch.zeros(shape[0], 1, dtype=RATE_DTYPE, device=device)
+    s0, dA = (torch.tensor(v, dtype=RATE_DTYPE, device=device) for v in (CATEGORICAL_S0, 2.0))
+
+    def eager() -> tuple[torch.Tensor, torch.Tensor]:
+        counts = torch.poisson(dA * xhat)
+        A_next = A + counts.sum(-1, keepdim=True)
+        return ((s0 + A) * mu + counts) / (s0 + A_next), A_next
+
+    def step(backend: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return kernels.categorical_tau_leap_step(mu, xhat, A, dA, s0, 1, 8, backend=backend)
+
+    methods: dict[str, Callable[[], object]] = {"eager": eager}
+    if cuda:
+        methods["triton"] = lambda: step("triton")
+    elif kernels.native_available():
+        methods["native"] = lambda: step("native")
+    if not cuda or n <= TORCH_PATH_MAX_CUDA:
+        methods["torch_path"] = lambda: step("torch")
+    times = interleaved_times(methods, repeats, device)
+    work = shape[0] * shape[1]
+    record = {"device": device.type, "kernel": "categorical_tau_leap_step", "n": work, "classes": CATEGORICAL_CLASSES,
+              "dtype": str(RATE_DTYPE), "repeats": repeats, "bytes_per_element_step": 3 * RATE_DTYPE.itemsize,
+              "methods": summarize(times, "eager", work, bandwidth, {name: 3 * RATE_DTYPE.itemsize for name in times})}
+    if cuda and n <= TORCH_PATH_MAX_CUDA:
+        record["agreement"] = {"bitwise": all(torch.equal(a, b) for a, b in zip(step("triton"), step("torch")))}
+    print(json.dumps(record), flush=True)
+    return record
+
+
 def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwidth: float | None) -> list[dict]:
     """Records of the fused tau-leap step and the whole oracle trajectories, one per size and kernel."""
     cuda = device.type == "cuda"
@@ -287,6 +331,8 @@ def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwi
             record["agreement"] = step_agreement(mu, xhat * torch.linspace(0.0, 20.0, n, device=device))
         records.append(record)
         print(json.dumps(record), flush=True)
+
+        records.append(benchmark_categorical_step(device, n, repeats, bandwidth))
 
         trajectory_methods: dict[str, Callable[[], object]] = {"eager_loop": lambda: gamma_oracle_eager(mu, grid)}
         if cuda:

@@ -131,6 +131,8 @@ def test_kernels_benchmark_times_the_compiled_cpu_draws_beside_the_torch_path(tm
         assert all(m["elements_per_s"] > 0 for m in record["methods"].values())
     tau_leap = [r for r in report["steps"] if r["kernel"] == "tau_leap_step"]
     assert tau_leap and set(tau_leap[0]["methods"]) == {"eager", "torch_path"} | (expected & {"native"})
+    (categorical,) = [r for r in report["steps"] if r["kernel"] == "categorical_tau_leap_step"]
+    assert set(categorical["methods"]) == {"eager", "torch_path"} | (expected & {"native"})
     assert [r["steps"] for r in report["events"]] == list(kernels_benchmark.EVENT_STEPS)
     for record in report["events"]:
         assert record["n"] == 2000

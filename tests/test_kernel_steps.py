@@ -189,6 +189,47 @@ def test_gamma_oracle_trajectory_count_has_the_exact_mean():
     assert_moments(counts, mean=a_star * float(grid[-1]) / b_star)
 
 
+def _categorical_state(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device):
+    """``(mu, xhat, A)`` of a Dirichlet-Categorical state: ``xhat`` on the simplex, ``A`` per position,
+    one invalid rate (-1) at flat element 3."""
+    generator = torch.Generator().manual_seed(2)
+    mu, xhat = (torch.rand(shape, generator=generator, dtype=F64) for _ in range(2))
+    xhat = xhat / xhat.sum(-1, keepdim=True)
+    xhat.view(-1)[3] = -1.0
+    A = torch.randint(0, 9, shape[:-1] + (1,), generator=generator).to(F64)
+    return tuple(t.to(dtype=dtype, device=device) for t in (mu, xhat, A))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(7, 3, 5), (50, 2), (2, 1, 130)], ids=["K5", "K2", "K130"])
+def test_categorical_tau_leap_step_triton_equals_torch(device, dtype, shape):
+    """Positions of K classes (padded to a power of 2; K = 130 spans one program alone), rates from 0
+    into PTRS (dA = 60), NaN at the invalid rate's class and at its position's A'."""
+    device = _triton_device(device)
+    mu, xhat, A = _categorical_state(shape, dtype, device)
+    args = (mu, xhat, A, 60.0, 2.5, 2**33 + 5, 24)
+    got = kernels.categorical_tau_leap_step(*args, backend="triton")
+    want = kernels.categorical_tau_leap_step(*args, backend="torch")
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == dtype and torch.equal(g.isnan(), w.isnan())
+        assert torch.equal(g.nan_to_num(-1.0), w.nan_to_num(-1.0))
+    assert torch.equal(want[1].isnan().view(-1).nonzero().view(-1), torch.tensor([3 // shape[-1]], device=device))
+
+
+def test_categorical_tau_leap_step_is_the_dirichlet_update_and_refuses_a_misshapen_A():
+    family = pmm_sde.DirichletCategorical(4, 0.5)
+    mu, xhat, A = _categorical_state((6, 4), F64, torch.device("cpu"))
+    xhat = xhat.abs()
+    mu1, A1 = kernels.categorical_tau_leap_step(mu, xhat, A, 3.0, family.prior_strength.reshape(()), 5, 16,
+                                                backend="torch")
+    counts = random.poisson(3.0 * xhat, 5, 16)
+    want = family.absorb(mu, A, *family.increments(counts, torch.tensor(3.0, dtype=F64)))
+    assert torch.equal(mu1, want[0]) and torch.equal(A1, want[1])
+    with pytest.raises(ValueError, match="A must be a tensor of shape"):
+        kernels.categorical_tau_leap_step(mu, xhat, A.reshape(-1), 3.0, 2.0, 5, 16)
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gamma_oracle_events_triton_equals_torch(device, dtype):
@@ -489,18 +530,18 @@ def test_tau_leap_solver_takes_the_torch_path_where_no_kernel_fits(kernel_calls)
     """Dirichlet-Categorical, poisson_paths and a per-coordinate prior rate: the torch path, same numbers."""
     pytest.importorskip("triton")
     probs = torch.tensor([[0.2, 0.3, 0.5], [0.7, 0.2, 0.1]], dtype=F64)
-    family = pmm_sde.DirichletCategorical(3, 1.0)
+    family = pmm_sde.DirichletCategorical(3, torch.tensor([[1.0], [2.0]]))  # a concentration per position
     dirichlet = pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Linear(3.0),
                                            pmm_sde.targets.Categorical(probs).predictor(family), shape=(2,))
     gamma = [(_cox_process(POINTS_2D), {"poisson_paths": pmm_sde.PoissonPaths(seed=2)}),
              (_cox_process(POINTS_2D, GammaPoisson(1.5, torch.tensor([0.5, 2.0]))), {})]
     cases = [(TauLeap, dirichlet, {})] + [(solver, *case) for solver in (TauLeap, TauLeap2) for case in gamma]
-    calls = kernel_calls("tau_leap_step")
+    calls = [kernel_calls("tau_leap_step"), kernel_calls("categorical_tau_leap_step")]
     for solver, process, extra in cases:
         got, want = (pmm_sde.sample(process, solver(backend=backend), steps=3, n=20, seed=4, dtype=F64, **extra)
                      for backend in ("triton", "torch"))
         assert torch.equal(got.mu, want.mu) and torch.equal(got.A, want.A)
-    assert calls == []
+    assert calls == [[], []]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -522,6 +563,27 @@ def test_normal_solvers_on_triton_match_torch(device, dtype, solver, kernel, ker
     triton_normal = kernels.normal
     monkeypatch.setattr(kernels, "normal", lambda *args, **kw: triton_normal(*args, **{**kw, "backend": "triton"}))
     assert torch.equal(got.mu, pmm_sde.sample(process, solver(backend="torch"), **run).mu)
+
+
+def _dirichlet_process(positions: int = 3) -> pmm_sde.GammaPoissonCoxSDE:
+    family = pmm_sde.DirichletCategorical(5, 0.5)
+    probs = torch.softmax(torch.linspace(-1.0, 2.0, positions * 5, dtype=F64).reshape(positions, 5), -1)
+    return pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Linear(6.0),
+                                      pmm_sde.targets.Categorical(probs).predictor(family), shape=(positions,))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dirichlet_tau_leap_on_triton_equals_torch(device, dtype, kernel_calls):
+    """Dirichlet-Categorical tau-leaping: every step is kernels.categorical_tau_leap_step on Triton,
+    bitwise equal to the torch path (family.absorb of the counts)."""
+    device = _triton_device(device)
+    run = dict(steps=5, n=40, seed=3, dtype=dtype, device=device)
+    want = pmm_sde.sample(_dirichlet_process(), TauLeap(backend="torch"), **run)
+    calls = kernel_calls("categorical_tau_leap_step")
+    got = pmm_sde.sample(_dirichlet_process(), TauLeap(backend="triton"), **run)
+    assert calls == ["triton"] * 5
+    assert torch.equal(got.mu, want.mu) and torch.equal(got.A, want.A) and bool((want.A > 0).any())
 
 
 def test_normal_solvers_take_the_torch_path_where_no_kernel_fits(kernel_calls):

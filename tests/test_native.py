@@ -210,6 +210,35 @@ def test_gamma_oracle_events_equal_the_torch_reference(dtype):
                        torch.empty(0, dtype=dtype))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_categorical_tau_leap_step_equals_the_torch_reference(dtype):
+    """Positions of 3 and of 1100 classes (more than a chunk of the C step), rates into PTRS, a NaN."""
+    generator = torch.Generator().manual_seed(4)
+    for shape in ((200, 3), (2, 1100)):
+        mu, xhat = (torch.rand(shape, generator=generator, dtype=torch.float64).to(dtype) for _ in range(2))
+        xhat.view(-1)[5] = float("nan")
+        A = torch.randint(0, 9, shape[:-1] + (1,), generator=generator).to(dtype)
+        args = (mu, xhat / xhat.nansum(-1, keepdim=True), A, 80.0, 1.5, 9, 40)
+        got = kernels.categorical_tau_leap_step(*args, backend="native")
+        want = kernels.categorical_tau_leap_step(*args, backend="torch")
+        for g, w in zip(got, want):
+            assert g.dtype == dtype and torch.equal(g.nan_to_num(-1.0), w.nan_to_num(-1.0))
+            assert torch.equal(g.isnan(), w.isnan()) and bool(w.isnan().any())
+
+
+def test_dirichlet_tau_leap_runs_native_on_cpu_by_default(kernel_calls):
+    family = pmm_sde.DirichletCategorical(4, 0.5)
+    probs = torch.softmax(torch.linspace(-1.0, 2.0, 8, dtype=torch.float64).reshape(2, 4), -1)
+    process = pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Linear(6.0),
+                                         pmm_sde.targets.Categorical(probs).predictor(family), shape=(2,))
+    run = dict(steps=6, n=100, seed=3, dtype=torch.float32)
+    want = pmm_sde.sample(process, TauLeap(backend="torch"), **run)
+    calls = kernel_calls("categorical_tau_leap_step")
+    got = pmm_sde.sample(process, TauLeap(), **run)
+    assert calls == ["native"] * 6
+    assert torch.equal(got.mu, want.mu) and torch.equal(got.A, want.A)
+
+
 def test_invalid_predictions_still_raise_on_the_native_backend():
     cox = pmm_sde.GammaPoissonCoxSDE(pmm_sde.GammaPoisson(1.0, 1.0), pmm_sde.schedules.Linear(2.0),
                                      lambda mu, A: torch.full_like(mu, -1.0))

@@ -9,11 +9,11 @@ when a C compiler works, else on the torch path; both give the same numbers.
 from .backend import BACKENDS, check_backend, resolve_backend, triton_available
 from .draws import normal, poisson
 from .native import native_available, native_unavailable_reason
-from .steps import (euler_maruyama_step, fused_backend, gamma_mixture_oracle_tau_leap, gamma_oracle_tau_leap,
-                    gamma_oracle_tau_leap_events, gaussian_oracle_pmm_chain, pmm_chain_step,
+from .steps import (categorical_tau_leap_step, euler_maruyama_step, fused_backend, gamma_mixture_oracle_tau_leap,
+                    gamma_oracle_tau_leap, gamma_oracle_tau_leap_events, gaussian_oracle_pmm_chain, pmm_chain_step,
                     point_masses_oracle_tau_leap, tau_leap_step)
 
-__all__ = ["BACKENDS", "check_backend", "euler_maruyama_step", "fused_backend", "gamma_mixture_oracle_tau_leap",
-           "gamma_oracle_tau_leap", "gamma_oracle_tau_leap_events", "gaussian_oracle_pmm_chain", "native_available",
-           "native_unavailable_reason", "normal", "pmm_chain_step", "point_masses_oracle_tau_leap", "poisson",
-           "resolve_backend", "tau_leap_step", "triton_available"]
+__all__ = ["BACKENDS", "categorical_tau_leap_step", "check_backend", "euler_maruyama_step", "fused_backend",
+           "gamma_mixture_oracle_tau_leap", "gamma_oracle_tau_leap", "gamma_oracle_tau_leap_events",
+           "gaussian_oracle_pmm_chain", "native_available", "native_unavailable_reason", "normal", "pmm_chain_step",
+           "point_masses_oracle_tau_leap", "poisson", "resolve_backend", "tau_leap_step", "triton_available"]

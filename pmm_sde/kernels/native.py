@@ -103,6 +103,8 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         for step, coefficients in _STEP_COEFFICIENTS.items():
             signatures[f"pmm_{step}_step_{suffix}"] = [ptr, ptr, i64, *[real] * coefficients, u64, u32, ptr]
         signatures[f"pmm_gamma_events_{suffix}"] = [i64, ptr, ptr, i64, ctypes.c_double, real, real, u64, ptr]
+        signatures[f"pmm_categorical_tau_leap_step_{suffix}"] = [ptr, ptr, ptr, i64, i64, real, real, u64, u32, ptr,
+                                                                 ptr]
     for name, argtypes in signatures.items():
         getattr(lib, name).argtypes = argtypes
         getattr(lib, name).restype = None
@@ -191,6 +193,20 @@ def fused_step(step: str, mu: torch.Tensor, xhat: torch.Tensor, coefficients: li
         mu.data_ptr(), xhat.data_ptr(), mu.numel(), *(float(c) for c in coefficients),
         int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr())
     return out
+
+
+def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, coefficients: list[torch.Tensor],
+                              seed: int, counter: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mu', A')`` of ``pmm_sde.kernels.categorical_tau_leap_step`` by ``csrc/steps.c``: float32 or float64
+    CPU tensors ``mu``, ``xhat`` (K classes on the last axis) and ``A`` (``mu.shape[:-1] + (1,)``);
+    ``coefficients = (s0, dA)``, 0-dim tensors of mu's dtype."""
+    mu, xhat, A = mu.contiguous(), xhat.contiguous(), A.contiguous()
+    out, A_out = torch.empty_like(mu), torch.empty_like(A)
+    s0, dA = (float(c) for c in coefficients)
+    getattr(_library(), "pmm_categorical_tau_leap_step_" + _suffix(mu.dtype))(
+        mu.data_ptr(), xhat.data_ptr(), A.data_ptr(), A.numel(), mu.shape[-1], s0, dA,
+        int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr(), A_out.data_ptr())
+    return out, A_out
 
 
 def gamma_oracle_tau_leap_events(n: int, W: torch.Tensor, w: torch.Tensor, a_star: float, terminal: torch.Tensor,

@@ -115,6 +115,37 @@ def tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A0: Scalar, A1: Scalar, 
     return (lam0 * mu + random.poisson(dA * xhat, seed, counter, validate=False)) / lam1
 
 
+def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, dA: Scalar,
+                              prior_strength: Scalar, seed: int, counter: int, backend: str = "auto"
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dirichlet-Categorical tau-leap step over the exposure ``dA`` with the prediction ``xhat`` frozen,
+    per position (the last axis holds its K classes):
+
+        c ~ Poisson(dA xhat)  (stream ``(seed, counter)``),   A' = A + sum_k c_k,
+        mu' = ((s0 + A) mu + c) / (s0 + A'),
+
+    ``s0`` = ``prior_strength`` (the Dirichlet's total concentration, one value), ``A`` the events
+    per position, shaped ``mu.shape[:-1] + (1,)`` in mu's dtype and device. This is
+    ``DirichletCategorical.absorb`` of its evidence; returns ``(mu', A')``. A negative or non-finite
+    rate gives NaN at its class and at its position's ``A'``. Bitwise equal across backends (the
+    class sums are of integers, exact in float32 below 2^24 events per position).
+    """
+    _check_state(mu, xhat)
+    if not torch.is_tensor(A) or (A.shape, A.dtype, A.device) != (mu.shape[:-1] + (1,), mu.dtype, mu.device):
+        raise ValueError(f"A must be a tensor of shape mu.shape[:-1] + (1,) = {tuple(mu.shape[:-1]) + (1,)} in mu's "
+                         f"dtype and device, got {tuple(A.shape) if torch.is_tensor(A) else type(A).__name__}")
+    s0, dA = _scalars(mu, prior_strength, dA)
+    chosen = resolve_backend(backend, mu.device)
+    if chosen == "triton":
+        from . import triton_steps
+        return triton_steps.categorical_tau_leap_step(mu, xhat, A, torch.stack([s0, dA]), seed, counter)
+    if chosen == "native":
+        return native.categorical_tau_leap_step(mu, xhat, A, [s0, dA], seed, counter)
+    counts = random.poisson(dA * xhat, seed, counter, validate=False)
+    A_next = A + counts.sum(-1, keepdim=True)
+    return ((s0 + A) * mu + counts) / (s0 + A_next), A_next
+
+
 def pmm_chain_step(mu: torch.Tensor, xhat: torch.Tensor, A0: Scalar, A1: Scalar, precision: Scalar, seed: int,
                    counter: int, backend: str = "auto") -> torch.Tensor:
     """Normal-Normal PMM-chain step (``NormalNormalSDE.frozen_step``) over ``[A0, A1]``, ``A1 >= A0``:

@@ -181,26 +181,43 @@ def _poisson_ptrs(lam, pending, seed, index, counter, LOWEST: tl.constexpr):
 
 
 @triton.jit
-def _poisson_draw(rate, seed, first, n, counter, BLOCK: tl.constexpr):
-    """``pmm_sde.random.poisson(rate, seed, counter, validate=False)`` at flat indices ``first + arange(BLOCK)``
-    (lanes from ``n`` on are padding).
+def _poisson_from_words(rate, words, index, in_range, seed, counter):
+    """``pmm_sde.random.poisson(rate, seed, counter, validate=False)`` at flat indices ``index`` (lanes not
+    ``in_range`` are padding), with ``words`` the elements' ``lane_word`` (their inversion uniforms).
 
     ``rate`` is float32 or float64; the count is returned in float64 (NaN where the rate is
     negative, NaN or infinite), to be cast to the state's dtype as the torch path does.
     """
-    index = first + tl.arange(0, BLOCK)
     lam = rate.to(tl.float64)
     valid = (lam >= 0.0) & (lam < _INF)
     lam = tl.where(valid, lam, 0.0)
     small = lam < _INVERSION_MAX
-    big = (index < n) & ~small
-    u = _unit_interval(_lane_words(seed, first, counter, BLOCK), _WORD_BITS)
+    big = in_range & ~small
+    u = _unit_interval(words, _WORD_BITS)
     lam_small = tl.where(small, lam, 0.0)
     counts = _poisson_search(lam_small, tl.where(small, u, 0.0) * tl.exp(lam_small))
     if _any(big):
         counts = tl.where(big, _poisson_ptrs(tl.where(big, lam, _INVERSION_MAX), big, seed, index, counter, 0),
                           counts)
     return tl.where(valid, counts, _INF - _INF)  # inf - inf: NaN (a NaN global fails Triton's nan != nan check)
+
+
+@triton.jit
+def _poisson_draw(rate, seed, first, n, counter, BLOCK: tl.constexpr):
+    """``_poisson_from_words`` at the contiguous flat indices ``first + arange(BLOCK)`` (``first`` a multiple
+    of 4; lanes from ``n`` on are padding): one Philox block per group of four elements."""
+    index = first + tl.arange(0, BLOCK)
+    return _poisson_from_words(rate, _lane_words(seed, first, counter, BLOCK), index, index < n, seed, counter)
+
+
+@triton.jit
+def _poisson_draw_at(rate, index, in_range, seed, counter):
+    """``_poisson_from_words`` at arbitrary flat indices ``index`` (a 1-D block): each lane computes its
+    group's Philox block ``(index >> 2, counter, 0)`` and takes word ``index & 3``."""
+    w0, w1, w2, w3 = _philox(seed, index >> 2, counter, 0)
+    lane = index & 3
+    words = tl.where(lane == 0, w0, tl.where(lane == 1, w1, tl.where(lane == 2, w2, w3)))
+    return _poisson_from_words(rate, words, index, in_range, seed, counter)
 
 
 @triton.jit

@@ -154,6 +154,31 @@ def _tau_leap_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, BLOC
 
 
 @triton.jit(do_not_specialize=["seed", "counter"])
+def _categorical_tau_leap_kernel(mu_ptr, xhat_ptr, A_ptr, out_ptr, A_out_ptr, coef_ptr, positions, seed, counter,
+                                 K: tl.constexpr, KP: tl.constexpr, BP: tl.constexpr):
+    """``kernels.categorical_tau_leap_step`` on ``BP`` positions of ``K`` classes (padded to ``KP``, a power
+    of 2), ``coef = (s0, dA)``: ``c ~ Poisson(dA xhat)``, ``A' = A + sum_k c_k``,
+    ``mu' = ((s0 + A) mu + c) / (s0 + A')``; element ``(p, k)`` has flat index ``p K + k``."""
+    position = tl.program_id(0).to(tl.int64) * BP + tl.arange(0, BP)
+    klass = tl.arange(0, KP)
+    in_position = position < positions
+    in_range = in_position[:, None] & (klass < K)[None, :]
+    index = position[:, None] * K + klass[None, :]
+    mu = tl.load(mu_ptr + index, mask=in_range, other=0.0)
+    xhat = tl.load(xhat_ptr + index, mask=in_range, other=0.0)
+    A = tl.load(A_ptr + position, mask=in_position, other=0.0)
+    s0 = tl.load(coef_ptr)
+    dA = tl.load(coef_ptr + 1)
+    counts = triton_random._poisson_draw_at(tl.reshape(dA * xhat, (BP * KP,)), tl.reshape(index, (BP * KP,)),
+                                            tl.reshape(in_range, (BP * KP,)), seed, counter)
+    counts = tl.where(in_range, tl.reshape(counts, (BP, KP)).to(mu.dtype), 0.0)
+    A_next = A + tl.sum(counts, axis=1)
+    mu = _div((s0 + A)[:, None] * mu + counts, (s0 + A_next)[:, None] + tl.zeros_like(mu))
+    tl.store(out_ptr + index, mu, mask=in_range)
+    tl.store(A_out_ptr + position, A_next, mask=in_position)
+
+
+@triton.jit(do_not_specialize=["seed", "counter"])
 def _pmm_chain_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, BITS: tl.constexpr,
                       BLOCK: tl.constexpr):
     """``mu' = (lam0 mu + (dA xhat + sqrt(dA) z)) / lam1`` with ``coef = (lam0, lam1, dA, sqrt(dA))``."""
@@ -370,6 +395,27 @@ def tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed
                   ) -> torch.Tensor:
     """The Gamma-Poisson step of ``_tau_leap_kernel``; ``coef = (b0 + A0, b0 + A1, A1 - A0)`` in mu's dtype."""
     return _launch(_tau_leap_kernel, triton_random.POISSON_LAUNCH, mu, xhat, coef, seed, counter)
+
+
+#: Elements per program of the categorical tau-leap step (positions per program: this over KP).
+CATEGORICAL_BLOCK = 64
+
+
+def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, coef: torch.Tensor, seed: int,
+                              counter: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mu', A')`` of ``_categorical_tau_leap_kernel``; ``coef = (s0, dA)`` in mu's dtype, ``A`` shaped
+    ``mu.shape[:-1] + (1,)``."""
+    mu_flat, xhat_flat, A_flat = mu.contiguous(), xhat.contiguous(), A.contiguous()
+    out, A_out = torch.empty_like(mu_flat), torch.empty_like(A_flat)
+    K = mu.shape[-1]
+    positions = A_flat.numel()
+    if positions:
+        KP = triton.next_power_of_2(K)
+        BP = max(1, CATEGORICAL_BLOCK // KP)
+        _categorical_tau_leap_kernel[(triton.cdiv(positions, BP),)](
+            mu_flat, xhat_flat, A_flat, out, A_out, coef, positions, _key(seed), _counter_word(counter), K=K, KP=KP,
+            BP=BP, num_warps=triton_random.POISSON_LAUNCH.num_warps, enable_fp_fusion=False)
+    return out, A_out
 
 
 def pmm_chain_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int

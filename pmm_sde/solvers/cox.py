@@ -36,14 +36,21 @@ def leap(backend: str, family, noise, state: State, xhat: torch.Tensor, dA: torc
 
     the counts from slot ``slot`` of step ``k``'s noise (or the next increments of its Poisson paths).
 
-    On the Triton or native ``backend`` (``kernels.fused_backend``) a Gamma-Poisson leap with a scalar
-    prior rate ``b0`` and counter-based noise is one fused kernel,
-    ``kernels.tau_leap_step(mu, xhat, A, A + dA, b0, seed, counter(k, slot), dA=dA)``, with the
-    arithmetic of the torch path (``A' = A + dA``, ``mu' = ((b0 + A) mu + c) / (b0 + A')``), so both
-    give the same numbers; otherwise the torch path.
+    On the Triton or native ``backend`` (``kernels.fused_backend``), with counter-based noise and a
+    prior of one total strength (``b0``, or the Dirichlet's ``s0``), the leap is one fused kernel
+    with the arithmetic of the torch path, so both give the same numbers:
+    ``kernels.tau_leap_step(mu, xhat, A, A + dA, b0, seed, counter(k, slot), dA=dA)`` (Gamma-Poisson:
+    ``A' = A + dA``, ``mu' = ((b0 + A) mu + c) / (b0 + A')``) or
+    ``kernels.categorical_tau_leap_step(mu, xhat, A, dA, s0, seed, counter(k, slot))``
+    (Dirichlet-Categorical: ``A' = A + |c|`` per position, ``mu' = ((s0 + A) mu + c) / (s0 + A')``).
+    Otherwise the torch path.
     """
-    fused = ("torch" if family.has_class_axis or not noise.counter_based
-             else kernels.fused_backend(backend, state.mu, xhat, family.prior_strength, state.A))
+    per_position = family.has_class_axis
+    fused = "torch" if not noise.counter_based else kernels.fused_backend(
+        backend, state.mu, xhat, family.prior_strength, dA, *(() if per_position else (state.A,)))
+    if fused != "torch" and per_position:
+        return State(*kernels.categorical_tau_leap_step(state.mu, xhat, state.A, dA, family.prior_strength.reshape(()),
+                                                        noise.seed, noise.counter(k, slot), backend=fused))
     if fused != "torch":
         A1 = state.A + dA
         mu = kernels.tau_leap_step(state.mu, xhat, state.A, A1, family.prior_strength.reshape(()), noise.seed,
@@ -65,9 +72,9 @@ class TauLeap(Solver):
 
     ``backend`` (``"auto"``, ``"torch"``, ``"native"``, ``"triton"``; ``"auto"`` is Triton for CUDA
     tensors when triton imports, the compiled CPU steps for CPU tensors when a C compiler works): on
-    Triton or native a Gamma-Poisson step with a scalar prior rate ``b0`` and the counter-based
-    noise (no ``poisson_paths``) runs as one fused kernel (see ``leap``), with the same numbers as
-    the torch path; other runs take the torch path.
+    Triton or native a step with one prior strength (Gamma-Poisson's ``b0``, the Dirichlet's total
+    concentration) and the counter-based noise (no ``poisson_paths``) runs as one fused kernel (see
+    ``leap``), with the same numbers as the torch path; other runs take the torch path.
     """
 
     name = "tau_leap"

@@ -5,7 +5,9 @@
  *   euler_maruyama: mu' = mu + drift (xhat - mu) h + diffusion z,
  *   pmm_chain:      mu' = (lam0 mu + (dA xhat + sqrt_dA z)) / lam1,
  *   tau_leap:       mu' = (lam0 mu + N) / lam1,  N ~ Poisson(dA xhat),
- * where z and N are the normals and counts of element e (flat index) of the stream (seed, counter).
+ *   categorical_tau_leap (positions of K classes, A per position):
+ *                   c ~ Poisson(dA xhat),  A' = A + sum_k c_k,  mu' = ((s0 + A) mu + c) / (s0 + A'),
+ * where z, N and c are the normals and counts of element e (flat index) of the stream (seed, counter).
  */
 #include <stdint.h>
 
@@ -52,5 +54,32 @@
         }                                                                                                \
     }
 
+/* The class counts of position p go to out[p K .. p K + K - 1] first (as T, which holds them exactly, as
+ * the torch path's counts), summed in class order; then the update overwrites them. */
+#define DEFINE_CATEGORICAL_STEP(T, SUFFIX)                                                               \
+    void pmm_categorical_tau_leap_step_##SUFFIX(const T *mu, const T *xhat, const T *A, int64_t positions, \
+                                                int64_t K, T s0, T dA, uint64_t seed, uint32_t counter,   \
+                                                T *out, T *A_out) {                                       \
+        double rate[STEP_CHUNK], counts[STEP_CHUNK];                                                     \
+        for (int64_t p = 0; p < positions; ++p) {                                                        \
+            int64_t row = p * K;                                                                         \
+            T total = 0;                                                                                 \
+            for (int64_t first = 0; first < K; first += STEP_CHUNK) {                                    \
+                int64_t count = K - first < STEP_CHUNK ? K - first : STEP_CHUNK;                        \
+                for (int64_t j = 0; j < count; ++j) rate[j] = (double)(T)(dA * xhat[row + first + j]);  \
+                pmm_poisson_range(rate, row + first, count, seed, counter, counts);                     \
+                for (int64_t j = 0; j < count; ++j) {                                                   \
+                    out[row + first + j] = (T)counts[j];                                                 \
+                    total += (T)counts[j];                                                               \
+                }                                                                                        \
+            }                                                                                            \
+            T A_next = A[p] + total, lam0 = s0 + A[p], lam1 = s0 + A_next;                               \
+            for (int64_t k = 0; k < K; ++k) out[row + k] = (lam0 * mu[row + k] + out[row + k]) / lam1;   \
+            A_out[p] = A_next;                                                                           \
+        }                                                                                                \
+    }
+
 DEFINE_STEPS(float, f32)
 DEFINE_STEPS(double, f64)
+DEFINE_CATEGORICAL_STEP(float, f32)
+DEFINE_CATEGORICAL_STEP(double, f64)

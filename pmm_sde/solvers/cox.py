@@ -46,8 +46,8 @@ def leap(backend: str, family, noise, state: State, xhat: torch.Tensor, dA: torc
     Otherwise the torch path.
     """
     per_position = family.has_class_axis
-    fused = "torch" if not noise.counter_based else kernels.fused_backend(
-        backend, state.mu, xhat, family.prior_strength, dA, *(() if per_position else (state.A,)))
+    scalars = (family.prior_strength, dA) if per_position else (family.prior_strength, dA, state.A)
+    fused = kernels.fused_backend(backend, state.mu, xhat, *scalars) if noise.counter_based else "torch"
     if fused != "torch" and per_position:
         return State(*kernels.categorical_tau_leap_step(state.mu, xhat, state.A, dA, family.prior_strength.reshape(()),
                                                         noise.seed, noise.counter(k, slot), backend=fused))

@@ -42,7 +42,7 @@ KERNELS = {
     "gamma_oracle_tau_leap_events": ("triton_steps", "_gamma_oracle_events_kernel",
                                      {"out_ptr": "*fp32", "W_ptr": "*fp64", "w_ptr": "*fp64", "a_star_ptr": "*fp64",
                                       "terminal_ptr": "*fp32", "n": "i32", "seed": "i64"},
-                                     {"STEPS": 4096, "SEARCH_PASSES": 13}, "POISSON"),
+                                     {"STEPS": 4096, "SEARCH_PASSES": 13, "PER_LANE": 8}, "POISSON"),
     "normal": ("triton_random", "_normal_kernel", {"out_ptr": "*fp32", "n": "i32", "seed": "i64", "counter": "i32"},
                {"BITS": 23}, "NORMAL"),
     "pmm_chain_step": ("triton_steps", "_pmm_chain_kernel", _STEP, {"BITS": 23}, "NORMAL"),

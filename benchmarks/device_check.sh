@@ -38,37 +38,40 @@ import json, sys
 report = json.load(open(sys.argv[1]))
 print(report["device"], "torch", report["torch"], "triton", report["triton"],
       "copy GB/s %.0f" % ((report["copy_bandwidth_bytes_per_s"] or 0) / 1e9))
-for r in report["results"]:
+for r in report.get("results", []):
     m = r["methods"]
     print("poisson %-9s n=%.0e" % (r["regime"], r["n"]), " ".join(
         "%s %.2e/s (x%.2f, roof %.2f)" % (k, v["elements_per_s"], v["speedup_vs_torch.poisson"],
                                           v.get("roofline_fraction", float("nan"))) for k, v in m.items()))
-for r in report["steps"]:
+for r in report.get("steps", []):
     base = "eager" if "eager" in r["methods"] else "eager_loop"
     print("%-21s n=%.0e" % (r["kernel"], r["n"]), " ".join(
         "%s %.2e el-steps/s (x%.2f, roof %.3f%s)" % (
             k, v["per_s"], v["speedup_vs_" + base], v.get("roofline_fraction", float("nan")),
             ", vs step roof %.2f" % v["vs_step_roofline"] if "vs_step_roofline" in v else "")
         for k, v in r["methods"].items()), r.get("agreement", ""))
-for r in report["events"]:
+for r in report.get("events", []):
     print("gamma events %4d steps n=%.0e N_T %.0f:" % (r["steps"], r["n"], r["mean_count_per_element"]), " ".join(
         "%s %.2e el-steps/s (x%.2f)" % (k, v["per_s"], v["speedup_vs_eager_loop"]) for k, v in r["methods"].items()),
         r.get("agreement", ""))
 # Issue 4's goals: the fused tau-leap step at >= 60% of the copy roofline and >= 5x eager torch
 # (largest n); a whole-trajectory oracle kernel at >= 50x its eager loop.
-step = max((r for r in report["steps"] if r["kernel"] == "tau_leap_step"), key=lambda r: r["n"], default=None)
+step = max((r for r in report.get("steps", []) if r["kernel"] == "tau_leap_step"), key=lambda r: r["n"], default=None)
 if step and "triton" in step["methods"]:
     m = step["methods"]["triton"]
     print("GOAL tau_leap_step n=%.0e: roofline %.2f (>= 0.60: %s), x%.2f eager (>= 5: %s)" % (
         step["n"], m.get("roofline_fraction", float("nan")), m.get("roofline_fraction", 0) >= 0.6,
         m["speedup_vs_eager"], m["speedup_vs_eager"] >= 5))
 trajectories = [("%s n=%.0e steps=%d" % (r["kernel"], r["n"], r["steps"]), name, v["speedup_vs_eager_loop"])
-                for r in report["steps"] + report["events"] if "steps" in r
+                for r in report.get("steps", []) + report.get("events", []) if "steps" in r
                 for name, v in r["methods"].items() if name.startswith("triton")]
 if trajectories:
     best = max(trajectories, key=lambda t: t[2])
     print("GOAL trajectory: best %s %s x%.2f eager loop (>= 50: %s)" % (best[0], best[1], best[2], best[2] >= 50))
-for r in report["launch_sweep"]:
+for r in report.get("events_sweep", []):
+    print("events kernel %2d elements per lane (%d steps): x%.2f eager loop" % (
+        r["events_per_lane"], r["steps"], r["triton_events_vs_eager_loop"]))
+for r in report.get("launch_sweep", []):
     print("launch block=%d warps=%d: poisson x%.2f, tau_leap_step x%.2f, gamma trajectory x%.2f" % (
         r["block"], r["num_warps"], r["poisson_vs_torch.poisson"], r["tau_leap_step_vs_eager"],
         r["gamma_oracle_tau_leap_vs_eager_loop"]))

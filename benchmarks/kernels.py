@@ -34,7 +34,8 @@ Fused simulator steps (``--suite steps``, :mod:`pmm_sde.kernels.steps`), float32
   trajectory; on CPU the compiled and the torch path): its cost follows the counts
   (``mean_count_per_element``), the loop's the steps.
 * ``--sweep`` (CUDA): the kernels with Poisson draws at each launch shape of ``SWEEP_LAUNCHES``
-  (elements and warps per program), against eager torch, to choose ``POISSON_LAUNCH``.
+  (elements and warps per program), against eager torch, to choose ``POISSON_LAUNCH``; and the
+  event-to-event kernel at each of ``SWEEP_EVENTS_PER_LANE``, to choose ``EVENTS_PER_LANE``.
 * ``gamma_mixture_oracle_tau_leap``, ``point_masses_oracle_tau_leap`` and
   ``gaussian_oracle_pmm_chain`` (``TRAJECTORY_STEPS`` steps of the two-component Gamma-mixture and
   point-mass oracles, and of the Gaussian oracle's Normal-Normal PMM chain), each against an eager
@@ -454,6 +455,40 @@ def launch_sweep(device: torch.device, repeats: int, n: int = SWEEP_SIZE) -> lis
     return records
 
 
+#: Elements per lane that ``--sweep`` times for the event-to-event kernel (``EVENT_STEPS[-1]`` steps).
+SWEEP_EVENTS_PER_LANE = (1, 4, 8, 16)
+
+
+def events_sweep(device: torch.device, repeats: int, n: int = EVENT_N["cuda"]) -> list[dict]:
+    """The event-to-event Gamma kernel at each of ``SWEEP_EVENTS_PER_LANE`` as
+    ``triton_steps.EVENTS_PER_LANE``, on the finest grid of ``EVENT_STEPS``, against the eager loop
+    (timed once, in the same run): the choice between the warp's wait for its slowest lane and the
+    number of programs. Run on CUDA (on the CPU with ``TRITON_INTERPRET=1`` only as a test)."""
+    from pmm_sde.kernels import triton_steps
+    steps = EVENT_STEPS[-1]
+    grid = torch.linspace(0.0, EVENT_A_TOTAL, steps + 1, dtype=torch.float64)
+    mu0 = torch.full((n,), A0_PRIOR / B0_PRIOR, dtype=RATE_DTYPE, device=device)
+    grid_list = grid.tolist()
+    eager = statistics.median(interleaved_times({"eager_loop": lambda: gamma_oracle_eager(mu0, grid_list)}, repeats,
+                                                device)["eager_loop"])
+    default = triton_steps.EVENTS_PER_LANE
+    records = []
+    try:
+        for per_lane in SWEEP_EVENTS_PER_LANE:
+            triton_steps.EVENTS_PER_LANE = per_lane
+            events = statistics.median(interleaved_times({"triton_events": lambda: kernels.gamma_oracle_tau_leap_events(
+                n, grid, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1, backend="triton", dtype=RATE_DTYPE, device=device)},
+                repeats, device)["triton_events"])
+            record = {"events_per_lane": per_lane, "n": n, "steps": steps,
+                      "median_s": {"eager_loop": eager, "triton_events": events},
+                      "triton_events_vs_eager_loop": eager / events}
+            records.append(record)
+            print(json.dumps(record), flush=True)
+    finally:
+        triton_steps.EVENTS_PER_LANE = default
+    return records
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -494,15 +529,21 @@ def main(argv: list[str] | None = None) -> dict:
         "torch_threads": torch.get_num_threads(),
         "quick": args.quick,
         "copy_bandwidth_bytes_per_s": bandwidth,
-        "results": (benchmark(device, sizes, ["inversion", "ptrs", "mixed"], repeats, bandwidth)
-                    if args.suite in ("draws", "all") else []),
-        "steps": (benchmark_steps(device, sizes, repeats, bandwidth) if args.suite in ("steps", "all") else []),
-        "events": (benchmark_events(device, min([EVENT_N[device.type]] + (sizes if args.quick else [])),
-                                    min(repeats, 5), bandwidth) if args.suite in ("steps", "all") else []),
-        "launch_sweep": launch_sweep(device, min(repeats, 5)) if args.sweep and cuda else [],
     }
-    if args.out is not None:
-        args.out.write_text(json.dumps(report, indent=2))
+    steps = args.suite in ("steps", "all")
+    sections = {
+        "results": lambda: (benchmark(device, sizes, ["inversion", "ptrs", "mixed"], repeats, bandwidth)
+                            if args.suite in ("draws", "all") else []),
+        "steps": lambda: benchmark_steps(device, sizes, repeats, bandwidth) if steps else [],
+        "events": lambda: (benchmark_events(device, min([EVENT_N[device.type]] + (sizes if args.quick else [])),
+                                            min(repeats, 5), bandwidth) if steps else []),
+        "launch_sweep": lambda: launch_sweep(device, min(repeats, 5)) if args.sweep and cuda else [],
+        "events_sweep": lambda: events_sweep(device, min(repeats, 3)) if args.sweep and cuda else [],
+    }
+    for name, run in sections.items():
+        report[name] = run()
+        if args.out is not None:  # after each section: a run stopped by a time limit keeps what it measured
+            args.out.write_text(json.dumps(report, indent=2))
     return report
 
 

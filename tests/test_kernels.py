@@ -231,3 +231,16 @@ def test_launch_sweep_times_every_launch_shape_and_restores_the_default(monkeypa
     assert [(r["block"], r["num_warps"]) for r in records] == list(launches)
     assert all(r["tau_leap_step_vs_eager"] > 0 and r["gamma_oracle_tau_leap_vs_eager_loop"] > 0 for r in records)
     assert triton_random.POISSON_LAUNCH == default
+
+
+def test_events_sweep_times_every_lane_count_and_restores_the_default(monkeypatch):
+    from benchmarks import kernels as kernels_benchmark
+    from pmm_sde.kernels import triton_steps
+
+    monkeypatch.setattr(kernels_benchmark, "SWEEP_EVENTS_PER_LANE", (1, 4))
+    monkeypatch.setattr(kernels_benchmark, "EVENT_STEPS", (16,))
+    default = triton_steps.EVENTS_PER_LANE
+    records = kernels_benchmark.events_sweep(torch.device("cpu"), repeats=1, n=100)
+    assert [r["events_per_lane"] for r in records] == [1, 4]
+    assert all(r["triton_events_vs_eager_loop"] > 0 and r["steps"] == 16 for r in records)
+    assert triton_steps.EVENTS_PER_LANE == default

@@ -7,9 +7,18 @@ import json
 import sys
 from pathlib import Path
 
+from . import data
+from .data.files import DEFAULT_HELDOUT_FRACTION, DEFAULT_TEXT_LENGTH
 from .demo import DEMO_TRAIN_STEPS
+from .families import DirichletCategorical, GammaPoisson, NormalNormal
 from .problems import PROBLEMS
+from .processes import GammaPoissonCoxSDE, NormalNormalSDE
+from .schedules import Linear
+from .solvers import available
 from .training import TIME_SAMPLERS, WEIGHTINGS, TrainConfig
+
+#: How ``--family`` reads a user's file: the kind of data each family models.
+FAMILY_KINDS = {"normal": "real", "gamma": "counts", "dirichlet": "tokens"}
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -29,24 +38,58 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_options(args: argparse.Namespace) -> dict:
+    """The data loader's keywords that were given on the command line."""
+    options = {"seed": args.data_seed}
+    if args.heldout is not None:
+        options["heldout_fraction"] = args.heldout
+    if args.length is not None:
+        options["length"] = args.length
+    return options
+
+
+def _quality_lines(metrics: dict) -> list[str]:
+    """Each sample-quality distance next to its held-out floor, and what the floor means."""
+    pairs = [(key, value, metrics[f"heldout_{key}"]) for key, value in metrics.items()
+             if f"heldout_{key}" in metrics and not key.startswith("heldout_")]
+    lines = [f"  {key.replace('_', ' ')} {value:.5f} (held-out floor {floor:.5f})" for key, value, floor in pairs]
+    if pairs:
+        lines.append(f"  floor: the same distance between two held-out halves of {metrics['quality_points']} points; "
+                     f"samples that follow the data's law score about the floor")
+    if "true_law_bits_per_token" in metrics:
+        lines.append(f"  true-law cross-entropy {metrics['true_law_bits_per_token']:.4f} bits/token (the corpus's "
+                     f"entropy {metrics['entropy_bits_per_token']:.4f}: a perfect model's value)")
+    return lines
+
+
 def _train(args: argparse.Namespace) -> int:
     from .training import train
 
-    config = TrainConfig(data=args.data, data_options={"seed": args.data_seed},
+    kind = FAMILY_KINDS.get(args.family) if args.data not in data.available() else None
+    options = _data_options(args) if kind is None else {**_data_options(args), "kind": kind}
+    config = TrainConfig(data=args.data, data_options=options,
                          family=None if args.family is None else {"name": args.family},
                          schedule={"name": "exponential", "total": args.total},
                          network=None if args.network is None else {"name": args.network},
                          steps=args.steps, batch_size=args.batch_size, lr=args.lr, weighting=args.weighting,
                          time_sampler=args.time_sampler, seed=args.seed, device=args.device,
-                         checkpoint_every=args.checkpoint_every)
+                         checkpoint_every=args.checkpoint_every, bound_points=args.bound_points,
+                         sample_points=args.sample_n, sample_solver=args.solver, sample_steps=args.sample_steps)
     model = train(config, out_dir=args.out, resume=args.resume)
     metrics = json.loads((Path(args.out) / "metrics.json").read_text())
+    print(f"data: {metrics['data']['description']}")
     line = f"trained {len(model.losses)} steps; final loss {metrics['final_loss']:.4g}"
     if "heldout_bound" in metrics:
         bound = metrics["heldout_bound"]
         line += f"; held-out bound {bound['bits_per_dim']:.4f} {bound['unit']}"
     print(line)
-    print(f"wrote {Path(args.out) / 'checkpoint.pt'}, metrics.json, loss.png and samples.png")
+    if "samples" in metrics:
+        run = metrics["samples"]
+        print(f"{run['n']} samples by {run['solver']} in {run['steps']} steps ({run['nfe']} NFE)")
+        for quality in _quality_lines(run):
+            print(quality)
+    written = ["checkpoint.pt", "metrics.json", "loss.png"] + metrics.get("samples", {}).get("files", [])
+    print(f"wrote {', '.join(written)} in {args.out}")
     return 0
 
 
@@ -55,10 +98,11 @@ def _sample(args: argparse.Namespace) -> int:
 
     metrics = sample_checkpoint(args.checkpoint, Path(args.out), solver=args.solver, steps=args.steps, n=args.n,
                                 seed=args.seed, device=args.device)
-    quality = "".join(f"; {key} {metrics[key]:.5f}" for key in ("energy_distance", "sliced_wasserstein")
-                      if key in metrics)
-    print(f"{metrics['solver']}, {metrics['steps']} steps, {metrics['nfe']} NFE, {metrics['seconds']:.2f}s{quality}")
-    print(f"wrote {Path(args.out) / 'samples.pt'}, samples.png and metrics.json")
+    print(f"{metrics['n']} samples by {metrics['solver']} in {metrics['steps']} steps, {metrics['nfe']} NFE, "
+          f"{metrics['seconds']:.2f}s")
+    for quality in _quality_lines(metrics):
+        print(quality)
+    print(f"wrote {', '.join(metrics['files'] + ['metrics.json'])} in {args.out}")
     return 0
 
 
@@ -94,53 +138,109 @@ def _converge(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, except where there is none (None: the help says why)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def _solver_help() -> str:
+    """The solvers that apply to each family, as help text."""
+    processes = {"real data (normal)": NormalNormalSDE(NormalNormal(), Linear(1.0), _identity),
+                 "counts (gamma)": GammaPoissonCoxSDE(GammaPoisson(), Linear(1.0), _identity),
+                 "tokens (dirichlet)": GammaPoissonCoxSDE(DirichletCategorical(2), Linear(1.0), _identity)}
+    return "; ".join(f"{name}: {', '.join(available(process))}" for name, process in processes.items())
+
+
+def _identity(mu, A):
+    return mu
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pmm-sde", description="Posterior Mean Matching: processes, solvers, sampling.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train a small model on a 2-D Gaussian mixture, sample it with two solvers; "
-                                       "write metrics, plots and a checkpoint")
-    demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    demo.add_argument("--n", type=int, default=2000, help="number of samples (default: 2000)")
-    demo.add_argument("--train-steps", type=int, default=DEMO_TRAIN_STEPS,
-                      help=f"training steps (default: {DEMO_TRAIN_STEPS})")
-    demo.add_argument("--seed", type=int, default=0)
+    formatter = _Help
+    parser = _Parser(prog="pmm-sde", description="Posterior Mean Matching: processes, solvers, sampling.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    demo = sub.add_parser("demo", formatter_class=formatter,
+                          help="train a small model on a 2-D Gaussian mixture, sample it with two solvers; "
+                               "write metrics, plots and a checkpoint")
+    demo.add_argument("--out", default="runs/demo", help="output folder")
+    demo.add_argument("--n", type=int, default=2000, help="number of samples")
+    demo.add_argument("--train-steps", type=int, default=DEMO_TRAIN_STEPS, help="training steps")
+    demo.add_argument("--seed", type=int, default=0, help="seed of training and sampling")
     demo.set_defaults(run=_demo)
-    train = sub.add_parser("train", help="train a predictor network on a built-in data set")
-    train.add_argument("--data", required=True, help="data set name (pmm_sde.data.available())")
-    train.add_argument("--data-seed", type=int, default=0, help="seed of the data set's draw and split (default: 0)")
-    train.add_argument("--family", choices=["normal", "gamma", "dirichlet"], default=None,
-                       help="conjugate family (default: the data set's suggestion)")
+    solvers = _solver_help()
+    train = sub.add_parser("train", formatter_class=formatter,
+                           help="train a predictor network on a built-in data set or your own data",
+                           description="Train a predictor with the PMM objective; write checkpoint.pt, metrics.json, "
+                                       "loss.png and samples (in the data's own form) with samples.png into --out.")
+    train.add_argument("--data", required=True,
+                       help=f"a built-in data set ({', '.join(data.available())}) or a path: real points in "
+                            f".npy/.npz/.pt (floating) or .csv; counts in .npy/.npz/.pt (integer) or a folder of "
+                            f"grayscale PNG images of one size; any other file is UTF-8 text, modelled as characters")
+    train.add_argument("--family", choices=list(FAMILY_KINDS), default=None,
+                       help="conjugate family (default: the data's: normal for real values, gamma for counts, "
+                            "dirichlet for tokens and text); for a file it sets how the values are read")
+    train.add_argument("--heldout", type=float, default=None,
+                       help=f"fraction of your data held out for the metrics (files only; default "
+                            f"{DEFAULT_HELDOUT_FRACTION})")
+    train.add_argument("--length", type=int, default=None,
+                       help=f"characters per sequence for text (default {DEFAULT_TEXT_LENGTH}); tokens per sequence "
+                            f"for markov")
+    train.add_argument("--data-seed", type=int, default=0, help="seed of the data set's draw and split")
     train.add_argument("--network", choices=["mlp", "unet", "transformer"], default=None,
                        help="network (default: transformer for tokens, an MLP with a bounded head for counts, "
-                            "unet for real images, else mlp)")
-    train.add_argument("--steps", type=int, default=TrainConfig.steps)
-    train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    train.add_argument("--lr", type=float, default=TrainConfig.lr)
-    total = TrainConfig().schedule["total"]
-    train.add_argument("--total", type=float, default=total, help=f"A(1) of the exponential schedule (default: {total:g})")
-    train.add_argument("--weighting", choices=list(WEIGHTINGS), default=TrainConfig.weighting)
-    train.add_argument("--time-sampler", choices=list(TIME_SAMPLERS), default=TrainConfig.time_sampler)
-    train.add_argument("--seed", type=int, default=0)
+                            "unet for real square images, else mlp)")
+    train.add_argument("--steps", type=int, default=TrainConfig.steps, help="training steps")
+    train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="data points per step")
+    train.add_argument("--lr", type=float, default=TrainConfig.lr, help="AdamW learning rate (cosine decay)")
+    train.add_argument("--total", type=float, default=TrainConfig().schedule["total"],
+                       help="A(1) of the exponential schedule")
+    train.add_argument("--weighting", choices=list(WEIGHTINGS), default=TrainConfig.weighting,
+                       help="weighting of the PMM objective over time")
+    train.add_argument("--time-sampler", choices=list(TIME_SAMPLERS), default=TrainConfig.time_sampler,
+                       help="law of the training times")
+    train.add_argument("--seed", type=int, default=0, help="seed of the weights, batches and sampling")
     train.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
-    train.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")
+    train.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps (0: only at the end)")
     train.add_argument("--resume", default=None, help="checkpoint to continue from")
+    train.add_argument("--solver", default=None,
+                       help=f"solver of the samples written after training (default: pmm_chain for real data, "
+                            f"tau_leap for counts and tokens). {solvers}")
+    train.add_argument("--sample-steps", type=int, default=TrainConfig.sample_steps, help="steps of that solver")
+    train.add_argument("--sample-n", type=int, default=TrainConfig.sample_points,
+                       help="samples written after training (0: none)")
+    train.add_argument("--bound-points", type=int, default=TrainConfig.bound_points,
+                       help="held-out points of the variational bound (0: no bound)")
     train.add_argument("--out", required=True, help="run folder")
     train.set_defaults(run=_train)
-    sample = sub.add_parser("sample", help="sample a trained checkpoint with a chosen solver")
-    sample.add_argument("--checkpoint", required=True)
-    sample.add_argument("--solver", default="pmm_chain", help="solver name (default: pmm_chain)")
-    sample.add_argument("--steps", type=int, default=100)
-    sample.add_argument("--n", type=int, default=1000)
-    sample.add_argument("--seed", type=int, default=0)
+    sample = sub.add_parser("sample", formatter_class=formatter, help="sample a trained checkpoint with a chosen solver",
+                            description="Sample a checkpoint; write the samples in the data's own form (samples.npy; "
+                                        "samples.txt for text, samples_grid.png for images), samples.png and "
+                                        "metrics.json into --out. The original data file is not needed.")
+    sample.add_argument("--checkpoint", required=True, help="checkpoint.pt written by pmm-sde train")
+    sample.add_argument("--solver", default=None,
+                        help=f"solver (default: pmm_chain for real data, tau_leap for counts and tokens). {solvers}")
+    sample.add_argument("--steps", type=int, default=100, help="solver steps")
+    sample.add_argument("--n", type=int, default=1000, help="number of samples")
+    sample.add_argument("--seed", type=int, default=0, help="seed: sample i depends on (seed, i) only")
     sample.add_argument("--device", default=None, help="torch device (default: the checkpoint's)")
     sample.add_argument("--out", required=True, help="output folder")
     sample.set_defaults(run=_sample)
-    conv = sub.add_parser("converge", help="measure solvers' weak orders on an oracle problem")
-    conv.add_argument("--process", choices=list(PROBLEMS), default="normal")
-    conv.add_argument("--solvers", required=True, help="comma-separated solver names")
+    conv = sub.add_parser("converge", formatter_class=formatter,
+                          help="measure solvers' weak (and strong) orders on an oracle problem")
+    conv.add_argument("--process", choices=list(PROBLEMS), default="normal", help="oracle problem")
+    conv.add_argument("--solvers", required=True, help=f"comma-separated solver names. {solvers}")
     conv.add_argument("--steps", type=_int_list, default=[8, 16, 32, 64, 128], help="refining step counts")
-    conv.add_argument("--n", type=int, default=20_000, help="samples per run (default: 20000)")
-    conv.add_argument("--seed", type=int, default=1)
+    conv.add_argument("--n", type=int, default=20_000, help="samples per run")
+    conv.add_argument("--seed", type=int, default=1, help="seed of the coupled runs")
     conv.add_argument("--monte-carlo", action="store_true",
                       help="weak errors by Monte Carlo for every solver (default: exact count laws for cox, "
                            "quadrature for the normal problem's one-step solvers)")
@@ -155,13 +255,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _created_folders(path: str | None) -> list[Path]:
+    """The folders that writing into ``path`` would create (``path`` and its missing parents), deepest first."""
+    if path is None:
+        return []
+    missing, folder = [], Path(path).absolute()
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    new_folders = _created_folders(getattr(args, "out", None))
     try:
         return args.run(args)
-    except (ValueError, OSError) as error:
-        print(f"pmm-sde {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, OSError, ImportError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"pmm-sde {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"pmm-sde {args.command}: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        for folder in new_folders:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
 
 if __name__ == "__main__":

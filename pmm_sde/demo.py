@@ -90,5 +90,5 @@ def _train_sample_and_report(out: Path, n: int, train_steps: int, runs, seed: in
     metrics["energy_distance"] = best["energy_distance"]
     metrics["best_run"] = {"solver": best["solver"], "steps": best["steps"]}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    plot_samples(out / "samples.png", panels, "real")
+    plot_samples(out / "samples.png", panels, dataset)
     return metrics

@@ -63,6 +63,23 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, projections: int = 256,
     return float(torch.sqrt((gaps ** 2).mean()))
 
 
+def ngram_total_variation(x: torch.Tensor, y: torch.Tensor, num_classes: int, order: int = 1) -> float:
+    """Total variation ``(1/2) sum_g |p_x(g) - p_y(g)|`` between the empirical laws of the
+    ``order``-grams (runs of ``order`` consecutive tokens within a sequence) of token sequences
+    ``x`` ``(n, L)`` and ``y`` ``(m, L')`` with classes ``0..num_classes-1``."""
+    num_classes, order = positive_int(num_classes, "num_classes"), positive_int(order, "order")
+
+    def law(tokens: torch.Tensor, name: str) -> torch.Tensor:
+        if tokens.dim() != 2 or tokens.shape[0] < 1 or tokens.shape[1] < order or tokens.is_floating_point():
+            raise ValueError(f"{name} must hold integer sequences (n >= 1, L >= order = {order}), "
+                             f"got {tokens.dtype} of shape {tuple(tokens.shape)}")
+        grams = sum(tokens[:, j:tokens.shape[1] - order + 1 + j].long() * num_classes ** j for j in range(order))
+        counts = torch.bincount(grams.reshape(-1), minlength=num_classes ** order).double()
+        return counts / counts.sum()
+
+    return float(0.5 * (law(x, "x") - law(y, "y")).abs().sum())
+
+
 def poisson_baseline(train: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """``n`` draws of the independent-coordinate Poisson model fitted to ``train``: ``x_j ~ Poisson(mean_j)``.
 

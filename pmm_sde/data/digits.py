@@ -35,7 +35,7 @@ def load_digits(seed: int = 0, train_size: int = 1500) -> Dataset:
     if train_size >= images.shape[0]:
         raise ValueError(f"train_size must be < {images.shape[0]} (the number of images), got {train_size}")
     order = torch.randperm(images.shape[0], generator=seeded_generator(seed, STRUCTURE_STREAM))
-    return Dataset(name="digits", kind="counts", shape=(8, 8),
+    return Dataset(name="digits", kind="counts", shape=(8, 8), form="images",
                    train=images[order[:train_size]], heldout=images[order[train_size:]],
                    make_family=lambda: GammaPoisson(DIGITS_PRIOR_CONCENTRATION, DIGITS_PRIOR_RATE),
                    description="scikit-learn 8x8 digits, pixel counts 0..16")

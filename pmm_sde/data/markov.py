@@ -140,8 +140,9 @@ def load_markov(seed: int = 0, train_size: int = 20_000, heldout_size: int = 5_0
     """Sequences of a ``MarkovCorpus(num_classes, length, seed, concentration)`` (``ds.corpus``)."""
     corpus = MarkovCorpus(num_classes, length, seed, concentration)
     train_size, heldout_size = positive_int(train_size, "train_size"), positive_int(heldout_size, "heldout_size")
-    return Dataset(name="markov", kind="tokens", shape=(corpus.length,), num_classes=corpus.num_classes,
-                   corpus=corpus, train=corpus.sample(train_size, seeded_generator(corpus.seed, TRAIN_STREAM)),
+    return Dataset(name="markov", kind="tokens", form="tokens", shape=(corpus.length,),
+                   num_classes=corpus.num_classes, corpus=corpus,
+                   train=corpus.sample(train_size, seeded_generator(corpus.seed, TRAIN_STREAM)),
                    heldout=corpus.sample(heldout_size, seeded_generator(corpus.seed, HELDOUT_STREAM)),
                    make_family=lambda: DirichletCategorical(corpus.num_classes),
                    description=f"{corpus!r}: entropy {corpus.entropy_bits_per_token():.3f} bits/token")

@@ -3,8 +3,10 @@
 Contents: ``format`` (``FORMAT``), ``version``, ``config`` (``TrainConfig.to_dict()`` with the
 family spec and network config resolved), ``network`` and ``ema`` (state dicts), ``optimizer``
 (state dict), ``step`` (steps done), ``losses`` (float64, one per step), ``generator`` (the
-training generator's state), which is everything a run needs to resume exactly, and the data's
-``shape`` (list) and ``kind``.
+training generator's state), which is everything a run needs to resume exactly, the data's
+``shape`` (list) and ``kind``, and ``data``: ``{"record": Dataset.record(), "heldout": tensor}``,
+what sampling needs without the original data (its form, normalisation, vocabulary, and up to
+``HELDOUT_KEPT`` held-out points to measure samples against). Version 1 files (no ``data``) load.
 """
 
 from __future__ import annotations
@@ -17,19 +19,22 @@ from pathlib import Path
 import torch
 
 FORMAT = "pmm_sde.checkpoint"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 KEYS = ("config", "network", "ema", "optimizer", "step", "losses", "generator", "shape", "kind")
+HELDOUT_KEPT = 10_000
 
 
 def save_checkpoint(path: str | os.PathLike, *, config: dict, network: dict, ema: dict, optimizer: dict,
                     step: int, losses: torch.Tensor, generator: torch.Tensor, shape: tuple[int, ...],
-                    kind: str) -> Path:
+                    kind: str, data: dict) -> Path:
     """Write a checkpoint atomically (to a temporary file, then renamed) and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, "config": config, "network": network, "ema": ema,
                "optimizer": optimizer, "step": int(step), "losses": losses.to(torch.float64).cpu(),
-               "generator": generator.cpu(), "shape": list(shape), "kind": kind}
+               "generator": generator.cpu(), "shape": list(shape), "kind": kind,
+               "data": {"record": data["record"], "heldout": data["heldout"][:HELDOUT_KEPT].cpu()}}
     partial = path.with_name(path.name + ".partial")
     torch.save(payload, partial)
     partial.replace(path)
@@ -47,6 +52,6 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise ValueError(f"checkpoint {str(path)!r} is not a readable torch file ({type(error).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"checkpoint {str(path)!r} is not a pmm_sde checkpoint")
-    if payload.get("version") != VERSION or any(key not in payload for key in KEYS):
+    if payload.get("version") not in READABLE_VERSIONS or any(key not in payload for key in KEYS):
         raise ValueError(f"checkpoint {str(path)!r} has an unsupported layout (version {payload.get('version')!r})")
     return payload

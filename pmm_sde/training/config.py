@@ -53,6 +53,21 @@ def family_spec(family: ConjugateFamily) -> dict:
     return spec
 
 
+def available_device(device) -> torch.device:
+    """``device`` as a ``torch.device`` that this machine has (cpu, or cuda when CUDA is available)."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r}: CUDA is not available on this machine")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA devices")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or a CUDA device, got {str(device)!r}")
+    return device
+
+
 def build_schedule(spec: dict) -> Schedule:
     """The schedule described by ``spec`` (see the module)."""
     return _build(spec, "schedule", SCHEDULES)
@@ -70,7 +85,9 @@ class TrainConfig:
     None for CUDA when present, else the CPU.
     ``lr_decay``: "cosine" (to 0 at the last step) or "constant". ``bound_points``: held-out points
     for the variational bound reported in the run folder; ``sample_points``: samples drawn for its
-    ``samples.png`` and sample quality (0 for none).
+    ``samples.png`` and sample quality (0 for none), by ``sample_solver`` (None: the process's
+    default, ``model.DEFAULT_SOLVERS``) in ``sample_steps`` steps. ``data``: a built-in data set's
+    name or the path of the user's data (``pmm.data.load``).
     """
 
     data: str = "gaussian_mixture"
@@ -92,11 +109,18 @@ class TrainConfig:
     checkpoint_every: int = 0
     bound_points: int = 1000
     sample_points: int = 1000
+    sample_solver: str | None = None
+    sample_steps: int = 100
 
     def validate(self) -> "TrainConfig":
         """Check every field; raise ValueError naming the field and its constraint."""
+        if not isinstance(self.data, str) or not self.data:
+            raise ValueError(f"data must be a data set name or a path, got {self.data!r}")
         positive_int(self.steps, "steps")
         positive_int(self.batch_size, "batch_size")
+        positive_int(self.sample_steps, "sample_steps")
+        if self.sample_solver is not None and not isinstance(self.sample_solver, str):
+            raise ValueError(f"sample_solver must be a solver name or None, got {self.sample_solver!r}")
         for name in ("lr", "grad_clip"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -128,10 +152,7 @@ class TrainConfig:
         """The device to train on."""
         if self.device is None:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            return torch.device(self.device)
-        except RuntimeError:
-            raise ValueError(f"device must name a torch device, got {self.device!r}") from None
+        return available_device(self.device)
 
     def to_dict(self) -> dict:
         """The config as JSON-able primitives."""

@@ -15,7 +15,10 @@ from ..result import SampleResult
 from ..schedules import Schedule
 from .bound import Bound, variational_bound
 from .checkpoint import load_checkpoint
-from .config import TrainConfig, build_family, build_schedule
+from .config import TrainConfig, available_device, build_family, build_schedule
+
+#: The solver a run folder and ``pmm-sde sample`` use when none is named, per process.
+DEFAULT_SOLVERS = {NormalNormalSDE: "pmm_chain", GammaPoissonCoxSDE: "tau_leap"}
 
 
 @dataclass
@@ -46,9 +49,16 @@ class TrainedModel:
         cls = NormalNormalSDE if isinstance(self.family, NormalNormal) else GammaPoissonCoxSDE
         return cls(self.family, self.schedule, self.network, shape=self.shape)
 
-    def sample(self, solver: str = "pmm_chain", steps: int = 100, n: int = 1000, seed: int = 0,
+    @property
+    def default_solver(self) -> str:
+        """The solver used when none is named: ``DEFAULT_SOLVERS`` for the model's process."""
+        return DEFAULT_SOLVERS[type(self.process())]
+
+    def sample(self, solver: str | None = None, steps: int = 100, n: int = 1000, seed: int = 0,
                **options) -> SampleResult:
-        """``pmm.sample(self.process(), solver, steps, n, shape=self.shape, seed=seed, ...)`` on the model's device."""
+        """``pmm.sample(self.process(), solver, steps, n, shape=self.shape, seed=seed, ...)`` on the
+        model's device; ``solver`` None is ``default_solver``."""
+        solver = self.default_solver if solver is None else solver
         with torch.no_grad():
             return sample(self.process(), solver=solver, steps=steps, n=n, shape=self.shape, seed=seed,
                           device=self.device, **options)
@@ -81,7 +91,7 @@ def model_from_checkpoint(payload: dict, device: torch.device | str | None = Non
     except (KeyError, TypeError, RuntimeError) as error:
         raise ValueError(f"checkpoint does not match this version of pmm_sde ({str(error).splitlines()[0][:120]})") \
             from None
-    device = torch.device(device) if device is not None else config.torch_device()
+    device = available_device(device) if device is not None else config.torch_device()
     return TrainedModel(build_family(config.family), build_schedule(config.schedule), network.to(device), config,
                         tuple(payload["shape"]), payload["kind"], payload["losses"].tolist())
 

@@ -7,6 +7,12 @@ from typing import Sequence
 
 import torch
 
+from ..data import Dataset, image_grid
+from ..data.files import GRID_GAP_COLOUR
+
+#: Token classes are labelled by their characters on the axis up to this many classes.
+LABELLED_CLASSES = 40
+
 
 def _pyplot():
     import matplotlib
@@ -24,50 +30,58 @@ def plot_loss(path: str | os.PathLike, losses: Sequence[float]) -> None:
     window = max(1, len(values) // 50)
     smooth = torch.nn.functional.avg_pool1d(values[None, None], window, stride=1)[0, 0] if len(values) else values
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    ax.plot(values.numpy(), lw=0.5, alpha=0.35, color="C0")
-    ax.plot(torch.arange(len(smooth)).numpy() + window - 1, smooth.numpy(), lw=1.5, color="C0")
+    ax.plot(values.numpy(), lw=0.5, alpha=0.35, color="C0", label="per step")
+    ax.plot(torch.arange(len(smooth)).numpy() + window - 1, smooth.numpy(), lw=1.5, color="C0",
+            label=f"running mean over {window} steps")
     if len(values) and bool((values > 0).all()):
         ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("PMM objective per coordinate")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def plot_samples(path: str | os.PathLike, panels: dict[str, torch.Tensor], kind: str,
-                 num_classes: int | None = None) -> None:
-    """One panel per entry (the data first, by convention): scatter plots of 2-D points, mosaics of
-    images (``(n, H, W)`` or ``(n, C, H, W)``), class frequencies of tokens, else value histograms."""
+def _character(c: str) -> str:
+    return {" ": "␣", "\n": "⏎", "\t": "⇥"}.get(c, c)
+
+
+def plot_samples(path: str | os.PathLike, panels: dict[str, torch.Tensor], dataset: Dataset) -> None:
+    """One panel per entry (the data first, by convention), points in the data's own units: scatter
+    plots of 2-D points, image grids, class frequencies of tokens, else histograms of the values."""
     plt = _pyplot()
-    first = next(iter(panels.values()))
+    first = next(iter(panels.values())).detach().cpu()
+    low, high = float(first.min()), float(first.max())
+    scatter = dataset.kind != "tokens" and first.dim() == 2 and first.shape[1] == 2
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False,
-                             sharex=True, sharey=kind != "tokens" and first.dim() == 2)
+                             sharex=dataset.form != "images", sharey=scatter)
     for ax, (title, points) in zip(axes[0], panels.items()):
         points = points.detach().cpu()
-        if kind == "tokens":
-            freq = torch.bincount(points.reshape(-1), minlength=num_classes or 0).double()
+        if dataset.kind == "tokens":
+            freq = torch.bincount(points.reshape(-1), minlength=dataset.num_classes or 0).double()
             ax.bar(torch.arange(len(freq)).numpy(), (freq / freq.sum()).numpy())
-            ax.set_xlabel("class")
-        elif points.dim() == 2 and points.shape[1] == 2:
+            if dataset.vocabulary is not None and len(dataset.vocabulary) <= LABELLED_CLASSES:
+                ax.set_xticks(range(len(dataset.vocabulary)), [_character(c) for c in dataset.vocabulary], fontsize=6)
+            ax.set_xlabel("character" if dataset.vocabulary is not None else "token class")
+            ax.set_ylabel("frequency")
+        elif scatter:
             ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), s=2, alpha=0.5)
             ax.set_aspect("equal")
-        elif points.dim() in (3, 4):
-            ax.imshow(_mosaic(points).numpy(), cmap="gray")
-            ax.axis("off")
+            ax.set_xlabel("x[0]")
+            ax.set_ylabel("x[1]")
+        elif dataset.form == "images" and points.dim() in (3, 4):
+            image = ax.imshow(image_grid(points[:16]).numpy(), cmap="gray", vmin=low, vmax=high)
+            image.cmap.set_bad(tuple(c / 255 for c in GRID_GAP_COLOUR))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02,
+                         label="count" if dataset.kind == "counts" else "value")
         else:
-            ax.hist(points.reshape(-1).double().numpy(), bins=50)
+            ax.hist(points.reshape(-1).double().numpy(), bins=50, density=True)
+            ax.set_xlabel("count" if dataset.kind == "counts" else "value (every coordinate)")
+            ax.set_ylabel("density")
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def _mosaic(images: torch.Tensor, side: int = 4) -> torch.Tensor:
-    """The first ``side^2`` images (first channel) tiled in a square."""
-    images = images[: side * side]
-    images = images[:, 0] if images.dim() == 4 else images
-    count, height, width = images.shape
-    tiles = torch.zeros(side * side, height, width, dtype=torch.float64)
-    tiles[:count] = images.double()
-    return tiles.reshape(side, side, height, width).permute(0, 2, 1, 3).reshape(side * height, side * width)

@@ -1,12 +1,14 @@
 """Run outputs: the run folder after training, and a sampling job from a checkpoint.
 
-Sample quality against held-out data (real data and counts): the energy distance and the sliced
-2-Wasserstein distance between ``n`` samples and ``n`` held-out points, and, when the held-out set
-holds ``2 n`` points, the same distances between its two halves (the floor a perfect model would
-reach at this ``n``). Tokens from a corpus with a known law (the Markov corpus): the samples'
-negative log-likelihood under the true law in bits per token, ``-E_model log2 p*(x) / L``, next to
-the corpus's entropy ``-E_p* log2 p*(x) / L``; their difference is ``KL(model || p*) / L`` plus the
-samples' Monte Carlo error.
+Sample quality is measured in the data's own units against held-out data, each distance next
+to its floor: the same distance between two disjoint halves of the held-out set, at the same
+number of points ``n = min(samples, held-out / 2)``. A model whose samples follow the data's law
+scores about the floor; the floor is not zero because ``n`` points are a noisy picture of a law.
+Real data and counts: the energy distance and the sliced 2-Wasserstein distance. Tokens: the
+total variation between the unigram and the bigram frequencies, and for a corpus with a known
+law (the Markov corpus) the samples' negative log-likelihood under the true law in bits per
+token, ``-E_model log2 p*(x) / L``, next to the corpus's entropy ``-E_p* log2 p*(x) / L``; their
+difference is ``KL(model || p*) / L`` plus the samples' Monte Carlo error.
 """
 
 from __future__ import annotations
@@ -20,70 +22,99 @@ import torch
 
 from .. import data
 from .._validation import positive_int
-from ..metrics import bits_per_token, energy_distance, sliced_wasserstein
-from .model import TrainedModel, load_model
+from ..metrics import bits_per_token, energy_distance, ngram_total_variation, sliced_wasserstein
+from ..solvers import get_solver
+from .checkpoint import load_checkpoint
+from .model import TrainedModel, model_from_checkpoint
 from .plots import plot_loss, plot_samples
 
 
-def sample_quality(samples: torch.Tensor, dataset: data.Dataset) -> dict:
-    """Distances from ``samples`` to held-out data, with their held-out floors where available."""
+def _distances(samples: torch.Tensor, reference: torch.Tensor, dataset: data.Dataset) -> dict:
     if dataset.kind == "tokens":
+        return {f"{name}_total_variation": ngram_total_variation(samples, reference, dataset.num_classes, order)
+                for order, name in ((1, "unigram"), (2, "bigram"))}
+    return {"energy_distance": energy_distance(samples, reference),
+            "sliced_wasserstein": sliced_wasserstein(samples, reference)}
+
+
+def sample_quality(samples: torch.Tensor, dataset: data.Dataset) -> dict:
+    """Distances from ``samples`` (as the family sees data) to the held-out data, each with its
+    held-out floor (``heldout_<name>``), at ``quality_points`` points; see the module."""
+    samples, heldout = dataset.decode(samples.cpu()), dataset.decode(dataset.heldout.cpu())
+    if dataset.kind != "tokens":
+        samples, heldout = samples.to(torch.float64), heldout.to(torch.float64)
+    n = min(len(samples), len(heldout) // 2)
+    quality: dict = {}
+    if n >= 1:
+        quality["quality_points"] = n
+        quality.update(_distances(samples[:n], heldout[:n], dataset))
+        floor = _distances(heldout[:n], heldout[n:2 * n], dataset)
+        quality.update({f"heldout_{name}": value for name, value in floor.items()})
+    if dataset.corpus is not None:
         corpus = dataset.corpus
-        if corpus is None:
-            return {}
-        return {"true_law_bits_per_token": bits_per_token(-corpus.log_prob(samples), corpus.length),
-                "entropy_bits_per_token": corpus.entropy_bits_per_token()}
-    heldout = dataset.heldout.to(torch.float64)
-    n = min(len(samples), len(heldout))
-    samples = samples[:n].to(torch.float64)
-    quality = {"energy_distance": energy_distance(samples, heldout[:n]),
-               "sliced_wasserstein": sliced_wasserstein(samples, heldout[:n])}
-    if len(heldout) >= 2 * n:
-        quality["heldout_energy_distance"] = energy_distance(heldout[:n], heldout[n:2 * n])
-        quality["heldout_sliced_wasserstein"] = sliced_wasserstein(heldout[:n], heldout[n:2 * n])
+        quality["true_law_bits_per_token"] = bits_per_token(-corpus.log_prob(samples), corpus.length)
+        quality["entropy_bits_per_token"] = corpus.entropy_bits_per_token()
     return quality
 
 
-def write_run_folder(model: TrainedModel, dataset: data.Dataset, out: Path, seconds: float, steps_run: int,
-                     solver: str = "pmm_chain", sample_steps: int = 100) -> dict:
-    """``metrics.json`` (config, loss, timing, held-out bound, sample quality), ``loss.png`` and
-    ``samples.png`` (``n = config.sample_points`` samples by ``solver`` next to as many held-out
-    points; neither the figure nor the quality when n is 0)."""
-    metrics = {"config": model.config.to_dict(), "steps": len(model.losses), "seconds": seconds,
+def _write_samples(out: Path, model: TrainedModel, dataset: data.Dataset, solver: str, steps: int, n: int,
+                   seed: int) -> dict:
+    """Sample, write the samples in the data's own form and ``samples.png``; return the sampling metrics."""
+    began = time.perf_counter()
+    result = model.sample(solver, steps, n, seed=seed)
+    seconds = time.perf_counter() - began
+    samples = model.decode(result).cpu()
+    files = data.write_samples(out, samples, dataset)
+    plot_samples(out / "samples.png", {"held-out data": dataset.decode(dataset.heldout[:n]),
+                                       f"{solver}, {steps} steps": dataset.decode(samples)}, dataset)
+    return {"solver": solver, "steps": steps, "nfe": result.nfe, "n": n, "seed": seed, "seconds": seconds,
+            "files": files + ["samples.png"], **sample_quality(samples, dataset)}
+
+
+def write_run_folder(model: TrainedModel, dataset: data.Dataset, out: Path, seconds: float, steps_run: int) -> dict:
+    """``metrics.json`` (config, data, loss, timing, held-out bound, sample quality), ``loss.png``,
+    and ``config.sample_points`` samples by ``config.sample_solver`` (default: the model's) in the
+    data's own form with ``samples.png`` (none when ``sample_points`` is 0)."""
+    config = model.config
+    metrics = {"config": config.to_dict(), "data": dataset.record(), "steps": len(model.losses), "seconds": seconds,
                "steps_per_second": steps_run / seconds if seconds > 0 else None,
                "final_loss": sum(model.losses[-100:]) / len(model.losses[-100:])}
-    if model.config.bound_points:
-        points = dataset.as_family_data(dataset.heldout[: model.config.bound_points])
-        metrics["heldout_bound"] = model.bound(points, seed=model.config.seed).to_dict()
-    n = min(model.config.sample_points, len(dataset.heldout))
-    if n:
-        samples = model.decode(model.sample(solver, sample_steps, n, seed=model.config.seed)).cpu()
-        metrics["samples"] = {"solver": solver, "steps": sample_steps, "n": n, **sample_quality(samples, dataset)}
-        plot_samples(out / "samples.png", {"held-out data": dataset.heldout[:n],
-                                           f"{solver}, {sample_steps} steps": samples},
-                     dataset.kind, dataset.num_classes)
+    if config.bound_points:
+        points = dataset.as_family_data(dataset.heldout[: config.bound_points])
+        metrics["heldout_bound"] = model.bound(points, seed=config.seed).to_dict()
+    if config.sample_points:
+        solver = config.sample_solver or model.default_solver
+        metrics["samples"] = _write_samples(out, model, dataset, solver, config.sample_steps, config.sample_points,
+                                            config.seed)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_loss(out / "loss.png", model.losses)
     return metrics
 
 
-def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str = "pmm_chain", steps: int = 100,
+def checkpoint_dataset(payload: dict) -> data.Dataset:
+    """The data a checkpoint was trained on, as far as sampling needs it: a built-in data set is
+    loaded again (with its exact law); a user's data set is rebuilt from the checkpoint's record
+    and held-out points, without the original file."""
+    config = payload["config"]
+    if "data" not in payload or config["data"] in data.available():
+        return data.load(config["data"], **config["data_options"])
+    return data.Dataset.from_record(payload["data"]["record"], payload["data"]["heldout"])
+
+
+def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | None = None, steps: int = 100,
                       n: int = 1000, seed: int = 0, device: str | None = None) -> dict:
-    """Sample a checkpoint's EMA model; write ``samples.pt`` (decoded samples), ``samples.png`` and
-    ``metrics.json`` (solver, steps, NFE, seconds, sample quality) into ``out``."""
+    """Sample a checkpoint's EMA model with ``solver`` (None: the model's default); write the
+    samples in the data's own form (``data.write_samples``), ``samples.png`` and ``metrics.json``
+    (checkpoint, solver, steps, NFE, seconds, files, sample quality) into ``out``."""
     n = positive_int(n, "n")
-    model = load_model(checkpoint, device)
+    steps = positive_int(steps, "steps")
+    payload = load_checkpoint(checkpoint)
+    model = model_from_checkpoint(payload, device)
+    solver = get_solver(model.default_solver if solver is None else solver, model.process()).name
+    dataset = checkpoint_dataset(payload)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    began = time.perf_counter()
-    result = model.sample(solver, steps, n, seed=seed)
-    seconds = time.perf_counter() - began
-    samples = model.decode(result).cpu()
-    dataset = data.load(model.config.data, **model.config.data_options)
-    metrics = {"checkpoint": str(checkpoint), "solver": solver, "steps": steps, "nfe": result.nfe, "n": n,
-               "seed": seed, "seconds": seconds, **sample_quality(samples, dataset)}
-    torch.save(samples, out / "samples.pt")
+    metrics = {"checkpoint": str(checkpoint), "data": dataset.record(),
+               **_write_samples(out, model, dataset, solver, steps, n, seed)}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    plot_samples(out / "samples.png", {"held-out data": dataset.heldout[:n], f"{solver}, {steps} steps": samples},
-                 dataset.kind, dataset.num_classes)
     return metrics

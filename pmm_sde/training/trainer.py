@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .. import data, networks
 from ..families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
+from ..solvers import get_solver
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import FAMILIES, TrainConfig, build_family, build_schedule, family_spec
 from .model import TrainedModel
@@ -32,7 +33,8 @@ from .objectives import pmm_loss
 from .report import write_run_folder
 
 #: Fields that may differ between a checkpoint's config and the config that resumes it.
-RESUMABLE_CHANGES = ("steps", "checkpoint_every", "bound_points", "sample_points", "device")
+RESUMABLE_CHANGES = ("steps", "checkpoint_every", "bound_points", "sample_points", "sample_solver", "sample_steps",
+                     "device")
 #: torch >= 2.4 has a fused AdamW on the CPU too (one kernel for all parameters).
 FUSED_ADAMW = torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
 #: Output head of the network for each family.
@@ -119,8 +121,9 @@ def _check_resumable(saved: dict, current: dict) -> None:
 def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progress: bool = True,
           resume: str | os.PathLike | None = None) -> TrainedModel:
     """Train a predictor with ``config``; with ``out_dir``, write ``checkpoint.pt``, ``metrics.json``,
-    ``loss.png`` and ``samples.png`` there. ``resume``: a checkpoint to continue from (its config
-    must equal ``config`` except for ``RESUMABLE_CHANGES``)."""
+    ``loss.png`` and ``samples.png`` there (``report.write_run_folder``). ``resume``: a checkpoint
+    to continue from (its config must equal ``config`` except for ``RESUMABLE_CHANGES``). The
+    sampling solver is checked against the model's process before training starts."""
     config.validate()
     device = config.torch_device()
     dataset = data.load(config.data, **config.data_options)
@@ -135,8 +138,11 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                   fused=device.type == "cuda" or (device.type == "cpu" and FUSED_ADAMW))
     ema = copy.deepcopy(network).requires_grad_(False)
+    losses: list[float] = []
+    model = TrainedModel(family, schedule, ema, config, tuple(dataset.shape), dataset.kind, losses)
+    get_solver(model.default_solver if config.sample_solver is None else config.sample_solver, model.process())
     generator = torch.Generator(device).manual_seed(config.seed)
-    start, losses = 0, []
+    start = 0
     if resume is not None:
         payload = load_checkpoint(resume)
         _check_resumable(payload["config"], config.to_dict())
@@ -144,7 +150,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
         ema.load_state_dict(payload["ema"])
         optimizer.load_state_dict(payload["optimizer"])
         generator.set_state(payload["generator"])
-        start, losses = payload["step"], payload["losses"].tolist()
+        start = payload["step"]
+        losses.extend(payload["losses"].tolist())
         if start > config.steps:
             raise ValueError(f"steps must be >= the checkpoint's {start} steps, got {config.steps}")
     out = Path(out_dir) if out_dir is not None else None
@@ -155,7 +162,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
         save_checkpoint(out / "checkpoint.pt", config=config.to_dict(), network=network.state_dict(),
                         ema=ema.state_dict(), optimizer=optimizer.state_dict(), step=step,
                         losses=torch.tensor(losses), generator=generator.get_state(), shape=dataset.shape,
-                        kind=dataset.kind)
+                        kind=dataset.kind, data={"record": dataset.record(), "heldout": dataset.heldout})
 
     train_set = dataset.train.to(device)
     began = time.perf_counter()
@@ -182,7 +189,6 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
         if out is not None and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
             checkpoint(step + 1)
     seconds = time.perf_counter() - began
-    model = TrainedModel(family, schedule, ema, config, tuple(dataset.shape), dataset.kind, losses)
     if out is not None:
         checkpoint(config.steps)
         write_run_folder(model, dataset, out, seconds, steps_run=config.steps - start)

@@ -1,13 +1,15 @@
 """The pmm-sde command line."""
 
 import json
+import shutil
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
-from pmm_sde.cli import main
+from pmm_sde.cli import build_parser, main
 from pmm_sde.demo import DEMO_RUNS
 
 
@@ -104,3 +106,106 @@ def test_converge_on_the_2d_problem_with_the_antithetic_coupling(tmp_path):
                  "--n", "200", "--coupling", "antithetic", "--json", str(out)]) == 0
     solvers = json.loads(out.read_text())["solvers"]
     assert "antithetic" in solvers["pmm_2"]["weak_method"] and "common noise" in solvers["ode_euler"]["weak_method"]
+
+
+TINY_TRAINING = ["--steps", "3", "--batch-size", "8", "--sample-n", "20", "--sample-steps", "4", "--bound-points", "10"]
+
+
+@pytest.mark.parametrize("data, extra, solver, distances", [
+    ("two_moons", [], "pmm_chain", ["energy_distance", "sliced_wasserstein"]),
+    ("digits", [], "tau_leap", ["energy_distance", "sliced_wasserstein"]),
+    ("markov", ["--length", "8"], "tau_leap", ["unigram_total_variation", "bigram_total_variation"]),
+])
+def test_every_family_trains_and_samples_through_the_cli(tmp_path, capsys, data, extra, solver, distances):
+    """train --out writes metrics with the family's default solver; sample reads the checkpoint back."""
+    run, out = tmp_path / "run", tmp_path / "samples"
+    assert main(["train", "--data", data, *extra, *TINY_TRAINING, "--out", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["samples"]["solver"] == solver and metrics["samples"]["n"] == 20
+    for name in distances:
+        assert metrics["samples"][name] > 0 and metrics["samples"][f"heldout_{name}"] > 0
+    for name in ("checkpoint.pt", "loss.png", "samples.png", "samples.npy"):
+        assert (run / name).stat().st_size > 100
+    assert "held-out floor" in capsys.readouterr().out
+    assert main(["sample", "--checkpoint", str(run / "checkpoint.pt"), "--steps", "3", "--n", "12",
+                 "--out", str(out)]) == 0
+    sampled = json.loads((out / "metrics.json").read_text())
+    assert sampled["solver"] == solver and sampled["nfe"] >= 3 and set(distances) <= set(sampled)
+    assert np.load(out / "samples.npy").shape[0] == 12 and (out / "samples.png").stat().st_size > 1000
+    if data == "markov":
+        assert sampled["true_law_bits_per_token"] > sampled["entropy_bits_per_token"] > 0
+
+
+def _user_files(folder):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    angles = rng.uniform(0, 2 * np.pi, 300)
+    np.save(folder / "ring.npy", np.stack([100 + 3 * np.cos(angles), -5 + 3 * np.sin(angles)], 1))
+    (folder / "images").mkdir()
+    for i in range(40):
+        image = np.zeros((6, 6), dtype=np.uint8)
+        image[rng.integers(0, 6), :] = 200
+        Image.fromarray(image).save(folder / "images" / f"{i:02d}.png")
+    (folder / "story.txt").write_text("the quick brown fox jumps over the lazy dog. " * 30, encoding="utf-8")
+    return {"ring.npy": ("real", ["samples.npy"]), "images": ("counts", ["samples.npy", "samples_grid.png"]),
+            "story.txt": ("tokens", ["samples.npy", "samples.txt"])}
+
+
+def test_own_data_trains_and_samples_without_the_original_file(tmp_path, capsys):
+    """A .npy of points, a folder of PNG counts and a text file: train, remove the data, sample."""
+    source = tmp_path / "data"
+    source.mkdir()
+    runs = _user_files(source)
+    for name in runs:
+        args = ["--length", "9"] if name.endswith(".txt") else []
+        assert main(["train", "--data", str(source / name), *args, *TINY_TRAINING, "--out", str(tmp_path / name)]) == 0
+    shutil.rmtree(source)
+    for name, (kind, files) in runs.items():
+        out = tmp_path / f"sampled_{name}"
+        assert main(["sample", "--checkpoint", str(tmp_path / name / "checkpoint.pt"), "--steps", "3", "--n", "10",
+                     "--out", str(out)]) == 0, capsys.readouterr().err
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["data"]["kind"] == kind and metrics["data"]["source"] == str(source / name)
+        assert set(files + ["samples.png"]) == set(metrics["files"])
+        assert all((out / file).stat().st_size > 0 for file in metrics["files"])
+    points = np.load(tmp_path / "sampled_ring.npy" / "samples.npy")
+    assert points.shape == (10, 2) and 50 < np.median(points[:, 0]) < 150  # the data's own units (x near 100)
+    text = (tmp_path / "sampled_story.txt" / "samples.txt").read_text(encoding="utf-8")
+    assert text.count("--- sample ") == 10 and set(text) <= set("the quick brown fox jumps over the lazy dog.-0123456789\n")
+    assert np.load(tmp_path / "sampled_images" / "samples.npy").shape == (10, 6, 6)
+
+
+def test_the_family_option_sets_how_a_file_is_read(tmp_path):
+    np.save(tmp_path / "counts.npy", np.random.default_rng(0).poisson(3.0, size=(60, 2)))
+    assert main(["train", "--data", str(tmp_path / "counts.npy"), "--family", "normal", *TINY_TRAINING,
+                 "--out", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["data"]["kind"] == "real" and metrics["samples"]["solver"] == "pmm_chain"
+
+
+def test_user_errors_are_one_line_and_leave_no_output_folder(tmp_path, capsys):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "latin.txt").write_bytes("caf\xe9 ".encode("latin-1") * 40)
+    cases = [
+        (["train", "--data", str(tmp_path / "empty.csv")], "empty.csv: holds no rows"),
+        (["train", "--data", str(tmp_path / "latin.txt")], "latin.txt: is not UTF-8"),
+        (["train", "--data", "digits", "--solver", "ode_2m"], "solver 'ode_2m' does not apply"),
+        (["train", "--data", "two_moons", "--device", "cuda:7"], "device 'cuda:7'"),
+        (["train", "--data", "two_moons", "--sample-steps", "0"], "sample_steps must be"),
+        (["sample", "--checkpoint", str(tmp_path / "latin.txt")], "latin.txt"),
+    ]
+    for args, message in cases:
+        out = tmp_path / "out" / "nested"
+        assert main([*args, "--out", str(out)]) == 2
+        assert message in _one_line_error(capsys, args[0])
+        assert not (tmp_path / "out").exists()
+    usage = subprocess.run([sys.executable, "-m", "pmm_sde.cli", "train", "--steps", "x", "--data", "digits",
+                            "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert usage.returncode == 2 and len(usage.stderr.strip().splitlines()) == 1 and "--steps" in usage.stderr
+
+
+def test_help_lists_data_sets_solvers_and_defaults():
+    text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    for name in ("gaussian_mixture", "markov", "tau_leap_2", "ode_2m", "thinning", "(default: 2000)", ".npy", "PNG"):
+        assert name in " ".join(text.split()), name

@@ -128,44 +128,46 @@ def from_file(path: str | os.PathLike, kind: str | None = None, heldout_fraction
         text = read_text(path)
         if kind not in (None, "tokens"):
             raise ValueError(f"{path}: text data are tokens, not {kind!r}")
-        return from_text(text, DEFAULT_TEXT_LENGTH if length is None else length, name, heldout_fraction, seed,
-                         str(path))
+        return _naming_the_file(path, name, lambda: from_text(text, DEFAULT_TEXT_LENGTH if length is None else length,
+                                                               name, heldout_fraction, seed, str(path)))
     if length is not None:
         raise ValueError(f"length: applies to text data, and {path} holds an array")
-    return _with_file_name(path, lambda: from_tensor(points, kind or source_kind, name, heldout_fraction, seed,
-                                                     source=str(path)))
+    return _naming_the_file(path, name, lambda: from_tensor(points, kind or source_kind, name, heldout_fraction, seed,
+                                                            source=str(path)))
 
 
-def _with_file_name(path: Path, build):
+def _naming_the_file(path: Path, name: str, build):
+    """``build()``, with a data error's leading ``name`` replaced by the file's path."""
     try:
         return build()
     except ValueError as error:
         message = str(error)
-        raise ValueError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+        raise ValueError(f"{path}: {message.removeprefix(f'{name}: ')}") from None
 
 
 def read_array(path: Path) -> torch.Tensor:
     """The array in a ``.npy``, ``.npz`` (exactly one array), ``.pt`` (one tensor) or ``.csv`` file."""
     suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path)
     try:
-        if suffix == ".npy":
-            return _as_tensor(np.load(path, allow_pickle=False), str(path))
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                if len(archive.files) != 1:
-                    raise ValueError(f"{path}: a .npz must hold exactly one array, found {archive.files}")
-                return _as_tensor(archive[archive.files[0]], str(path))
         if suffix == ".pt":
             value = torch.load(path, map_location="cpu", weights_only=True)
-            if not torch.is_tensor(value):
-                raise ValueError(f"{path}: a .pt file must hold one tensor, found {type(value).__name__}")
-            return value
-        return _read_csv(path)
-    except ValueError as error:
-        message = str(error)
-        raise ValueError(message if message.startswith(str(path)) else f"{path}: {message}") from None
-    except Exception as error:  # a corrupt file: numpy, zipfile and pickle raise many types
-        raise ValueError(f"{path}: not a readable {suffix} file ({type(error).__name__})") from None
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                value = {key: archive[key] for key in archive.files}
+        else:
+            value = np.load(path, allow_pickle=False)
+    except Exception as error:  # numpy, zipfile and pickle raise many types for a corrupt file
+        reason = str(error).strip().splitlines()[0][:100] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path}: not a readable {suffix} file ({reason})") from None
+    if isinstance(value, dict) and suffix == ".npz":
+        if len(value) != 1:
+            raise ValueError(f"{path}: a .npz must hold exactly one array, found {sorted(value)}")
+        value = next(iter(value.values()))
+    if suffix == ".pt" and not torch.is_tensor(value):
+        raise ValueError(f"{path}: a .pt file must hold one tensor, found {type(value).__name__}")
+    return _as_tensor(value, str(path))
 
 
 def _read_csv(path: Path) -> torch.Tensor:

@@ -71,8 +71,8 @@ def plot_samples(path: str | os.PathLike, panels: dict[str, torch.Tensor], datas
             ax.set_xlabel("x[0]")
             ax.set_ylabel("x[1]")
         elif dataset.form == "images" and points.dim() in (3, 4):
-            image = ax.imshow(image_grid(points[:16]).numpy(), cmap="gray", vmin=low, vmax=high)
-            image.cmap.set_bad(tuple(c / 255 for c in GRID_GAP_COLOUR))
+            gray = plt.get_cmap("gray").with_extremes(bad=tuple(c / 255 for c in GRID_GAP_COLOUR))
+            image = ax.imshow(image_grid(points[:16]).numpy(), cmap=gray, vmin=low, vmax=high)
             ax.set_xticks([])
             ax.set_yticks([])
             fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02,

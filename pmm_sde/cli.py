@@ -111,15 +111,25 @@ def _int_list(text: str) -> list[int]:
         values = [int(v) for v in text.split(",") if v]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if len(values) < 3 or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError("expected at least three step counts >= 1")
+    if len(values) < 3 or any(v < 1 for v in values) or any(b <= a for a, b in zip(values, values[1:])):
+        raise argparse.ArgumentTypeError(f"expected at least three increasing step counts >= 1, got {text!r}")
     return values
+
+
+def _writable(path: str | None, option: str) -> None:
+    """Refuse an output file whose folder does not exist, before any work is done."""
+    if path is not None and not Path(path).absolute().parent.is_dir():
+        raise ValueError(f"{option}: the folder of {path!r} does not exist")
 
 
 def _converge(args: argparse.Namespace) -> int:
     from .convergence import convergence_study
     from .problems import convergence_problem, exact_count_law
 
+    _writable(args.json, "--json")
+    _writable(args.plot, "--plot")
+    if args.n < 2:
+        raise ValueError(f"n must be an integer >= 2 (a weak error needs a sample variance), got {args.n}")
     process, description = convergence_problem(args.process)
     study = convergence_study(process, args.solvers.split(","), args.steps, args.n, seed=args.seed,
                               progress=True, name=description, strong=args.strong,

@@ -209,3 +209,14 @@ def test_help_lists_data_sets_solvers_and_defaults():
     text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     for name in ("gaussian_mixture", "markov", "tau_leap_2", "ode_2m", "thinning", "(default: 2000)", ".npy", "PNG"):
         assert name in " ".join(text.split()), name
+
+
+def test_converge_refuses_what_cannot_give_an_order_before_working(tmp_path, capsys):
+    for args, message in [(["--n", "1"], "n must be an integer >= 2"),
+                          (["--json", str(tmp_path / "missing" / "x.json")], "--json: the folder"),
+                          (["--plot", str(tmp_path / "missing" / "x.png")], "--plot: the folder")]:
+        assert main(["converge", "--solvers", "pmm_chain", *args]) == 2
+        assert message in _one_line_error(capsys, "converge")
+    with pytest.raises(SystemExit) as exit_status:
+        main(["converge", "--solvers", "pmm_chain", "--steps", "8,8,16"])
+    assert exit_status.value.code == 2 and "increasing" in capsys.readouterr().err

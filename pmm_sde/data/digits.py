@@ -23,7 +23,8 @@ def digit_images() -> torch.Tensor:
     try:
         from sklearn.datasets import load_digits
     except ImportError as error:
-        raise ImportError("the digits dataset needs scikit-learn: pip install 'pmm_sde[digits]'") from error
+        raise ImportError("the digits dataset needs scikit-learn: pip install -e '.[digits]' in a checkout of "
+                          "pmm_sde, or pip install 'pmm_sde[digits]'") from error
     return torch.as_tensor(load_digits().images, dtype=torch.float32)
 
 

@@ -116,6 +116,8 @@ def from_file(path: str | os.PathLike, kind: str | None = None, heldout_fraction
               seed: int = 0, length: int | None = None) -> Dataset:
     """A ``Dataset`` read from ``path`` (see the module for the formats); ``length`` is the sequence
     length of text data (default ``DEFAULT_TEXT_LENGTH``). Errors name the file and the problem."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a str or a path, got {type(path).__name__}")
     path = Path(path)
     name = path.name or str(path)
     if path.is_dir():

@@ -9,6 +9,7 @@ A family spec is ``{"name": "normal", "mean": m, "precision": l}``, ``{"name": "
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,13 @@ from .times import TIME_SAMPLERS
 
 FAMILIES = {"normal": NormalNormal, "gamma": GammaPoisson, "dirichlet": DirichletCategorical}
 SCHEDULES = {"exponential": Exponential, "linear": Linear, "power": Power}
+
+
+def _real(value: Any, name: str) -> float:
+    """``value`` as a finite float; a bool, a string or None is refused naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)
 
 
 def _build(spec: Any, name: str, registry: dict):
@@ -122,11 +130,11 @@ class TrainConfig:
         if self.sample_solver is not None and not isinstance(self.sample_solver, str):
             raise ValueError(f"sample_solver must be a solver name or None, got {self.sample_solver!r}")
         for name in ("lr", "grad_clip"):
-            if not float(getattr(self, name)) > 0:
+            if not _real(getattr(self, name), name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if not float(self.weight_decay) >= 0:
+        if not _real(self.weight_decay, "weight_decay") >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not 0 <= float(self.ema_decay) < 1:
+        if not 0 <= _real(self.ema_decay, "ema_decay") < 1:
             raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay!r}")
         for name in ("seed", "checkpoint_every", "bound_points", "sample_points"):
             value = getattr(self, name)

@@ -124,6 +124,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
     ``loss.png`` and ``samples.png`` there (``report.write_run_folder``). ``resume``: a checkpoint
     to continue from (its config must equal ``config`` except for ``RESUMABLE_CHANGES``). The
     sampling solver is checked against the model's process before training starts."""
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
     device = config.torch_device()
     dataset = data.load(config.data, **config.data_options)

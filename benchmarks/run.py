@@ -454,7 +454,8 @@ def main(argv: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     print(summary_table(report))
-    print(f"written: {path}")
+    print(f"written: {path}" + (" (quick run: sizes and tolerances differ from the full run; see quick_run)"
+                                if args.quick else ""))
     return report
 
 

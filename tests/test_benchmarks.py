@@ -122,7 +122,9 @@ def test_quick_run_says_it_differs_from_the_full_run_and_writes_outside_the_sour
     assert sorted(run.RECORD_DIR.iterdir()) == recorded and [p.stat().st_mtime_ns for p in recorded] == stamps
     (path,) = (tmp_path / "default").glob("run_cpu*_quick.json")
     assert json.loads(path.read_text())["quick_run"] == report["quick_run"]
-    assert capsys.readouterr().out.startswith("quick run: sizes, repeats and accuracy tolerances differ")
+    out = capsys.readouterr().out
+    assert out.startswith("quick run: sizes, repeats and accuracy tolerances differ")
+    assert out.rstrip().endswith("(quick run: sizes and tolerances differ from the full run; see quick_run)")
 
 
 def test_record_writes_into_the_results_folder_and_refuses_quick_runs(monkeypatch, tmp_path):

@@ -306,8 +306,8 @@ class ConvergenceStudy:
             ax.grid(True, which="major", lw=0.3)
             ax.legend(handles=handles, fontsize=7)
         notes = sorted({f"{_METHOD_TAGS.get(m, m)}: {m}" for m in self.weak_methods.values()})
-        fig.suptitle("\n".join([self.process, *notes, "N' = the next step count; open markers: left out of the fit "
-                                                       "(below min_z standard errors)"]), fontsize=8)
+        fig.suptitle("\n".join([self.process, *notes, "N' = the next step count; open markers: within the noise "
+                                                       "(min_z standard errors, 5 by default), left out of the fit"]), fontsize=8)
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig

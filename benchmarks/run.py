@@ -27,12 +27,15 @@ ratio is the median of the per-repeat ratios, never a ratio of lone absolute tim
 (under 3 minutes on 2 cores): the Gaussian oracle at 200 steps against torchsde's euler, Cox at
 50 steps, 3 repeats, accuracy with 20,000 samples at looser tolerances (5% in the variance);
 the full run: both oracles at 200 and 500 steps (srk at 200), 5 repeats, accuracy with 200,000
-samples at 1%. Run from the repository root:
+samples at 1%. A quick run says so when it starts and in its report (``quick_run``: the sizes and
+tolerances that differ from the full run's); its figures are not the recorded ones. Run from the
+repository root:
 
-    OMP_NUM_THREADS=1 python -m benchmarks.run [--quick] [--out DIR] [--threads T] [--sections ...]
+    OMP_NUM_THREADS=1 python -m benchmarks.run [--quick] [--out DIR | --record] [--threads T] [--sections ...]
 
-writes ``DIR/run_<device>[_threads<T>][_quick].json`` (default DIR: ``benchmarks/results``) and
-prints a summary table.
+writes ``DIR/run_<device>[_threads<T>][_quick].json`` and prints a summary table. Nothing is
+written into the source tree unless asked: the default DIR is ``<temporary directory>/pmm_sde_benchmarks``;
+``--record`` (full runs only) writes the recorded figures into ``benchmarks/results``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -108,6 +112,23 @@ class Config:
         return cls(n=20_000, d=4, steps=[200, 500], predictors=["gaussian", "gaussian_mixture"],
                    torchsde_steps={"euler": [200, 500], "srk": [200]}, cox_steps=[200, 500], repeats=5,
                    accuracy_n=200_000, var_tol=0.01, mean_tol=0.01, memory_steps=500)
+
+
+#: Where ``--record`` writes: the recorded figures that the documentation quotes.
+RECORD_DIR = Path(__file__).resolve().parent / "results"
+#: Where a run writes without ``--out`` or ``--record``: outside the source tree.
+DEFAULT_OUT = Path(tempfile.gettempdir()) / "pmm_sde_benchmarks"
+
+
+def quick_notice() -> dict:
+    """What a ``--quick`` run changes: every ``Config`` field whose quick value differs from the
+    full run's, as ``{field: {"quick": .., "full": ..}}``, and a one-line note."""
+    quick, full = vars(Config.make(True)), vars(Config.make(False))
+    differs = {name: {"quick": quick[name], "full": full[name]} for name in quick if quick[name] != full[name]}
+    changes = ", ".join(f"{name} {values['quick']} vs {values['full']}" for name, values in differs.items())
+    note = (f"quick run: sizes, repeats and accuracy tolerances differ from the full run ({changes}); "
+            "its figures are not the recorded ones (benchmarks/results/run_cpu.json comes from the full run)")
+    return {"note": note, "differs_from_full": differs}
 
 
 # ----------------------------------------------------------------------------- problems
@@ -391,8 +412,11 @@ def summary_table(report: dict) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (under 3 minutes on 2 cores)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
-                        help="directory of the JSON report (default benchmarks/results)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, default=None,
+                       help=f"directory of the JSON report (default {DEFAULT_OUT}, outside the source tree)")
+    where.add_argument("--record", action="store_true",
+                       help="write the recorded figures into benchmarks/results (full runs only)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
@@ -407,11 +431,18 @@ def main(argv: list[str] | None = None) -> dict:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise SystemExit(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    if args.record and args.quick:
+        raise SystemExit("--record writes the recorded figures, which come from the full run: "
+                         "drop --quick, or write a quick run elsewhere with --out DIR")
+    out = RECORD_DIR if args.record else args.out or DEFAULT_OUT
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     config = Config.make(args.quick)
     report: dict = {"environment": environment(device, args.quick), "config": vars(config)}
+    if args.quick:
+        report["quick_run"] = quick_notice()
+        print(report["quick_run"]["note"], flush=True)
     runners = {"throughput": lambda: brownian_throughput(config, device), "cox": lambda: cox_throughput(config, device),
                "accuracy": lambda: accuracy_vs_cost(config), "memory": lambda: peak_memory(config, device)}
     for section in tqdm(sections, desc="sections"):
@@ -419,11 +450,12 @@ def main(argv: list[str] | None = None) -> dict:
     report["goals"] = goals(report)
     report["environment"]["load_average_at_end"] = os.getloadavg()
     threads = "" if torch.get_num_threads() == 1 or device.type == "cuda" else f"_threads{torch.get_num_threads()}"
-    path = args.out / f"run_{device.type}{threads}{'_quick' if args.quick else ''}.json"
-    args.out.mkdir(parents=True, exist_ok=True)
+    path = out / f"run_{device.type}{threads}{'_quick' if args.quick else ''}.json"
+    out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     print(summary_table(report))
-    print(f"written: {path}")
+    print(f"written: {path}" + (" (quick run: sizes and tolerances differ from the full run; see quick_run)"
+                                if args.quick else ""))
     return report
 
 

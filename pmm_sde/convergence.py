@@ -272,31 +272,75 @@ class ConvergenceStudy:
             writer.writerow([solver, "strong L1", self.declared_strong[solver], fit.slope, fit.stderr])
         return out.getvalue()
 
-    def plot(self, path: str | Path) -> None:
-        """Refinement differences |D_N| against N, one panel per functional (and one of the pathwise
-        L1 differences when strong orders were measured), log-log."""
-        import matplotlib
+    def plot(self, path: str | Path | None = None):
+        """The figure behind the fits, log-log against the step count N: one panel per functional
+        (and one of the pathwise L1 differences when strong orders were measured), each solver's
+        points with their standard errors (open markers: left out of the fit), its measured order
+        in the legend and a dotted reference slope ``N^-p`` at its declared order ``p``.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        Writes a PNG to ``path`` when given; returns the ``matplotlib.figure.Figure`` (built without
+        pyplot, so the caller's matplotlib backend is left alone)."""
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-        panels = [(name, {solver: (fits[name], self.declared[solver]) for solver, fits in self.fits.items()})
-                  for name in FUNCTIONALS]
+        panels = [(name, {solver: (fits[name], self.declared[solver], self.weak_methods.get(solver, REFINEMENT))
+                          for solver, fits in self.fits.items()}) for name in FUNCTIONALS]
         if self.strong:
-            panels.append(("pathwise L1", {solver: (fit, self.declared_strong[solver])
-                                           for solver, fit in self.strong.items()}))
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
+            panels.append(("L1", {solver: (fit, self.declared_strong[solver], "strong")
+                                  for solver, fit in self.strong.items()}))
+        fig = Figure(figsize=(4.8 * len(panels), 4.4), layout="constrained")
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (name, curves) in zip(axes, panels):
-            for solver, (fit, declared) in curves.items():
-                ax.loglog(fit.steps, fit.differences, "o-", label=f"{solver}: {fit.slope:.2f} (declared {declared:g})")
-            ax.set_xlabel("steps N")
-            exact = name in FUNCTIONALS and EXACT_LAW in self.weak_methods.values()
-            ax.set_ylabel(f"|error| of {name}" if exact else f"|D_N| of {name}")
-            ax.legend(fontsize=7)
-        fig.suptitle(self.process, fontsize=9)
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+            handles = []
+            for k, (solver, (fit, declared, method)) in enumerate(curves.items()):
+                handles += _plot_fit(ax, fit, declared, f"C{k}", f"{solver} ({_METHOD_TAGS.get(method, method)})")
+            title, unit = _PANEL_LABELS[name]
+            methods = {method for _, _, method in curves.values()}
+            error = ("$|E f(Y_N) - E^* f|$" if methods == {EXACT_LAW} else "$|E f(Y_N) - E f(Y_{N'})|$"
+                     if EXACT_LAW not in methods else "$|E f(Y_N) - E f(Y_{N'})|$ or $|E f(Y_N) - E^* f|$")
+            ax.set(xscale="log", yscale="log", title=title, xlabel="steps N  (NFE = N x evaluations per step)",
+                   ylabel=("$E|Y_N - Y_{N'}|$" if name == "L1" else error) + f"  [{unit}]")
+            ax.set_xticks(sorted({N for fit, _, _ in curves.values() for N in fit.steps}))
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.grid(True, which="major", lw=0.3)
+            ax.legend(handles=handles, fontsize=7)
+        notes = sorted({f"{_METHOD_TAGS.get(m, m)}: {m}" for m in self.weak_methods.values()})
+        fig.suptitle("\n".join([self.process, *notes, "N' = the next step count; open markers: within the noise "
+                                                       "(min_z standard errors, 5 by default), left out of the fit"]), fontsize=8)
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
+
+
+#: Short legend tags of the weak-error methods (the figure's title spells them out).
+_METHOD_TAGS = {EXACT_LAW: "exact law", REFINEMENT: "refinement, MC", QUADRATURE: "refinement, quadrature",
+                ANTITHETIC: "refinement, antithetic MC", "strong": "pathwise"}
+#: Panel title and the unit of its error, per functional f of the terminal state (x: the data).
+_PANEL_LABELS = {
+    "mean": ("weak error of $E f(\\mu_1)$, $f(\\mu) = \\mu$", "units of x"),
+    "variance": ("weak error of $E f(\\mu_1)$, $f(\\mu) = (\\mu - c)^2$, c: the mean", "units of $x^2$"),
+    "cos": ("weak error of $E f(\\mu_1)$, $f(\\mu) = \\cos \\mu$", "dimensionless"),
+    "L1": ("strong error: pathwise L1, per coordinate", "units of x"),
+}
+
+
+def _plot_fit(ax, fit: OrderFit, declared: float, color: str, label: str) -> list:
+    """One solver's points ``fit.differences`` against ``fit.steps`` with standard-error bars
+    (filled: used in the fit; open: left out), and the reference slope ``N^-declared`` through the
+    first point used; returns the two legend handles."""
+    steps, values = np.asarray(fit.steps, dtype=float), np.asarray(fit.differences, dtype=float)
+    used = np.asarray(fit.used, dtype=bool)
+    errors = np.asarray(fit.standard_errors, dtype=float)
+    measured = "no fit" if np.isnan(fit.slope) else f"measured order {fit.slope:.2f}"
+    points = ax.errorbar(steps, values, yerr=errors if errors.any() else None, color=color, lw=1, capsize=2,
+                         label=f"{label}: {measured}")
+    ax.plot(steps[used], values[used], "o", color=color)
+    ax.plot(steps[~used], values[~used], "o", mfc="none", color=color)
+    anchor = int(np.argmax(used)) if used.any() else 0
+    (reference,) = ax.plot(steps, values[anchor] * (steps[anchor] / steps) ** declared, ":", color=color, lw=1,
+                           label=f"reference slope $N^{{-{declared:g}}}$ (declared order)")
+    return [points, reference]
 
 
 def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int], n: int, seed: int = 0,

@@ -108,6 +108,37 @@ def test_main_writes_a_report(tmp_path, monkeypatch):
     assert written["environment"]["torch"] == torch.__version__ and "memory" in report
 
 
+def test_quick_run_says_it_differs_from_the_full_run_and_writes_outside_the_source_tree(tmp_path, monkeypatch,
+                                                                                      capsys):
+    notice = run.quick_notice()
+    assert {"repeats", "accuracy_n", "var_tol", "mean_tol"} <= set(notice["differs_from_full"])
+    assert notice["differs_from_full"]["var_tol"] == {"quick": 0.05, "full": 0.01}
+    assert "not the recorded ones" in notice["note"]
+    recorded = sorted(run.RECORD_DIR.iterdir())
+    stamps = [p.stat().st_mtime_ns for p in recorded]
+    monkeypatch.setattr(run, "DEFAULT_OUT", tmp_path / "default")
+    monkeypatch.setattr(run.Config, "make", classmethod(lambda cls, quick: TINY))
+    report = run.main(["--quick", "--sections", "memory"])
+    assert sorted(run.RECORD_DIR.iterdir()) == recorded and [p.stat().st_mtime_ns for p in recorded] == stamps
+    (path,) = (tmp_path / "default").glob("run_cpu*_quick.json")
+    assert json.loads(path.read_text())["quick_run"] == report["quick_run"]
+    out = capsys.readouterr().out
+    assert out.startswith("quick run: sizes, repeats and accuracy tolerances differ")
+    assert out.rstrip().endswith("(quick run: sizes and tolerances differ from the full run; see quick_run)")
+
+
+def test_record_writes_into_the_results_folder_and_refuses_quick_runs(monkeypatch, tmp_path):
+    assert run.RECORD_DIR.parent.parent not in run.DEFAULT_OUT.resolve().parents  # outside the checkout
+    assert run.parse_args(["--record"]).record and run.parse_args([]).out is None
+    with pytest.raises(SystemExit, match="--record writes the recorded figures"):
+        run.main(["--quick", "--record"])
+    monkeypatch.setattr(run, "RECORD_DIR", tmp_path)
+    monkeypatch.setattr(run.Config, "make", classmethod(lambda cls, quick: TINY))
+    report = run.main(["--record", "--sections", "memory"])
+    (path,) = tmp_path.glob("run_cpu*.json")
+    assert "quick_run" not in report and "_quick" not in path.name
+
+
 def test_orders_2d_reports_every_solver_and_functional(tmp_path):
     from benchmarks import orders_2d
 

@@ -1,0 +1,1 @@
+"""The example notebooks and their runner (``python -m notebooks.run``)."""

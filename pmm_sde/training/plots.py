@@ -1,4 +1,5 @@
-"""Run-folder figures (matplotlib, Agg): the loss curve, and samples next to data."""
+"""Run-folder figures (matplotlib ``Figure`` objects, no pyplot, so the backend is left alone):
+the loss curve, and samples next to data."""
 
 from __future__ import annotations
 
@@ -14,22 +15,15 @@ from ..data.files import GRID_GAP_COLOUR
 LABELLED_CLASSES = 40
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_loss(path: str | os.PathLike, losses: Sequence[float]) -> None:
     """Training loss per step (faint) and its running mean over ~2% of the run (solid)."""
-    plt = _pyplot()
+    from matplotlib.figure import Figure
+
     values = torch.as_tensor(list(losses), dtype=torch.float64)
     window = max(1, len(values) // 50)
     smooth = torch.nn.functional.avg_pool1d(values[None, None], window, stride=1)[0, 0] if len(values) else values
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+    fig = Figure(figsize=(5, 3.4))
+    ax = fig.subplots()
     ax.plot(values.numpy(), lw=0.5, alpha=0.35, color="C0", label="per step")
     ax.plot(torch.arange(len(smooth)).numpy() + window - 1, smooth.numpy(), lw=1.5, color="C0",
             label=f"running mean over {window} steps")
@@ -40,7 +34,6 @@ def plot_loss(path: str | os.PathLike, losses: Sequence[float]) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _character(c: str) -> str:
@@ -50,12 +43,14 @@ def _character(c: str) -> str:
 def plot_samples(path: str | os.PathLike, panels: dict[str, torch.Tensor], dataset: Dataset) -> None:
     """One panel per entry (the data first, by convention), points in the data's own units: scatter
     plots of 2-D points, image grids, class frequencies of tokens, else histograms of the values."""
-    plt = _pyplot()
+    import matplotlib
+    from matplotlib.figure import Figure
+
     first = next(iter(panels.values())).detach().cpu()
     low, high = float(first.min()), float(first.max())
     scatter = dataset.kind != "tokens" and first.dim() == 2 and first.shape[1] == 2
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False,
-                             sharex=dataset.form != "images", sharey=scatter)
+    fig = Figure(figsize=(3.2 * len(panels), 3.4))
+    axes = fig.subplots(1, len(panels), squeeze=False, sharex=dataset.form != "images", sharey=scatter)
     for ax, (title, points) in zip(axes[0], panels.items()):
         points = points.detach().cpu()
         if dataset.kind == "tokens":
@@ -71,7 +66,7 @@ def plot_samples(path: str | os.PathLike, panels: dict[str, torch.Tensor], datas
             ax.set_xlabel("x[0]")
             ax.set_ylabel("x[1]")
         elif dataset.form == "images" and points.dim() in (3, 4):
-            gray = plt.get_cmap("gray").with_extremes(bad=tuple(c / 255 for c in GRID_GAP_COLOUR))
+            gray = matplotlib.colormaps["gray"].with_extremes(bad=tuple(c / 255 for c in GRID_GAP_COLOUR))
             image = ax.imshow(image_grid(points[:16]).numpy(), cmap=gray, vmin=low, vmax=high)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -84,4 +79,3 @@ def plot_samples(path: str | os.PathLike, panels: dict[str, torch.Tensor], datas
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)

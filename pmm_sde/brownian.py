@@ -53,7 +53,7 @@ SPAN_SLACK = 1e-6
 POINT_CACHE = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Node:
     """Node ``id`` over ``[s, u]``, between ``times[first]`` and ``times[last]``; ``W``, ``H`` its
     increment and space-time Levy area, ``w = W(s) - W(t0)``, ``k = K(s)`` (float64 tensors)."""
@@ -94,7 +94,8 @@ class CounterBrownian(torchsde.BaseBrownian):
     ``U = int_ta^tb (W(r) - W(ta)) dr`` (torchsde's convention, ``U = h (W/2 + H)``).
     """
 
-    def __init__(self, t0: float, t1: float, size, seed: int = 0, *, times=None, tol: float = 1e-6,
+    def __init__(self, t0: float, t1: float, size: int | tuple[int, ...], seed: int = 0, *,
+                 times: torch.Tensor | list[float] | None = None, tol: float = 1e-6,
                  dtype: torch.dtype | None = None, device: torch.device | str | None = None):
         self.t0, self.t1 = _time(t0, "t0"), _time(t1, "t1")
         if not self.t0 < self.t1:
@@ -161,7 +162,8 @@ class CounterBrownian(torchsde.BaseBrownian):
         return (f"CounterBrownian(t0={self.t0}, t1={self.t1}, size={tuple(self._shape)}, seed={self.seed}, "
                 f"times={len(self.times) - 2} inner, tol={self.tol}, dtype={self._dtype}, device={self._device})")
 
-    def __call__(self, ta, tb=None, return_U: bool = False, return_A: bool = False):
+    def __call__(self, ta: float, tb: float | None = None, return_U: bool = False,
+                 return_A: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``W(tb) - W(ta)`` (``W(ta) - W(t0)`` without ``tb``), with ``U`` if ``return_U``."""
         if return_A:
             raise ValueError("return_A needs levy_area_approximation 'davie' or 'foster'; "
@@ -188,7 +190,8 @@ class CounterBrownian(torchsde.BaseBrownian):
         if self.t1 < t <= self.t1 + slack:
             return self.t1
         if not self.t0 <= t <= self.t1:
-            raise ValueError(f"{name} must lie in the Brownian motion's span [t0, t1] = [{self.t0}, {self.t1}], got {t}")
+            raise ValueError(f"{name} must lie in the Brownian motion's span [t0, t1] = [{self.t0}, {self.t1}], "
+                             f"got {t}")
         return t
 
     def _normal(self, counter: int) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from . import grids, metrics, random, schedules, solvers, targets
 from . import data, networks
 from . import training
+from .brownian import CounterBrownian
 from .chain import run_chain, run_exact_chain
 from .driver import sample
 from .poisson_paths import PoissonPaths
@@ -16,5 +17,5 @@ __all__ = [
     "NormalNormal", "GammaPoisson", "DirichletCategorical", "ConjugateFamily",
     "schedules", "grids", "targets", "random", "metrics",
     "run_chain", "run_exact_chain", "SampleResult", "sample", "solvers",
-    "NormalNormalSDE", "GammaPoissonCoxSDE", "PoissonPaths", "training",
+    "NormalNormalSDE", "GammaPoissonCoxSDE", "PoissonPaths", "training", "CounterBrownian",
 ]

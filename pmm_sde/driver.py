@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._validation import positive_int
+from .brownian import check_brownian_motion
 from .chain import resolve_shape
 from .grids import information_steps, make_grid, validate_times
 from .noise import Noise
@@ -75,6 +76,8 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
 
     mu, A_state = process.family.initial_state(n, process.shape)
     mu = mu.to(device=device)
+    if bm is not None:
+        check_brownian_motion(bm, (n, mu.numel() // n), float(times[0]), float(times[-1]))
     A_state = A_state.to(device=device)
     state = State(mu, A_state)
     predict = Evaluator(process, mu.shape, mu.device)

@@ -16,6 +16,8 @@ of the marginal of mu (``gamma = A / lambda``, ``c = l0 m0 / lambda``):
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .base import PMMProcess
@@ -33,10 +35,10 @@ class NormalNormalSDE(PMMProcess):
         A = self.schedule.A(t)
         return A, self.schedule.rate(t), self.family.strength(A)
 
-    def drift(self, t, mu: torch.Tensor) -> torch.Tensor:
-        """``(alpha / lambda) (xhat(mu, A) - mu)``."""
+    def drift(self, t, mu: torch.Tensor, predictor=None) -> torch.Tensor:
+        """``(alpha / lambda) (xhat(mu, A) - mu)``, ``xhat`` from ``predictor`` (default: the process's)."""
         A, alpha, lam = self.coefficients(self._time(t, mu))
-        return (alpha / lam) * (self.predictor(mu, A) - mu)
+        return (alpha / lam) * ((self.predictor if predictor is None else predictor)(mu, A) - mu)
 
     def diffusion(self, t, mu: torch.Tensor) -> torch.Tensor:
         """``sqrt(alpha) / lambda`` (the same for every coordinate), broadcast to mu's shape."""
@@ -60,15 +62,27 @@ class NormalNormalSDE(PMMProcess):
         return self.advance_statistic(mu, A0, A1, dA * xhat + torch.sqrt(dA) * z)
 
     # ----------------------------------------------------------------- torchsde interface
-    def f(self, t, y: torch.Tensor) -> torch.Tensor:
-        """torchsde drift on flattened states ``(n, d)``."""
-        return self.drift(t, self._unflatten(y)).reshape(y.shape)
+    def f(self, t, y: torch.Tensor, predictor=None) -> torch.Tensor:
+        """torchsde drift on flattened states ``(n, d)``, ``d`` the entries of one state; ``xhat`` from
+        ``predictor`` (default: the process's)."""
+        return self.drift(t, self._unflatten(y), predictor).reshape(y.shape)
 
     def g(self, t, y: torch.Tensor) -> torch.Tensor:
         """torchsde diagonal diffusion on flattened states ``(n, d)``."""
+        self._check_width(y)
         return self.diffusion(t, y)
 
+    def _check_width(self, y: torch.Tensor) -> None:
+        """Raise unless ``y`` is ``(n, d)`` with ``d`` the number of entries of one state."""
+        width = math.prod(self.family.state_shape(self.shape))
+        if y.dim() != 2 or y.shape[1] != width:
+            got = f"width {y.shape[1]}" if y.dim() == 2 else f"shape {tuple(y.shape)}"
+            raise ValueError(f"y must be flattened states of shape (n, {width}) for this process (shape={self.shape}), "
+                             f"got {got}; pass shape= to the process so that one state has y's width "
+                             f"(shape=(d,) for d-dimensional points)")
+
     def _unflatten(self, y: torch.Tensor) -> torch.Tensor:
+        self._check_width(y)
         return y.reshape(self.state_shape(y.shape[0]))
 
     @staticmethod

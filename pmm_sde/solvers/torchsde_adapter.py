@@ -1,16 +1,19 @@
 """``torchsde:<method>``: torchsde's Ito solvers on a Normal-Normal SDE, through the driver.
 
 Each grid interval is one call of ``torchsde.sdeint`` with ``dt`` equal to the interval, so
-torchsde steps exactly on the driver's grid; the Brownian motion is the user's ``bm`` or a
-``torchsde.BrownianInterval`` made from the seed (torchsde's noise depends on the batch size).
-``sdeint`` evaluates the drift once per call to check shapes; that evaluation does not enter the
-solution and is not counted as an NFE.
+torchsde steps exactly on the driver's grid. The Brownian motion is the user's ``bm`` or, by
+default, a ``CounterBrownian`` keyed by the seed with the grid's times (in the run's dtype) as its
+nodes: sample ``i``'s path depends on the seed, its index and the grid only, never on the batch size.
+The drift and diffusion are the process's own torchsde ``f`` and ``g``, ``xhat`` from the run's
+evaluator. ``sdeint`` evaluates the drift once per call to check its shape; that evaluation returns
+the state itself (only its shape is read) and calls no predictor.
 """
 
 from __future__ import annotations
 
 import torch
 
+from ..brownian import CounterBrownian
 from ..processes import NormalNormalSDE
 from .base import Solver, State
 
@@ -19,7 +22,7 @@ METHODS = {"euler": (1.0, 1.0), "milstein": (1.0, 1.0), "srk": (2.0, 1.5)}
 
 
 class _Flat(torch.nn.Module):
-    """The process on flattened states, calling the predictor through the run's evaluator."""
+    """The process's torchsde interface with ``xhat`` from the run's evaluator (counting NFE)."""
 
     noise_type = "diagonal"
     sde_type = "ito"
@@ -30,11 +33,10 @@ class _Flat(torch.nn.Module):
         self.shape_check_pending = True
 
     def f(self, t, y):
-        A, alpha, lam = self.process.coefficients(torch.as_tensor(t, dtype=y.dtype, device=y.device))
-        mu = self.process._unflatten(y)
-        predictor = self.process.predictor if self.shape_check_pending else self.predict
-        self.shape_check_pending = False
-        return ((alpha / lam) * (predictor(mu, A) - mu)).reshape(y.shape)
+        if self.shape_check_pending:
+            self.shape_check_pending = False
+            return y
+        return self.process.f(t, y, self.predict)
 
     def g(self, t, y):
         return self.process.g(t, y)
@@ -65,9 +67,9 @@ class TorchsdeSolver(Solver):
         bm = noise.bm
         if bm is None:
             if self._bm is None:
-                self._bm = torchsde.BrownianInterval(
-                    t0=float(self._times[0]), t1=float(self._times[-1]), size=y.shape, dtype=y.dtype,
-                    device=y.device, entropy=noise.seed, levy_area_approximation="space-time")
+                times = self._times.to(y.dtype).to(torch.float64)
+                self._bm = CounterBrownian(float(times[0]), float(times[-1]), y.shape, noise.seed, times=times,
+                                           dtype=y.dtype, device=y.device)
             bm = self._bm
         ts = torch.stack([interval.t0, interval.t1]).to(y.dtype)
         out = torchsde.sdeint(_Flat(predict.process, predict), y, ts, method=self.method,

@@ -74,7 +74,10 @@ def study_steps(steps, minimum: int = 3) -> list[int]:
 
 def study_samples(n) -> int:
     """The Monte Carlo samples of a study: an int >= 2 (a standard error needs two)."""
-    return _validation.positive_int(n, "n (standard errors need two samples)", minimum=2)
+    try:
+        return _validation.positive_int(n, "n", minimum=2)
+    except ValueError as error:
+        raise ValueError(f"{error} (a standard error needs two samples)") from None
 
 
 def _per_sample(flat: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ def available(process: PMMProcess) -> list[str]:
 def get_solver(solver: str | Solver, process: PMMProcess) -> Solver:
     """A solver object from a name or an object, checked against the process."""
     if isinstance(solver, str):
-        if solver.startswith("torchsde:") and solver.split(":", 1)[1] in TORCHSDE_METHODS:
+        if solver.startswith("torchsde:"):
             solver = TorchsdeSolver(solver.split(":", 1)[1])
         elif solver in REGISTRY:
             solver = REGISTRY[solver]()

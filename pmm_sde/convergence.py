@@ -39,12 +39,14 @@ import torch
 from scipy import stats
 from tqdm.auto import tqdm
 
+from . import _validation
 from .count_laws import scheme_count_law
 from .couplings import AntitheticRefinement
 from .driver import sample
 from .grids import make_grid
 from .poisson_paths import PoissonPaths
 from .processes import NormalNormalSDE, PMMProcess
+from .random import MAX_STEPS
 from .solvers import get_solver
 
 FUNCTIONALS = ("mean", "variance", "cos")
@@ -53,6 +55,29 @@ REFINEMENT = "differences of successive refinements, Monte Carlo with common noi
 EXACT_LAW = "errors of the scheme's exact law of N_T against the target's"
 QUADRATURE = "differences of successive refinements, expectations by backward quadrature"
 ANTITHETIC = "differences of successive refinements, Monte Carlo with an antithetic Brownian-bridge coupling"
+#: Counter words reserved per refinement difference of the antithetic coupling (``counter_base = i << 24``).
+ANTITHETIC_COUNTER_BITS = 24
+
+
+def study_steps(steps, minimum: int = 3) -> list[int]:
+    """The step counts of a study: at least ``minimum`` ints in ``[1, MAX_STEPS]``, strictly
+    increasing (an order is a slope through at least two errors, hence three refinements)."""
+    if isinstance(steps, (str, bytes)) or not hasattr(steps, "__iter__"):
+        raise ValueError(f"steps must be a list of step counts, got {steps!r}")
+    steps = [_validation.positive_int(N, "each entry of steps", maximum=MAX_STEPS) for N in steps]
+    if len(steps) < minimum:
+        raise ValueError(f"steps must hold at least {minimum} step counts to fit an order, got {steps}")
+    if any(fine <= coarse for coarse, fine in zip(steps, steps[1:])):
+        raise ValueError(f"steps must be strictly increasing, got {steps}")
+    return steps
+
+
+def study_samples(n) -> int:
+    """The Monte Carlo samples of a study: an int >= 2 (a standard error needs two)."""
+    try:
+        return _validation.positive_int(n, "n", minimum=2)
+    except ValueError as error:
+        raise ValueError(f"{error} (a standard error needs two samples)") from None
 
 
 def _per_sample(flat: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
@@ -78,6 +103,9 @@ class OrderFit:
 
 def fit_order(steps, differences, standard_errors, min_z: float = 5.0, functional: str = "") -> OrderFit:
     """Least-squares slope of ``-log|D|`` on ``log N`` over points with ``|D| > min_z * SE``."""
+    if not len(steps) == len(differences) == len(standard_errors):
+        raise ValueError(f"steps, differences and standard_errors must have the same length, got "
+                         f"{len(steps)}, {len(differences)} and {len(standard_errors)}")
     steps = np.asarray(steps, dtype=float)
     D = np.abs(np.asarray(differences, dtype=float))
     se = np.asarray(standard_errors, dtype=float)
@@ -133,6 +161,7 @@ def exact_weak_orders(process: PMMProcess, solver: str, steps: list[int], exact_
     """Weak orders from exact laws: errors of ``FUNCTIONALS`` of ``mu_T`` under the scheme's law of
     ``N_T`` (``count_laws.scheme_count_law``) against ``exact_law``, the pmf of ``N_T`` under the
     target on ``{0, .., len(exact_law) - 1}``; one-dimensional Gamma-Poisson processes only."""
+    steps = study_steps(steps, minimum=2)
     support = len(exact_law)
     A_T = float(process.schedule.A(torch.tensor(1.0, dtype=torch.float64)))
     family = process.family.cast(torch.zeros((), dtype=torch.float64))
@@ -178,11 +207,14 @@ def _antithetic_differences(process: NormalNormalSDE, solver, steps: list[int], 
                          f"{solver.name!r} on {type(process).__name__} is not")
     if any(fine != 2 * coarse for coarse, fine in zip(steps, steps[1:])):
         raise ValueError(f"the antithetic coupling needs step counts that double, got {steps}")
+    if 2 * steps[-1] > 1 << ANTITHETIC_COUNTER_BITS:
+        raise ValueError(f"steps: the antithetic coupling takes at most {1 << (ANTITHETIC_COUNTER_BITS - 1)} "
+                         f"steps (each difference owns 2^{ANTITHETIC_COUNTER_BITS} counters), got {steps[-1]}")
     d = int(np.prod(process.family.state_shape(process.shape))) if process.shape else 1
     runs = []
     for i, N in enumerate(steps[:-1]):
         fine_times = make_grid(process.schedule, 2 * N, grid or solver.default_grid)
-        coupling = AntitheticRefinement(fine_times, (n, d), seed, counter_base=i << 24)
+        coupling = AntitheticRefinement(fine_times, (n, d), seed, counter_base=i << ANTITHETIC_COUNTER_BITS)
         runs.append([sample(process, solver, steps=steps_, n=n, seed=seed, grid=grid, dtype=dtype,
                             bm=coupling.path(sign)).mu.reshape(n, -1).double()
                      for steps_, sign in ((N, None), (2 * N, 1), (2 * N, -1))])
@@ -201,8 +233,10 @@ def weak_orders(process: PMMProcess, solver, steps: list[int], n: int, seed: int
     ``steps`` should refine (doubling step counts refine the named grids). ``coupling``:
     ``"common"`` (one shared noise for all runs, ``common_noise``) or ``"antithetic"`` (per
     difference a coarse and two antithetic fine runs; module docstring). ``progress``: a tqdm
-    bar advanced once per run (``"common"``) or per difference (``"antithetic"``).
+    bar advanced once per run (``"common"``) or per difference (``"antithetic"``). ``steps``: at
+    least three, increasing (``study_steps``); ``n``: at least 2 (``study_samples``).
     """
+    steps, n, seed = study_steps(steps), study_samples(n), _validation.seed(seed)
     if coupling == "antithetic":
         differences = _antithetic_differences(process, solver, steps, n, seed, grid, dtype, progress)
         return {name: _refinement_fit([D[:, j] for D in differences], steps, min_z, name)
@@ -219,6 +253,7 @@ def strong_order(process: PMMProcess, solver, steps: list[int], n: int, seed: in
     Needs noise coupled across step counts (``common_noise``), so only solvers with a declared
     strong order qualify.
     """
+    steps, n, seed = study_steps(steps), study_samples(n), _validation.seed(seed)
     _require_strong_order(get_solver(solver, process))
     return _strong_fit(_coupled_runs(process, solver, steps, n, seed, grid, dtype, progress), steps, min_z)
 
@@ -355,10 +390,16 @@ def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int],
     Carlo runs are made for the other solvers and for the strong orders; with
     ``coupling="antithetic"`` the weak differences of the one-step Brownian solvers driven by a
     Brownian motion use the antithetic coupling (``weak_orders``), the others the common one
-    (``weak_methods`` records which)."""
+    (``weak_methods`` records which). ``steps``: at least three (two with ``exact_law``), increasing;
+    ``n``: at least 2."""
     from .quadrature import quadrature_weak_orders
 
-    resolved = [get_solver(s, process) for s in solvers]
+    steps = study_steps(steps, minimum=2 if exact_law is not None else 3)
+    n, seed = study_samples(n), _validation.seed(seed)
+    names = [] if isinstance(solvers, (str, bytes)) or not hasattr(solvers, "__iter__") else list(solvers)
+    if not names:
+        raise ValueError(f"solvers must be a non-empty list of solver names or Solver objects, got {solvers!r}")
+    resolved = [get_solver(s, process) for s in names]
     if strong:
         for solver in resolved:
             _require_strong_order(solver)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from ._validation import as_float_tensor, positive_int
 from .grids import DEFAULT_GRID, make_grid
 from .processes import GammaPoissonCoxSDE
 from .targets import Gamma, GammaMixture, PointMasses
@@ -49,8 +50,13 @@ def _checked(law: np.ndarray, what: str) -> np.ndarray:
 
 
 def target_count_law(target: Gamma | GammaMixture | PointMasses, A: float, support: int) -> np.ndarray:
-    """pmf of ``N(A)`` on ``{0, .., support - 1}`` for a scalar Gamma, Gamma-mixture or point-mass target."""
-    k = np.arange(support)
+    """pmf of ``N(A)`` on ``{0, .., support - 1}`` for a scalar Gamma, Gamma-mixture or point-mass target;
+    ``A`` a finite number >= 0, ``support`` an int >= 1."""
+    information = as_float_tensor(A, "A", torch.float64)
+    if information.numel() != 1 or not float(information) >= 0:
+        raise ValueError(f"A must be a finite number >= 0, got {A!r}")
+    A = float(information)
+    k = np.arange(positive_int(support, "support"))
     if isinstance(target, (Gamma, GammaMixture)):
         mixture = isinstance(target, GammaMixture)
         weights = target.weights.tolist() if mixture else [1.0]
@@ -84,8 +90,9 @@ def scheme_count_law(process: GammaPoissonCoxSDE, solver: str, steps: int, suppo
                      grid: str | None = None) -> np.ndarray:
     """pmf of ``N_T`` under ``solver`` (``"tau_leap"`` or ``"tau_leap_2"``) with ``steps`` steps on
     ``grid`` (default: the solvers' default grid), for a one-dimensional Gamma-Poisson ``process``."""
-    if solver not in SCHEME_KERNELS:
+    if not isinstance(solver, str) or solver not in SCHEME_KERNELS:
         raise ValueError(f"solver must be one of {sorted(SCHEME_KERNELS)}, got {solver!r}")
+    support = positive_int(support, "support")
     if not isinstance(process, GammaPoissonCoxSDE) or process.counts_information:
         raise ValueError("process must be a Gamma-Poisson process")
     if process.shape not in ((), (1,)):

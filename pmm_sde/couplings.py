@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from . import random
+from . import _validation, random
 
 #: Relative tolerance for matching a requested time to a grid time.
 TIME_TOLERANCE = 1e-9
@@ -37,18 +37,25 @@ class AntitheticRefinement:
 
     ``path(sign)`` returns a Brownian motion for ``sample(..., bm=)``: ``sign=None`` the coarse
     path (steps ``T_k -> T_k+1``), ``sign=+1`` or ``-1`` a fine path (steps ``t_j -> t_j+1``).
-    Increments have shape ``shape`` (as torchsde's ``size``) and dtype ``dtype``.
+    Increments have shape ``shape`` (as torchsde's ``size``) and dtype ``dtype``. Coarse step ``k``
+    uses the counters ``counter_base + 2k`` and ``counter_base + 2k + 1``, which must stay below 2^32.
     """
 
     def __init__(self, fine_times: torch.Tensor, shape: tuple[int, ...], seed: int, counter_base: int = 0,
                  dtype: torch.dtype = torch.float64, device: torch.device | str | None = None):
-        times = torch.as_tensor(fine_times, dtype=torch.float64).cpu()
+        times = _validation.as_float_tensor(fine_times, "fine_times", torch.float64).cpu()
         if times.dim() != 1 or times.numel() < 3 or (times.numel() - 1) % 2:
             raise ValueError(f"fine_times must be 1-D with 2N + 1 >= 3 times, got shape {tuple(times.shape)}")
         if not bool((times[1:] > times[:-1]).all()):
             raise ValueError("fine_times must be strictly increasing")
         self.times = times
-        self.shape, self.seed, self.counter_base = tuple(shape), int(seed), int(counter_base)
+        self.seed = _validation.seed(seed)
+        self.shape = _validation.shape(shape)
+        last = random.COUNTER_RANGE - (times.numel() - 1)
+        if isinstance(counter_base, bool) or not isinstance(counter_base, int) or not 0 <= counter_base <= last:
+            raise ValueError(f"counter_base must be an integer in [0, {last}] (the counters of the "
+                             f"{(times.numel() - 1) // 2} coarse steps are 32-bit words), got {counter_base!r}")
+        self.counter_base = counter_base
         self.dtype, self.device = dtype, device
         self._cached: tuple[int, torch.Tensor, torch.Tensor] | None = None
 

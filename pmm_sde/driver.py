@@ -2,7 +2,8 @@
 
 The schedule is evaluated once per grid (``A(t_k)``, ``alpha(t_k)`` in float64, then cast), the
 loop makes no host-device synchronisation (prediction checks are accumulated on the device and
-read once at the end), and saved states go into a preallocated tensor.
+read once at the end, with the final state's finiteness), and saved states go into a preallocated
+tensor.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
-from ._validation import positive_int
+from . import _validation
+from ._validation import as_float_tensor
 from .brownian import check_brownian_motion
-from .chain import resolve_shape
+from .chain import resolve_shape, sample_count
 from .grids import information_steps, make_grid, validate_times
 from .noise import Noise
 from .poisson_paths import PoissonPaths
 from .processes import NormalNormalSDE, PMMProcess
+from .random import MAX_STEPS
 from .result import SampleResult
 from .solvers import get_solver
 from .solvers.base import Evaluator, Interval, State
@@ -27,16 +30,25 @@ def _grid(process: PMMProcess, steps, grid, save_at, default: str) -> tuple[torc
         times = make_grid(process.schedule, steps, default if grid is None else grid)
     else:
         times = validate_times(grid, "grid")
+        if float(times[0]) != 0.0:
+            raise ValueError(f"grid must start at t = 0, where the process starts from its prior; got "
+                             f"t_0 = {float(times[0]):g}")
     save_times = None
     if isinstance(save_at, str):
         if save_at != "grid":
             raise ValueError(f"save_at must be 'grid', a tensor of times, or None, got {save_at!r}")
         save_times = times
     elif save_at is not None:
-        save_times = validate_times(torch.unique(torch.as_tensor(save_at, dtype=torch.float64)), "save_at")
+        save = as_float_tensor(save_at, "save_at", torch.float64)
+        if save.dim() > 1:
+            raise ValueError(f"save_at must be a time or a 1-D tensor of times, got shape {tuple(save.shape)}")
+        save_times = validate_times(torch.unique(save.reshape(-1)), "save_at", minimum=1)
         if float(save_times[0]) < float(times[0]) or float(save_times[-1]) > float(times[-1]):
-            raise ValueError("save_at times must lie within the grid")
+            raise ValueError(f"save_at times must lie within the grid [{float(times[0]):g}, {float(times[-1]):g}]")
         times = torch.unique(torch.cat([times, save_times]))
+    if len(times) - 1 > MAX_STEPS:
+        raise ValueError(f"grid has {len(times) - 1} steps; a run takes at most {MAX_STEPS} (its 32-bit counter "
+                         f"words would wrap around)")
     return times, save_times
 
 
@@ -47,31 +59,39 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     """Simulate ``n`` samples of ``process`` from its prior state at ``t = 0`` to the grid's end.
 
     ``solver``: a registered name (``pmm.solvers.available(process)``) or a ``Solver`` object.
-    ``grid``: ``None`` (the solver's default grid: log1p, or log1p_sqrt for probability-flow
-    solvers), a grid name, or a tensor of times; a tensor
-    grid fixes the steps itself. ``bm``: a torchsde Brownian motion over the grid's time span
+    ``steps``: an int in ``[1, MAX_STEPS]``. ``seed``: an int in ``[0, 2^64)``. ``grid``: ``None``
+    (the solver's default grid: log1p, or log1p_sqrt for probability-flow solvers), a grid name, or
+    a tensor of times from ``t_0 = 0`` (the prior's time); a tensor grid fixes the steps itself.
+    ``bm``: a torchsde Brownian motion over the grid's time span
     with size ``(n, d)`` (Brownian solvers). ``poisson_paths``: a ``PoissonPaths`` whose unit-rate
     processes give the counts of ``tau_leap`` / ``tau_leap_2`` by random time change, so runs at
     different step counts share their jumps (for strong errors). ``save_at``: ``"grid"`` or a tensor of times (merged
-    into the grid); the states there form ``result.trajectory``. ``progress``: a tqdm bar.
+    into the grid); the states there form ``result.trajectory``. ``dtype``: float32 or float64
+    (default: the default dtype). ``device``: ``"cpu"`` or an available CUDA device. ``progress``:
+    a tqdm bar. A prediction of the wrong shape, dtype or device, or outside the family's range,
+    raises ``ValueError``, and so does a final state that overflowed to NaN or inf.
     """
-    n = positive_int(n, "n")
     if not isinstance(process, PMMProcess):
         raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")
     solver = get_solver(solver, process)
+    seed = _validation.seed(seed)
+    dtype = _validation.run_dtype(dtype)
+    device = _validation.device(device)
+    shape = process.shape if shape is None else resolve_shape(process.family, shape)
+    n = sample_count(n, process.family.state_shape(shape))
     if bm is not None and not isinstance(process, NormalNormalSDE):
         raise ValueError("bm drives Brownian solvers only; a Cox process takes poisson_paths")
+    if poisson_paths is not None and not isinstance(poisson_paths, PoissonPaths):
+        raise ValueError(f"poisson_paths must be a PoissonPaths, got {type(poisson_paths).__name__}")
     if poisson_paths is not None and not solver.poisson_counts:
         raise ValueError(f"poisson_paths couple the counts of tau_leap and tau_leap_2; solver {solver.name!r} "
                          f"does not draw Poisson counts")
-    dtype = dtype or torch.get_default_dtype()
     times, save_times = _grid(process, steps, grid, save_at, solver.default_grid)
     A64, _ = information_steps(process.schedule, times)
     rate64 = process.schedule.rate(times).to(torch.float64)
     A, rate, t = (x.to(dtype=dtype, device=device) for x in (A64, rate64, times))
     process = process.cast(A)
-    if shape is not None:
-        process.shape = resolve_shape(process.family, shape)
+    process.shape = shape
     solver.prepare(process, times, A64, rate64)
 
     mu, A_state = process.family.initial_state(n, process.shape)
@@ -80,7 +100,7 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
         check_brownian_motion(bm, (n, mu.numel() // n), float(times[0]), float(times[-1]))
     A_state = A_state.to(device=device)
     state = State(mu, A_state)
-    predict = Evaluator(process, mu.shape, mu.device)
+    predict = Evaluator(process, mu.shape, mu.device, mu.dtype)
     noise = Noise(seed, mu.shape, dtype, mu.device, bm=bm, poisson_paths=poisson_paths)
 
     trajectory = None
@@ -96,6 +116,6 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
         state = solver.step(predict, state, interval, noise)
         if trajectory is not None and save_mask[k + 1]:
             trajectory[save_slots[k + 1]] = state.mu
-    predict.raise_if_bad()
+    predict.raise_if_bad(state.mu, state.A)
     return SampleResult(mu=state.mu, A=state.A, nfe=predict.nfe, times=times, trajectory=trajectory,
                         trajectory_times=save_times)

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import torch
 
-from ._validation import as_float_tensor, positive_int
+from ._validation import as_float_tensor, positive_float, positive_int
+from .random import MAX_STEPS
 from .schedules import Schedule
 
 GRIDS = ("log1p", "log1p_sqrt", "log", "uniform", "edm", "uniform_A")
@@ -40,8 +41,13 @@ DEFAULT_GRID = "log1p"
 
 def make_grid(schedule: Schedule, steps: int, kind: str = DEFAULT_GRID, *, rho: float = 7.0,
               sigma_max: float = 80.0, A_min: float | None = None) -> torch.Tensor:
-    """Times ``t_0 = 0 < ... < t_N = 1`` (float64) of the named grid for ``schedule``."""
-    steps = positive_int(steps, "steps")
+    """Times ``t_0 = 0 < ... < t_N = 1`` (float64) of the named grid for ``schedule``; ``steps``
+    an int in ``[1, MAX_STEPS]`` (the most steps a run can count), ``kind`` one of ``GRIDS``."""
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    steps = positive_int(steps, "steps", maximum=MAX_STEPS)
+    if kind not in GRIDS:
+        raise ValueError(f"grid must be one of {GRIDS} or a tensor of times, got {kind!r}")
     total = schedule.total
     k = torch.arange(steps + 1, dtype=torch.float64)
     if kind == "uniform":
@@ -51,8 +57,8 @@ def make_grid(schedule: Schedule, steps: int, kind: str = DEFAULT_GRID, *, rho: 
     elif kind == "log1p_sqrt":
         A = torch.expm1(k / steps * torch.log1p(torch.tensor(total, dtype=torch.float64).sqrt())) ** 2
     elif kind == "log":
-        A_min = min(2.0 / steps, total / 4) if A_min is None else A_min
-        if not 0 < A_min < total:
+        A_min = min(2.0 / steps, total / 4) if A_min is None else positive_float(A_min, "A_min")
+        if not A_min < total:
             raise ValueError(f"A_min must lie in (0, A(1) = {total:g}), got {A_min!r}")
         if steps == 1:
             A = torch.tensor([0.0, total], dtype=torch.float64)
@@ -62,6 +68,7 @@ def make_grid(schedule: Schedule, steps: int, kind: str = DEFAULT_GRID, *, rho: 
     elif kind == "uniform_A":
         A = total * k / steps
     elif kind == "edm":
+        rho, sigma_max = positive_float(rho, "rho"), positive_float(sigma_max, "sigma_max")
         sigma_min = total ** -0.5
         if not sigma_max > sigma_min:
             raise ValueError(f"sigma_max must exceed sigma_min = A(1)^(-1/2) = {sigma_min:g}")
@@ -71,18 +78,17 @@ def make_grid(schedule: Schedule, steps: int, kind: str = DEFAULT_GRID, *, rho: 
             j = torch.arange(steps, dtype=torch.float64) / (steps - 1)
             sigma = (sigma_max ** (1 / rho) + j * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
             A = torch.cat([torch.zeros(1, dtype=torch.float64), sigma ** -2.0])
-    else:
-        raise ValueError(f"grid must be one of {GRIDS} or a tensor of times, got {kind!r}")
     t = schedule.inverse(A).to(torch.float64)
     t[0], t[-1] = 0.0, 1.0
     return validate_times(t, "grid")
 
 
-def validate_times(times, name: str = "grid") -> torch.Tensor:
-    """A strictly increasing 1-D tensor of times in [0, 1] (float64)."""
+def validate_times(times, name: str = "grid", minimum: int = 2) -> torch.Tensor:
+    """A strictly increasing 1-D tensor of at least ``minimum`` times in [0, 1] (float64)."""
     times = as_float_tensor(times, name, torch.float64)
-    if times.dim() != 1 or times.numel() < 2:
-        raise ValueError(f"{name} must be a 1-D tensor of at least 2 times")
+    if times.dim() != 1 or times.numel() < minimum:
+        raise ValueError(f"{name} must be a 1-D tensor of at least {minimum} time{'s' * (minimum > 1)}, "
+                         f"got shape {tuple(times.shape)}")
     if not bool((times[1:] > times[:-1]).all()):
         raise ValueError(f"{name} must be strictly increasing")
     if float(times[0]) < 0.0 or float(times[-1]) > 1.0:

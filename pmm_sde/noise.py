@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import torch
 
-from . import kernels, random
+from . import _validation, kernels, random
 from .chain import COUNTERS_PER_STEP
 
 
 class Noise:
-    """Noise source of one run: ``seed``, the state's shape, dtype and device."""
+    """Noise source of one run: ``seed`` (an int in ``[0, 2^64)``), the state's shape, dtype and device."""
 
     def __init__(self, seed: int, shape: torch.Size, dtype: torch.dtype, device, bm=None, poisson_paths=None):
-        self.seed = int(seed)
+        self.seed = _validation.seed(seed)
         self.shape = tuple(shape)
         self.dtype = dtype
         self.device = device

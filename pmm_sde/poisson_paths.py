@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from . import random
+from . import _validation, random
 
 #: ``c3`` word of the Philox blocks of the gaps, apart from the attempt numbers of other draws.
 STREAM = 0x50504E54
@@ -32,7 +32,7 @@ class PoissonPaths:
     ``pmm.sample(..., poisson_paths=PoissonPaths(seed))`` for every run that should share it."""
 
     def __init__(self, seed: int = 0):
-        self.seed = int(seed)
+        self.seed = _validation.seed(seed)
 
     def cursor(self, shape: tuple[int, ...], device: torch.device | str | None = None) -> "PoissonCursor":
         """A fresh walk along the paths of a state of ``shape``, at internal time 0."""

@@ -51,7 +51,9 @@ COX_SUPPORT = 120
 
 def exact_count_law(kind: str) -> np.ndarray | None:
     """The target's exact pmf of ``N_T`` for the ``cox`` problem (on ``COX_SUPPORT`` counts); None
-    for ``normal``, whose weak errors are measured by Monte Carlo refinement."""
+    for ``normal`` and ``normal_2d``, whose weak errors are measured by Monte Carlo refinement."""
+    if kind not in PROBLEMS:
+        raise ValueError(f"process must be one of {PROBLEMS}, got {kind!r}")
     if kind == "cox":
         process, _ = convergence_problem(kind)
         return target_count_law(COX_MIXTURE, float(process.schedule.A(1.0)), COX_SUPPORT)

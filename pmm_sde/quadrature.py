@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 
-from .convergence import FUNCTIONALS, OrderFit, fit_order
+from ._validation import positive_int
+from .convergence import FUNCTIONALS, OrderFit, fit_order, study_steps
 from .driver import sample
 from .grids import information_steps
 from .processes import NormalNormalSDE
@@ -93,6 +94,13 @@ def scheme_expectations(process: NormalNormalSDE, solver, steps: int, functions,
     integral over the start's normal, for flows)."""
     if not isinstance(process, NormalNormalSDE) or process.shape not in ((), (1,)):
         raise ValueError("process must be a one-dimensional NormalNormalSDE")
+    functions = [] if not hasattr(functions, "__iter__") else list(functions)
+    if not functions or not all(callable(f) for f in functions):
+        raise ValueError("functions must be a non-empty list of callables on float64 arrays")
+    grid_points = positive_int(grid_points, "grid_points")
+    if grid_points < 2:
+        raise ValueError(f"grid_points must be an integer >= 2 (a spline needs two points), got {grid_points}")
+    nodes = positive_int(nodes, "nodes")
     solver = get_solver(solver, process)
     if solver.random_start_only:
         return _flow_expectations(process, solver, steps, functions, grid)
@@ -110,7 +118,7 @@ def scheme_expectations(process: NormalNormalSDE, solver, steps: int, functions,
     z, w = np.polynomial.hermite_e.hermegauss(nodes)
     w = w / w.sum()
     state_shape = (grid_points * nodes, *process.shape)
-    predict = Evaluator(process, torch.Size(state_shape), "cpu")
+    predict = Evaluator(process, torch.Size(state_shape), "cpu", torch.float64)
     noise = _NodeNoise(torch.as_tensor(np.tile(z, grid_points), dtype=torch.float64).reshape(state_shape))
     u = lambda x: np.stack([f(x) for f in functions], -1)  # noqa: E731 - u_N = f
     for k in range(len(times) - 2, -1, -1):
@@ -131,7 +139,9 @@ def quadrature_weak_orders(process: NormalNormalSDE, solver, steps: list[int], g
                            grid_points: int = 1200, nodes: int = 40) -> dict[str, OrderFit]:
     """Weak orders from refinement differences ``E f(Y_{N_i}) - E f(Y_{N_{i+1}})`` of the
     ``convergence.FUNCTIONALS`` (mean, variance, E cos), each expectation by quadrature, so the
-    differences carry no Monte Carlo error (their standard errors are 0)."""
+    differences carry no Monte Carlo error (their standard errors are 0). ``steps``: at least three,
+    increasing (``convergence.study_steps``)."""
+    steps = study_steps(steps)
     moments = np.array([scheme_expectations(process, solver, N, [lambda x: x, lambda x: x ** 2, np.cos], grid,
                                             grid_points, nodes) for N in steps])
     values = np.stack([moments[:, 0], moments[:, 1] - moments[:, 0] ** 2, moments[:, 2]], -1)

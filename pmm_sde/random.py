@@ -18,8 +18,11 @@ Counter layout used throughout the package:
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
+
+from ._validation import seed as _seed
 
 _M32 = 0xFFFFFFFF
 _ROUND_A = 0xD2511F53
@@ -27,6 +30,14 @@ _ROUND_B = 0xCD9E8D57
 _KEY_A = 0x9E3779B9
 _KEY_B = 0xBB67AE85
 ROUNDS = 10
+#: Counter words are 32 bits: ``c1``, ``c2`` and ``c3`` hold values in ``[0, COUNTER_RANGE)``.
+COUNTER_RANGE = 2**32
+#: Counter words ``c2`` reserved for the draws of one step: step ``k`` of a run uses
+#: ``k * COUNTERS_PER_STEP + slot``.
+COUNTERS_PER_STEP = 8
+#: Counter words are 32 bits, so a run takes at most this many steps (more would wrap around and
+#: repeat the noise of earlier steps).
+MAX_STEPS = COUNTER_RANGE // COUNTERS_PER_STEP
 
 #: Threshold of the Poisson sampler: inversion below, PTRS transformed rejection at or above. PTRS
 #: is valid from 10; inversion by products (``_poisson_search``) costs about ``rate`` multiplies
@@ -52,13 +63,14 @@ def philox4x32(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Philox4x32 bijection of the counter block ``(c0, c1, c2, c3)`` under key ``seed``.
 
-    Returns four int64 tensors holding unsigned 32-bit words.
+    Returns four int64 tensors holding unsigned 32-bit words. ``seed`` must be an int in
+    ``[0, 2^64)`` and integer counter words in ``[0, 2^32)``: values beyond would alias others.
     """
-    seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+    seed = _seed(seed)
     k0, k1 = seed & _M32, (seed >> 32) & _M32
-    c1 = c1 if torch.is_tensor(c1) else torch.full_like(c0, int(c1) & _M32)
-    c2 = c2 if torch.is_tensor(c2) else torch.full_like(c0, int(c2) & _M32)
-    c3 = c3 if torch.is_tensor(c3) else torch.full_like(c0, int(c3) & _M32)
+    c1 = c1 if torch.is_tensor(c1) else torch.full_like(c0, _word(c1, "index (high word)"))
+    c2 = c2 if torch.is_tensor(c2) else torch.full_like(c0, _word(c2, "counter"))
+    c3 = c3 if torch.is_tensor(c3) else torch.full_like(c0, _word(c3, "attempt"))
     for _ in range(rounds):
         # The products' low words become c1 and c3 unmasked: they only enter xors that are masked.
         product_a, product_b = c0 * _ROUND_A, c2 * _ROUND_B
@@ -68,6 +80,27 @@ def philox4x32(
         k0 = (k0 + _KEY_A) & _M32
         k1 = (k1 + _KEY_B) & _M32
     return c0, c1 & _M32, c2, c3 & _M32
+
+
+def _word(value, name: str) -> int:
+    """An integer counter word in ``[0, 2^32)``; ``name`` is what the caller calls it."""
+    if not isinstance(value, bool):
+        try:
+            word = operator.index(value)
+        except TypeError:
+            word = -1
+        if 0 <= word < COUNTER_RANGE:
+            return word
+    raise ValueError(f"{name} must be an integer in [0, 2**32) (a 32-bit counter word: larger values would "
+                     f"wrap around and repeat other draws), got {value!r}")
+
+
+def _sizes(shape) -> tuple[int, ...]:
+    """``shape`` as a tuple of ints >= 0."""
+    sizes = tuple(shape) if isinstance(shape, (tuple, list, torch.Size)) else None
+    if sizes is None or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes):
+        raise ValueError(f"shape must be a tuple of ints >= 0, got {shape!r}")
+    return sizes
 
 
 def _split_index(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,7 +129,7 @@ def to_unit_interval(word: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def element_index(shape: torch.Size | tuple[int, ...], device: torch.device | str | None = None,
                   offset: int = 0) -> torch.Tensor:
     """Flat element indices ``offset + arange(numel)`` laid out in ``shape`` (int64)."""
-    numel = math.prod(shape)
+    numel = math.prod(_sizes(shape))
     return torch.arange(offset, offset + numel, dtype=torch.int64, device=device).reshape(shape)
 
 
@@ -143,7 +176,7 @@ def normal(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dtyp
     Without ``index`` (elements ``0 .. numel - 1``) each block is computed once for its 4 lanes.
     """
     if index is None:
-        numel = math.prod(shape)
+        numel = math.prod(_sizes(shape))
         groups = torch.arange((numel + 3) // 4, dtype=torch.int64, device=device)
         return _normal_blocks(seed, counter, groups, dtype).to(dtype).reshape(-1)[:numel].reshape(shape)
     blocks = _normal_blocks(seed, counter, index >> 2, dtype)

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from ._validation import as_float_tensor, increasing, positive
+from ._validation import as_float_tensor, increasing, positive_float
 
 Time = float | torch.Tensor
 
@@ -41,15 +41,11 @@ class Schedule(ABC):
         """The time t at which ``A(t) = A``."""
 
 
-def _positive_float(value, name: str) -> float:
-    return float(positive(value, name))
-
-
 class Linear(Schedule):
     """``A(t) = total t``."""
 
     def __init__(self, total: float):
-        self.total = _positive_float(total, "total")
+        self.total = positive_float(total, "total")
 
     def A(self, t):
         return self.total * _tensor(t)
@@ -68,8 +64,8 @@ class Power(Schedule):
     """``A(t) = total t^power``."""
 
     def __init__(self, total: float, power: float):
-        self.total = _positive_float(total, "total")
-        self.power = _positive_float(power, "power")
+        self.total = positive_float(total, "total")
+        self.power = positive_float(power, "power")
 
     def A(self, t):
         return self.total * _tensor(t) ** self.power
@@ -89,7 +85,7 @@ class Exponential(Schedule):
     """``A(t) = (1 + total)^t - 1``: ``log(1 + A)`` is linear in t (BFN's schedule with sigma_1^-2 = 1 + total)."""
 
     def __init__(self, total: float):
-        self.total = _positive_float(total, "total")
+        self.total = positive_float(total, "total")
         self._log_growth = math.log1p(self.total)
 
     def A(self, t):

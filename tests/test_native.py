@@ -23,7 +23,7 @@ if os.environ.get("PMM_SDE_NATIVE") == "0":
     pytest.skip("PMM_SDE_NATIVE=0 turns the compiled draws off", allow_module_level=True)
 
 RATES = (0.0, 1e-300, 0.3, 3.0, 9.99, 10.0, 30.0, 300.0, 1e4, 1e6, 1e7)
-SEED, COUNTER = 2**40 + 17, 2**32 + 5  # both past 32 bits: the key's high word and the counter's wrap
+SEED, COUNTER = 2**40 + 17, 2**32 - 5  # the key's high word and the counter's top bit in use (larger counters are refused)
 
 
 def _ulps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -50,21 +50,24 @@ class State:
 
 
 class Evaluator:
-    """Calls the predictor, counts evaluations, and checks predictions without a host sync."""
+    """Calls the predictor, counts evaluations, and checks predictions without a host sync
+    (``chain.PredictionMonitor``: shaped like the state, of its ``dtype`` and ``device``, valid)."""
 
-    def __init__(self, process: PMMProcess, state_shape: torch.Size, device):
+    def __init__(self, process: PMMProcess, state_shape: torch.Size, device, dtype: torch.dtype):
         self.process = process
         self.family = process.family
         self.nfe = 0
-        self._monitor = PredictionMonitor(process.family, state_shape, device)
+        self._monitor = PredictionMonitor(process.family, state_shape, device, dtype)
 
     def __call__(self, mu: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
         xhat = self._monitor.check(self.process.predictor(mu, A))
         self.nfe += 1
         return xhat
 
-    def raise_if_bad(self) -> None:
-        self._monitor.raise_if_bad()
+    def raise_if_bad(self, *final: torch.Tensor) -> None:
+        """Raise on an invalid prediction, or on a final state ``final`` (``mu``, ``A``) that holds
+        NaN or inf (an overflow); one read of the device's flags."""
+        self._monitor.raise_if_bad(*final)
 
 
 class Solver(ABC):

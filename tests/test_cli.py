@@ -191,7 +191,7 @@ def test_user_errors_are_one_line_and_leave_no_output_folder(tmp_path, capsys):
         (["train", "--data", str(tmp_path / "empty.csv")], "empty.csv: holds no rows"),
         (["train", "--data", str(tmp_path / "latin.txt")], "latin.txt: is not UTF-8"),
         (["train", "--data", "digits", "--solver", "ode_2m"], "solver 'ode_2m' does not apply"),
-        (["train", "--data", "two_moons", "--device", "cuda:7"], "device 'cuda:7'"),
+        (["train", "--data", "two_moons", "--device", "cuda:7"], "device='cuda:7'"),
         (["train", "--data", "two_moons", "--sample-steps", "0"], "sample_steps must be"),
         (["sample", "--checkpoint", str(tmp_path / "latin.txt")], "latin.txt"),
     ]

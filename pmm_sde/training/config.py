@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .._validation import positive_int
+from .._validation import device, positive_int
 from ..families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
 from ..schedules import Exponential, Linear, Power, Schedule
 from .objectives import WEIGHTINGS
@@ -59,21 +59,6 @@ def family_spec(family: ConjugateFamily) -> dict:
     for key, value in family._parameters().items():
         spec[key] = value.tolist()
     return spec
-
-
-def available_device(device) -> torch.device:
-    """``device`` as a ``torch.device`` that this machine has (cpu, or cuda when CUDA is available)."""
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r}: CUDA is not available on this machine")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA devices")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or a CUDA device, got {str(device)!r}")
-    return device
 
 
 def build_schedule(spec: dict) -> Schedule:
@@ -160,7 +145,7 @@ class TrainConfig:
         """The device to train on."""
         if self.device is None:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return available_device(self.device)
+        return device(self.device)
 
     def to_dict(self) -> dict:
         """The config as JSON-able primitives."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .. import networks
+from .. import _validation, networks
 from ..driver import sample
 from ..families import ConjugateFamily, NormalNormal
 from ..processes import GammaPoissonCoxSDE, NormalNormalSDE, PMMProcess
@@ -15,7 +15,7 @@ from ..result import SampleResult
 from ..schedules import Schedule
 from .bound import Bound, variational_bound
 from .checkpoint import load_checkpoint
-from .config import TrainConfig, available_device, build_family, build_schedule
+from .config import TrainConfig, build_family, build_schedule
 
 #: The solver a run folder and ``pmm-sde sample`` use when none is named, per process.
 DEFAULT_SOLVERS = {NormalNormalSDE: "pmm_chain", GammaPoissonCoxSDE: "tau_leap"}
@@ -91,7 +91,7 @@ def model_from_checkpoint(payload: dict, device: torch.device | str | None = Non
     except (KeyError, TypeError, RuntimeError) as error:
         raise ValueError(f"checkpoint does not match this version of pmm_sde ({str(error).splitlines()[0][:120]})") \
             from None
-    device = available_device(device) if device is not None else config.torch_device()
+    device = _validation.device(device) if device is not None else config.torch_device()
     return TrainedModel(build_family(config.family), build_schedule(config.schedule), network.to(device), config,
                         tuple(payload["shape"]), payload["kind"], payload["losses"].tolist())
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 
 
@@ -64,3 +67,93 @@ def positive_int(value, name: str) -> int:
     if isinstance(value, bool) or int(value) != value or int(value) < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
+
+
+def _kind_error(value, name: str) -> str | None:
+    """Why ``value`` is not a real number or array of them (None when it may be one)."""
+    if value is None or isinstance(value, (str, bytes)):
+        return f"{name} must be a real number or a tensor of them, got {value!r}"
+    if torch.is_tensor(value):
+        dtype = value.dtype
+    elif hasattr(value, "__array__") and hasattr(value, "dtype"):
+        kind = getattr(value.dtype, "kind", "f")
+        return (f"{name} must hold real numbers, got an array of dtype {value.dtype}"
+                if kind not in "iuf" else None)
+    else:
+        try:
+            dtype = torch.as_tensor(value).dtype
+        except (TypeError, ValueError, RuntimeError):
+            return f"{name} must be a real number or a tensor of them, got {value!r}"
+    if dtype == torch.bool or dtype.is_complex:
+        return f"{name} must hold real numbers, not {'bool' if dtype == torch.bool else 'complex'} values ({value!r})"
+    return None
+
+
+def real_tensor(value, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``as_float_tensor`` for a model parameter: a non-empty, finite tensor of real numbers.
+
+    Refuses None, strings, bool and complex values (a bool is not a real parameter here, and a
+    complex one would lose its imaginary part in the cast) and empty tensors, naming ``name``.
+    """
+    problem = _kind_error(value, name)
+    if problem is not None:
+        raise ValueError(problem)
+    tensor = as_float_tensor(value, name, dtype)
+    if tensor.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(tensor.shape)}")
+    return tensor
+
+
+def real_positive(value, name: str) -> torch.Tensor:
+    """``real_tensor`` with every entry > 0."""
+    return positive(real_tensor(value, name), name)
+
+
+def real_nonnegative(value, name: str) -> torch.Tensor:
+    """``real_tensor`` with every entry >= 0."""
+    return nonnegative(real_tensor(value, name), name)
+
+
+def real_probability_vectors(value, name: str) -> torch.Tensor:
+    """``real_tensor`` holding probability vectors on its last axis."""
+    return probability_vectors(real_tensor(value, name), name)
+
+
+def common_shape(**tensors: torch.Tensor) -> torch.Size:
+    """The broadcast shape of the named tensors, or a ValueError naming each with its shape."""
+    try:
+        return torch.broadcast_shapes(*(t.shape for t in tensors.values()))
+    except RuntimeError:
+        shapes = ", ".join(f"{name} of shape {tuple(t.shape)}" for name, t in tensors.items())
+        raise ValueError(f"{' and '.join(tensors)} must broadcast to one shape, got {shapes}") from None
+
+
+def int_at_least(value, name: str, minimum: int) -> int:
+    """A Python int >= ``minimum`` from an integral real number (not a bool, None, a string or NaN)."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and math.isfinite(value) and int(value) == value and int(value) >= minimum)
+    if not ok:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def real_number(value, name: str) -> float:
+    """A finite Python float from a real number (not a bool, None, a string or a complex)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)
+
+
+def cast_parameter(value: torch.Tensor, name: str, dtype: torch.dtype, positive: bool = False) -> torch.Tensor:
+    """``value`` cast to ``dtype``, refused when the cast overflows to inf (or, for a
+    ``positive`` parameter, underflows to 0): the error names ``name`` and the dtype."""
+    cast = value.to(dtype)
+    if cast.is_floating_point() and not bool(torch.isfinite(cast).all()):
+        largest = float(value.abs().max())
+        raise ValueError(f"{name} (largest magnitude {largest:.3g}) overflows {str(dtype).replace('torch.', '')}; "
+                         f"use dtype=torch.float64 or smaller values")
+    if positive and not bool((cast > 0).all()):
+        smallest = float(value.min())
+        raise ValueError(f"{name} (smallest {smallest:.3g}) underflows to 0 in {str(dtype).replace('torch.', '')}; "
+                         f"use dtype=torch.float64 or larger values")
+    return cast

@@ -85,20 +85,27 @@ def _kind_error(value, name: str) -> str | None:
         except (TypeError, ValueError, RuntimeError):
             return f"{name} must be a real number or a tensor of them, got {value!r}"
     if dtype == torch.bool or dtype.is_complex:
-        return f"{name} must hold real numbers, not {'bool' if dtype == torch.bool else 'complex'} values ({value!r})"
+        given = f"a {dtype} tensor of shape {tuple(value.shape)}" if torch.is_tensor(value) else repr(value)
+        return f"{name} must hold real numbers, not {'bool' if dtype == torch.bool else 'complex'} values, got {given}"
     return None
 
 
-def real_tensor(value, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
+def real_tensor(value, name: str, dtype: torch.dtype | None = None, positive: bool = False) -> torch.Tensor:
     """``as_float_tensor`` for a model parameter: a non-empty, finite tensor of real numbers.
 
     Refuses None, strings, bool and complex values (a bool is not a real parameter here, and a
     complex one would lose its imaginary part in the cast) and empty tensors, naming ``name``.
+    Python numbers are read in float64 and cast to the default dtype by ``cast_parameter``
+    (``positive``: a value > 0 must stay > 0).
     """
     problem = _kind_error(value, name)
     if problem is not None:
         raise ValueError(problem)
-    tensor = as_float_tensor(value, name, dtype)
+    if dtype is None and not (torch.is_tensor(value) or hasattr(value, "__array__")):
+        # Python numbers: read in float64, then cast, so that 1e39 is said to overflow float32
+        tensor = cast_parameter(as_float_tensor(value, name, torch.float64), name, torch.get_default_dtype(), positive)
+    else:
+        tensor = as_float_tensor(value, name, dtype)
     if tensor.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(tensor.shape)}")
     return tensor
@@ -106,7 +113,7 @@ def real_tensor(value, name: str, dtype: torch.dtype | None = None) -> torch.Ten
 
 def real_positive(value, name: str) -> torch.Tensor:
     """``real_tensor`` with every entry > 0."""
-    return positive(real_tensor(value, name), name)
+    return positive(real_tensor(value, name, positive=True), name)
 
 
 def real_nonnegative(value, name: str) -> torch.Tensor:
@@ -138,7 +145,11 @@ def int_at_least(value, name: str, minimum: int) -> int:
 
 
 def real_number(value, name: str) -> float:
-    """A finite Python float from a real number (not a bool, None, a string or a complex)."""
+    """A finite Python float from a real number, or a one-element real tensor or array (not a
+    bool, None, a string or a complex)."""
+    if (torch.is_tensor(value) or hasattr(value, "__array__")) and _kind_error(value, name) is None \
+            and math.prod(getattr(value, "shape", ())) == 1:
+        value = value.item()
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
     return float(value)
@@ -146,14 +157,14 @@ def real_number(value, name: str) -> float:
 
 def cast_parameter(value: torch.Tensor, name: str, dtype: torch.dtype, positive: bool = False) -> torch.Tensor:
     """``value`` cast to ``dtype``, refused when the cast overflows to inf (or, for a
-    ``positive`` parameter, underflows to 0): the error names ``name`` and the dtype."""
+    ``positive`` parameter, underflows from > 0 to 0): the error names ``name`` and the dtype."""
     cast = value.to(dtype)
     if cast.is_floating_point() and not bool(torch.isfinite(cast).all()):
         largest = float(value.abs().max())
         raise ValueError(f"{name} (largest magnitude {largest:.3g}) overflows {str(dtype).replace('torch.', '')}; "
                          f"use dtype=torch.float64 or smaller values")
-    if positive and not bool((cast > 0).all()):
-        smallest = float(value.min())
+    if positive and bool(((value > 0) & (cast <= 0)).any()):
+        smallest = float(value[value > 0].min())
         raise ValueError(f"{name} (smallest {smallest:.3g}) underflows to 0 in {str(dtype).replace('torch.', '')}; "
                          f"use dtype=torch.float64 or larger values")
     return cast

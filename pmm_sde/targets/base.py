@@ -120,7 +120,8 @@ class Target(ABC):
 
     @abstractmethod
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` draws of x, shape ``(n, *shape)`` (``(n, *shape, K)`` one-hot for categories)."""
+        """``n`` draws of x (``n``: an integer >= 1), shape ``(n, *shape)`` (``(n, *shape, K)`` one-hot for
+        categories)."""
 
     @abstractmethod
     def _rules(self) -> dict[type, OracleRule]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import real_probability_vectors
+from .._validation import int_at_least, real_probability_vectors
 from ..families import DirichletCategorical
 from .base import Target, counts
 
@@ -41,6 +41,7 @@ class Categorical(Target):
         self.shape = self.probs.shape[:-1]
 
     def sample(self, n, generator=None):
+        n = int_at_least(n, "n", 1)
         flat = self.probs.reshape(-1, self.num_classes)
         idx = torch.stack([torch.multinomial(p, n, replacement=True, generator=generator) for p in flat], 1)
         one_hot = torch.nn.functional.one_hot(idx, self.num_classes).to(self.probs.dtype)

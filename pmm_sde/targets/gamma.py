@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .. import random
-from .._validation import common_shape, real_positive, real_probability_vectors
+from .._validation import common_shape, int_at_least, real_positive, real_probability_vectors
 from ..families import GammaPoisson
 from .base import Target, mixture_mean, sum_event
 
@@ -36,6 +36,7 @@ class Gamma(Target):
         self.shape = common_shape(concentration=self.concentration, rate=self.rate)
 
     def sample(self, n, generator=None):
+        n = int_at_least(n, "n", 1)
         a = self.concentration.expand(n, *self.shape)
         return torch._standard_gamma(a.contiguous(), generator=generator) / self.rate
 
@@ -85,6 +86,7 @@ class GammaMixture(Target):
         self.shape = a.shape[1:]
 
     def sample(self, n, generator=None):
+        n = int_at_least(n, "n", 1)
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         return torch._standard_gamma(self.concentrations[k].contiguous(), generator=generator) / self.rates[k]
 

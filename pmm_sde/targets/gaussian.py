@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 
 from .. import random
-from .._validation import common_shape, real_nonnegative, real_positive, real_probability_vectors, real_tensor
+from .._validation import (common_shape, int_at_least, real_nonnegative, real_positive, real_probability_vectors,
+                           real_tensor)
 from ..families import NormalNormal
 from .base import Target, mixture_mean, sum_event
 
@@ -73,6 +74,7 @@ class Gaussian(Target):
         self.shape = common_shape(mean=self.mean, std=self.std)
 
     def sample(self, n, generator=None):
+        n = int_at_least(n, "n", 1)
         z = torch.randn((n, *self.shape), generator=generator, dtype=self.mean.dtype)
         return self.mean + self.std * z
 
@@ -128,6 +130,7 @@ class GaussianMixture(Target):
         self.shape = means.shape[1:]
 
     def sample(self, n, generator=None):
+        n = int_at_least(n, "n", 1)
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         z = torch.randn((n, *self.shape), generator=generator, dtype=self.means.dtype)
         return self.means[k] + self.stds[k] * z

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import probability_vectors, real_probability_vectors, real_tensor
+from .._validation import int_at_least, probability_vectors, real_probability_vectors, real_tensor
 from ..families import DirichletCategorical, GammaPoisson, NormalNormal
 from .base import Target, counts, mixture_mean, sum_event
 from .gaussian import gaussian_mixture_rule
@@ -58,6 +58,7 @@ class PointMasses(Target):
         self.xhat_max = float(self.values.max())
 
     def sample(self, n, generator=None):
+        n = int_at_least(n, "n", 1)
         return self.values[torch.multinomial(self.weights, n, replacement=True, generator=generator)]
 
     def _oracle_parameters(self):

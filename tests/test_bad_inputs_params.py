@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 import pmm_sde as pmm
@@ -13,6 +15,7 @@ from pmm_sde import metrics
 from pmm_sde import targets as tg
 from pmm_sde.solvers import EulerMaruyama, Thinning
 from pmm_sde.testing import assert_moments, assert_same_law
+from pmm_sde.testing import strategies as pst
 
 F64 = torch.float64
 NAN, INF = math.nan, math.inf
@@ -208,8 +211,17 @@ BAD = {
     "moments against a NaN mean": (lambda: assert_moments(X[:, 0], mean=NAN), "mean must be a finite real number"),
     "moments against a str mean": (lambda: assert_moments(X[:, 0], mean="0"), "mean must be a finite real number"),
     "moments against a negative variance": (lambda: assert_moments(X[:, 0], variance=-1.0), "variance must be >= 0"),
+    "constant predictor of None": (lambda: pst.ConstantPredictor(None), "x must be a real number"),
+    "constant predictor of nothing": (lambda: pst.ConstantPredictor(torch.empty(0)), "x must not be empty"),
     "moments z -1": (lambda: assert_moments(X[:, 0], mean=0.0, z=-1.0), "z must be > 0"),
 }
+
+
+@settings(max_examples=1, database=None)
+@given(data=st.data())
+def test_strategy_targets_name_a_bad_family(data):
+    with pytest.raises(ValueError, match="family: no targets for NoneType"):
+        data.draw(pst.targets(None))
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

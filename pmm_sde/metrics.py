@@ -6,19 +6,34 @@ import math
 
 import torch
 
-from ._validation import positive_int
+from ._validation import positive_int, real_tensor
+
+
+def _point_pair(x, y) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` and ``y`` as float64 matrices of flattened points, ``(n, d)`` and ``(m, d)``.
+
+    Each must be a finite, non-empty real tensor (or array) with its points on the first axis, and
+    their points of one size ``d``.
+    """
+    pair = []
+    for name, value in (("x", x), ("y", y)):
+        points = real_tensor(value, name)
+        if points.dim() == 0:
+            raise ValueError(f"{name} must hold points on its first axis, got a 0-dim tensor")
+        pair.append(points.reshape(points.shape[0], -1).double())
+    x, y = pair
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must hold points of the same size, got {x.shape[1]} and {y.shape[1]}")
+    return x, y
 
 
 def energy_distance(x: torch.Tensor, y: torch.Tensor) -> float:
     """Energy distance ``2 E|X - Y| - E|X - X'| - E|Y - Y'|`` (V-statistic) between two samples.
 
-    ``x`` and ``y`` have shapes ``(n, ...)`` and ``(m, ...)``; points are flattened. Zero iff the
-    laws agree (Szekely and Rizzo); its square root is a metric on laws.
+    ``x`` and ``y`` have shapes ``(n, ...)`` and ``(m, ...)``, finite and non-empty; points are
+    flattened. Zero iff the laws agree (Szekely and Rizzo); its square root is a metric on laws.
     """
-    x = x.reshape(x.shape[0], -1).double()
-    y = y.reshape(y.shape[0], -1).double()
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must hold points of the same size, got {x.shape[1]} and {y.shape[1]}")
+    x, y = _point_pair(x, y)
     return float(2 * torch.cdist(x, y).mean() - torch.cdist(x, x).mean() - torch.cdist(y, y).mean())
 
 
@@ -44,15 +59,11 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, projections: int = 256,
     ``W2^2 = int_0^1 (F^-1(q) - G^-1(q))^2 dq``, evaluated on the ``m = max(n_x, n_y)`` levels
     ``q_j = (j + 1/2) / m`` with linearly interpolated empirical quantiles (exact when the sizes
     are equal). For ``Y = X + c``, ``SW2^2`` averages ``(theta . c)^2``, whose expectation is ``|c|^2 / d``.
+    ``x`` and ``y`` are finite and non-empty; ``seed`` an integer >= 0.
     """
-    x = x.reshape(x.shape[0], -1).double()
-    y = y.reshape(y.shape[0], -1).double()
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must hold points of the same size, got {x.shape[1]} and {y.shape[1]}")
-    if x.shape[0] < 1 or y.shape[0] < 1:
-        raise ValueError("x and y must each hold at least one point")
+    x, y = _point_pair(x, y)
     projections = positive_int(projections, "projections")
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(positive_int(seed, "seed", minimum=0))
     theta = torch.randn(x.shape[1], projections, generator=generator, dtype=torch.float64)
     theta = theta / theta.norm(dim=0, keepdim=True)
     x_proj = torch.sort((x @ theta).T, dim=1).values
@@ -99,6 +110,8 @@ def poisson_baseline(train: torch.Tensor, n: int, generator: torch.Generator | N
 
 
 def bits_per_token(nats_per_sequence: torch.Tensor | float, length: int) -> float:
-    """``mean(nats per sequence) / (length ln 2)``: a negative log-likelihood in bits per token."""
+    """``mean(nats per sequence) / (length ln 2)``: a negative log-likelihood in bits per token
+    (``nats_per_sequence`` finite and non-empty)."""
     length = positive_int(length, "length")
-    return float(torch.as_tensor(nats_per_sequence, dtype=torch.float64).mean()) / (length * math.log(2.0))
+    nats = real_tensor(nats_per_sequence, "nats_per_sequence", torch.float64)
+    return float(nats.mean()) / (length * math.log(2.0))

@@ -19,6 +19,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch.distributions import Distribution
 
+from .._validation import cast_parameter
+
 
 def stream_normal(shape: tuple[int, ...], seed: int, counter: int, like: torch.Tensor) -> torch.Tensor:
     """Standard normals of the stream ``(seed, counter)`` with ``like``'s dtype and device, drawn as
@@ -55,6 +57,11 @@ class ConjugateFamily(ABC):
     #: check of ``PredictionMonitor``): "finite" or "finite and >= 0"; None (the default, and the
     #: simplex of Dirichlet-Categorical) leaves the check to ``invalid_prediction``, the reference.
     entrywise_prediction_check: str | None = None
+    #: Parameters that must stay > 0 in every dtype the family is cast to.
+    positive_parameters: tuple[str, ...] = ()
+    #: How ``n0`` and ``n0 mu0`` are written in the family's parameters (for error messages).
+    strength_label: str = "prior_strength"
+    statistic_label: str = "prior_statistic"
 
     @property
     @abstractmethod
@@ -176,11 +183,40 @@ class ConjugateFamily(ABC):
                           generator: torch.Generator | None) -> torch.Tensor:
         """One draw from ``statistic_law(x, A)`` using ``generator``."""
 
+    def same_as(self, other: "ConjugateFamily") -> bool:
+        """Whether ``other`` is a family of the same class with equal parameters, up to a float32
+        rounding (``rtol = 1e-6``), on any device."""
+        if type(other) is not type(self) or getattr(other, "num_classes", None) != getattr(self, "num_classes", None):
+            return False
+        mine, theirs = self._parameters(), other._parameters()
+        return all(mine[name].shape == theirs[name].shape
+                   and torch.allclose(mine[name].detach().cpu().double(), theirs[name].detach().cpu().double(),
+                                      rtol=1e-6, atol=0.0)
+                   for name in mine)
+
+    def check_prior(self) -> None:
+        """Raise a ValueError unless ``n0`` and ``n0 mu0`` are finite in the parameters' dtype
+        (``precision * mean``, say, can overflow where both factors are finite)."""
+        for value, label in ((self.prior_strength, self.strength_label),
+                             (self.prior_statistic, self.statistic_label)):
+            if not bool(torch.isfinite(value).all()):
+                dtype = str(value.dtype).replace("torch.", "")
+                raise ValueError(f"{label} overflows {dtype}; use dtype=torch.float64 or smaller parameters")
+
     def cast(self, reference: torch.Tensor) -> "ConjugateFamily":
-        """A copy whose parameters have the dtype and device of ``reference``."""
+        """A copy whose parameters have the dtype and device of ``reference``.
+
+        A change of dtype is checked where the parameters live, before they move: a parameter that
+        overflows to inf, or a positive one that underflows to 0, raises a ValueError naming it.
+        """
         family = copy.copy(self)
-        for name, value in self._parameters().items():
-            setattr(family, name, value.to(dtype=reference.dtype, device=reference.device))
+        parameters = self._parameters()
+        if any(value.dtype != reference.dtype for value in parameters.values()):
+            for name, value in parameters.items():
+                setattr(family, name, cast_parameter(value, name, reference.dtype, name in self.positive_parameters))
+            family.check_prior()
+        for name, value in family._parameters().items():
+            setattr(family, name, value.to(device=reference.device))
         return family
 
     def __repr__(self) -> str:

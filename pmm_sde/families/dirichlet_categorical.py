@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Distribution, Independent, Poisson
 
-from .._validation import positive, positive_int
+from .._validation import positive_int, real_positive
 from .base import ConjugateFamily, nonfinite, stream_poisson
 
 
@@ -30,16 +30,20 @@ class DirichletCategorical(ConjugateFamily):
     has_class_axis = True
     prediction_constraint = "a probability vector on the last axis (entries >= 0, sum 1)"
 
+    positive_parameters = ("concentration",)
+    strength_label = "concentration.sum(-1) (the prior's total concentration)"
+    statistic_label = "concentration"
+
     def __init__(self, num_classes: int, concentration: float | torch.Tensor = 1.0):
-        self.num_classes = positive_int(num_classes, "num_classes")
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-        concentration = positive(concentration, "concentration")
+        """``num_classes``: an integer >= 2; ``concentration > 0``: finite, its last axis of size 1 or K."""
+        self.num_classes = positive_int(num_classes, "num_classes", minimum=2)
+        concentration = real_positive(concentration, "concentration")
         if concentration.dim() > 0 and concentration.shape[-1] not in (1, self.num_classes):
             raise ValueError(f"concentration's last axis must have size 1 or num_classes="
                              f"{self.num_classes}, got shape {tuple(concentration.shape)}")
         shape = (*concentration.shape[:-1], self.num_classes) if concentration.dim() else (self.num_classes,)
         self.concentration = concentration.expand(shape).clone()
+        self.check_prior()
 
     def _parameters(self) -> dict[str, torch.Tensor]:
         return {"concentration": self.concentration}

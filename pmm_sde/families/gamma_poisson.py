@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Distribution, Poisson
 
-from .._validation import positive
+from .._validation import common_shape, real_positive
 from .base import ConjugateFamily, nonfinite, stream_poisson
 
 
@@ -19,9 +19,15 @@ class GammaPoisson(ConjugateFamily):
     prediction_constraint = "finite and >= 0"
     entrywise_prediction_check = "finite and >= 0"
 
+    positive_parameters = ("concentration", "rate")
+    strength_label = "rate"
+    statistic_label = "concentration"
+
     def __init__(self, concentration: float | torch.Tensor = 1.0, rate: float | torch.Tensor = 1.0):
-        self.concentration = positive(concentration, "concentration")
-        self.rate = positive(rate, "rate").to(self.concentration.dtype)
+        """``concentration > 0`` and ``rate > 0``: finite real tensors that broadcast to one shape."""
+        self.concentration = real_positive(concentration, "concentration")
+        self.rate = real_positive(rate, "rate").to(self.concentration.dtype)
+        common_shape(concentration=self.concentration, rate=self.rate)
 
     def _parameters(self) -> dict[str, torch.Tensor]:
         return {"concentration": self.concentration, "rate": self.rate}

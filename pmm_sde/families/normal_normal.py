@@ -7,7 +7,7 @@ import math
 import torch
 from torch.distributions import Distribution, Normal
 
-from .._validation import as_float_tensor, positive
+from .._validation import common_shape, real_positive, real_tensor
 from .base import ConjugateFamily, nonfinite, stream_normal
 
 
@@ -21,9 +21,16 @@ class NormalNormal(ConjugateFamily):
     prediction_constraint = "finite"
     entrywise_prediction_check = "finite"
 
+    positive_parameters = ("precision",)
+    strength_label = "precision"
+    statistic_label = "precision * mean"
+
     def __init__(self, mean: float | torch.Tensor = 0.0, precision: float | torch.Tensor = 1.0):
-        self.mean = as_float_tensor(mean, "mean")
-        self.precision = positive(precision, "precision").to(self.mean.dtype)
+        """``mean`` and ``precision > 0``: finite real tensors that broadcast to one shape."""
+        self.mean = real_tensor(mean, "mean")
+        self.precision = real_positive(precision, "precision").to(self.mean.dtype)
+        common_shape(mean=self.mean, precision=self.precision)
+        self.check_prior()
 
     def _parameters(self) -> dict[str, torch.Tensor]:
         return {"mean": self.mean, "precision": self.precision}

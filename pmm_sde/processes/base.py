@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import ClassVar
 
 import torch
 
@@ -16,16 +17,27 @@ class PMMProcess(torch.nn.Module):
 
     ``shape`` is the shape of one data point (default: the family's parameter shape). A predictor
     that is an ``nn.Module`` is registered as a submodule, so its parameters follow the process.
+    A predictor with a ``family`` attribute (an oracle) must have been built for an equal family:
+    an oracle reads the state through its own family's prior.
     """
+
+    #: The family classes the process is defined for.
+    family_types: ClassVar[tuple[type[ConjugateFamily], ...]] = (ConjugateFamily,)
 
     def __init__(self, family: ConjugateFamily, schedule: Schedule, predictor: Predictor, shape=None):
         super().__init__()
-        if not isinstance(family, ConjugateFamily):
-            raise ValueError(f"family must be a ConjugateFamily, got {type(family).__name__}")
+        if not isinstance(family, self.family_types):
+            expected = " or ".join(cls.__name__ for cls in self.family_types)
+            given = f"the class {family.__name__}" if isinstance(family, type) else type(family).__name__
+            raise ValueError(f"family must be a {expected} instance for {type(self).__name__}, got {given}")
         if not isinstance(schedule, Schedule):
             raise ValueError(f"schedule must be a Schedule, got {type(schedule).__name__}")
         if not callable(predictor):
-            raise ValueError("predictor must be callable as predictor(mu, A)")
+            raise ValueError(f"predictor must be callable as predictor(mu, A), got {type(predictor).__name__}")
+        own = getattr(predictor, "family", None)
+        if isinstance(own, ConjugateFamily) and not own.same_as(family):
+            raise ValueError(f"predictor was built for {own!r}, not for the process's family {family!r}; "
+                             f"build it with target.predictor(family)")
         self.family = family
         self.schedule = schedule
         self.predictor = predictor

@@ -24,10 +24,7 @@ from .base import PMMProcess
 class GammaPoissonCoxSDE(PMMProcess):
     """Cox-process-driven SDE of Gamma-Poisson PMM (and of Dirichlet-Categorical PMM)."""
 
-    def __init__(self, family, schedule, predictor, shape=None):
-        if not isinstance(family, (GammaPoisson, DirichletCategorical)):
-            raise ValueError(f"family must be GammaPoisson or DirichletCategorical, got {type(family).__name__}")
-        super().__init__(family, schedule, predictor, shape)
+    family_types = (GammaPoisson, DirichletCategorical)
 
     @property
     def counts_information(self) -> bool:

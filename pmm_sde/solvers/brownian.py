@@ -44,6 +44,8 @@ class EulerMaruyama(Solver):
     strong_order = 1.0
 
     def __init__(self, check_stability: bool = True, backend: str = "auto"):
+        if not isinstance(check_stability, bool):
+            raise ValueError(f"check_stability must be True or False, got {check_stability!r}")
         kernels.check_backend(backend)
         self.check_stability = check_stability
         self.backend = backend

@@ -21,6 +21,7 @@ import math
 import torch
 
 from .. import kernels
+from .._validation import real_number
 from ..processes import GammaPoissonCoxSDE, PMMProcess
 from .base import Solver, State, register
 
@@ -179,18 +180,30 @@ class Thinning(Solver):
     first gap: attempt 0), its r-th mark ``u`` from ``noise.uniform(k, 1, attempt=r)``, both at the
     proposing unit's element (class 0 of a position), drawn at that element alone: a sample's draws
     depend on its index only.
+
+    Cost caps, checked before the run: a sample expects ``units R (A(t_N) - A(t_0))`` proposals,
+    about as many rounds (NFE); a run of ``n`` samples expects ``n`` times that. Above
+    ``max_rounds`` (default 1e5) or ``max_proposals`` (default 1e8) the run is refused with the
+    figures (a loose ``xhat_max`` inflates R); raise the caps to run anyway.
     """
 
     name = "thinning"
     process_type = GammaPoissonCoxSDE
     weak_order = math.inf
 
-    def __init__(self, xhat_max: float | None = None):
+    def __init__(self, xhat_max: float | None = None, max_proposals: float = 1e8, max_rounds: float = 1e5):
         if xhat_max is not None:
-            xhat_max = float(xhat_max)
-            if not (math.isfinite(xhat_max) and xhat_max > 0):
+            xhat_max = real_number(xhat_max, "xhat_max")
+            if xhat_max <= 0:
                 raise ValueError(f"xhat_max must be finite and > 0, got {xhat_max}")
         self.xhat_max = xhat_max
+        self.max_proposals = real_number(max_proposals, "max_proposals")
+        self.max_rounds = real_number(max_rounds, "max_rounds")
+        for name, cap in (("max_proposals", self.max_proposals), ("max_rounds", self.max_rounds)):
+            if cap < 1:
+                raise ValueError(f"{name} must be >= 1, got {cap}")
+        #: Expected proposals of one sample over the run being prepared (set by ``prepare``).
+        self._proposals_per_sample: float | None = None
 
     def proposal_rate(self, process: PMMProcess) -> float:
         """``R``: the bound on a unit's total intensity per unit of exposure."""
@@ -200,16 +213,35 @@ class Thinning(Solver):
         if bound is None:
             raise ValueError("thinning needs a bound xhat_max on the predictions: pass Thinning(xhat_max=...) "
                              "or use a predictor with an attribute xhat_max (oracles of bounded targets)")
-        bound = float(bound)
-        if not (math.isfinite(bound) and bound > 0):
-            raise ValueError(f"thinning: xhat_max must be finite and > 0, got {bound}")
+        bound = real_number(bound, "thinning: the predictor's xhat_max")
+        if bound <= 0:
+            raise ValueError(f"thinning: the predictor's xhat_max must be finite and > 0, got {bound}")
         return bound
 
     def prepare(self, process, times, A, rate):
-        self.proposal_rate(process)
+        """Check the bound and the expected rounds ``units R (A(t_N) - A(t_0))`` against ``max_rounds``."""
+        bound = self.proposal_rate(process)
+        units, exposure = math.prod(process.shape), float(A[-1] - A[0])
+        per_sample = units * bound * exposure
+        if per_sample > self.max_rounds:
+            raise ValueError(f"thinning would take about {per_sample:.3g} proposal rounds (predictor evaluations) "
+                             f"per sample: {units} units x proposal rate R = {bound:g} x exposure {exposure:g}, above "
+                             f"max_rounds = {self.max_rounds:g}; R is xhat_max (a loose bound costs in proportion). "
+                             f"Use tau_leap, a tighter xhat_max, or Thinning(max_rounds=...) to run anyway")
+        self._proposals_per_sample = per_sample
+
+    def _check_proposals(self, n: int) -> None:
+        """Refuse a run of ``n`` samples expecting more than ``max_proposals`` proposals in all."""
+        if self._proposals_per_sample is not None and n * self._proposals_per_sample > self.max_proposals:
+            raise ValueError(f"thinning would take about {n * self._proposals_per_sample:.3g} proposals: {n} samples "
+                             f"x {self._proposals_per_sample:.3g} per sample (units x proposal rate R x exposure), "
+                             f"above max_proposals = {self.max_proposals:g}; use fewer samples, tau_leap, a tighter "
+                             f"xhat_max, or Thinning(max_proposals=...) to run anyway")
 
     def step(self, predict, state, interval, noise):
         family, k = predict.family, interval.index
+        if k == 0:
+            self._check_proposals(state.mu.shape[0])
         rate = self.proposal_rate(predict.process)
         classes = family.has_class_axis
         n = state.mu.shape[0]

@@ -14,6 +14,7 @@ from typing import Callable
 
 import torch
 
+from .._validation import cast_parameter
 from ..families import ConjugateFamily
 
 OracleRule = Callable[[ConjugateFamily, dict[str, torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]
@@ -30,12 +31,16 @@ class Oracle:
     they are handed to it expanded to the state's shape (contiguous, kept for the last shape seen),
     because torch's elementwise ops are several times slower on a small trailing axis broadcast
     over the batch than on whole tensors. The values are the same either way.
+    ``positive``: names of parameters that must stay > 0 when cast to the state's dtype. A cast
+    that overflows a parameter to inf (or underflows a positive one to 0) raises a ValueError
+    naming it, at the first call in that dtype.
     """
 
     def __init__(self, family: ConjugateFamily, parameters: dict[str, torch.Tensor], rule: OracleRule,
                  shape: torch.Size, xhat_max: float | None = None, name: str = "oracle",
-                 broadcastable: bool = True, state_shaped: tuple[str, ...] = ()):
+                 broadcastable: bool = True, state_shaped: tuple[str, ...] = (), positive: tuple[str, ...] = ()):
         self.family = family
+        self.positive = tuple(positive)
         self.shape = torch.Size(shape)
         self.broadcastable = broadcastable
         self.parameters = parameters
@@ -50,8 +55,8 @@ class Oracle:
     def _cast(self, mu: torch.Tensor) -> tuple[ConjugateFamily, dict[str, torch.Tensor]]:
         key = (mu.dtype, mu.device)
         if key not in self._cast_cache:
-            params = {k: v.to(dtype=mu.dtype if v.is_floating_point() else v.dtype, device=mu.device)
-                      for k, v in self.parameters.items()}
+            params = {k: (cast_parameter(v, k, mu.dtype, k in self.positive) if v.is_floating_point() else v
+                          ).to(device=mu.device) for k, v in self.parameters.items()}
             self._cast_cache[key] = (self.family.cast(mu), params)
         return self._cast_cache[key]
 
@@ -115,7 +120,8 @@ class Target(ABC):
 
     @abstractmethod
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` draws of x, shape ``(n, *shape)`` (``(n, *shape, K)`` one-hot for categories)."""
+        """``n`` draws of x (``n``: an integer >= 1), shape ``(n, *shape)`` (``(n, *shape, K)`` one-hot for
+        categories)."""
 
     @abstractmethod
     def _rules(self) -> dict[type, OracleRule]:
@@ -134,18 +140,39 @@ class Target(ABC):
     #: Parameters that every rule of the target combines elementwise with the state (``Oracle``'s
     #: ``state_shaped``).
     state_shaped_parameters: tuple[str, ...] = ()
+    #: Oracle parameters that must stay > 0 in the state's dtype (``Oracle``'s ``positive``).
+    positive_parameters: tuple[str, ...] = ()
 
     def predictor(self, family: ConjugateFamily) -> Oracle:
-        """The exact predictor ``E*[x | (mu, A)]`` for ``family``."""
+        """The exact predictor ``E*[x | (mu, A)]`` for ``family``.
+
+        ``family`` must be a family instance the target has an oracle for, whose parameter shape
+        fits the target's points: it broadcasts to them (exactly their shape for targets whose
+        components are joint laws of a point) or, for product targets, with them.
+        """
         rules = self._rules()
         rule = rules.get(type(family))
         if rule is None:
             supported = ", ".join(sorted(cls.__name__ for cls in rules))
-            raise ValueError(f"family: {type(self).__name__} has an oracle for {supported}, "
-                             f"not for {type(family).__name__}")
+            given = f"the class {family.__name__}" if isinstance(family, type) else type(family).__name__
+            raise ValueError(f"family: {type(self).__name__} has an oracle for {supported} instances, "
+                             f"not for {given}")
+        self._check_family(family)
         return Oracle(family, self._oracle_parameters(), rule, self.data_shape(family), self.xhat_max,
                       type(self).__name__, broadcastable=not self.joint_components,
-                      state_shaped=self.state_shaped_parameters)
+                      state_shaped=self.state_shaped_parameters, positive=self.positive_parameters)
+
+    def _check_family(self, family: ConjugateFamily) -> None:
+        """Raise unless ``family``'s parameter shape fits the target's data shape (see ``predictor``)."""
+        param_shape, data_shape = family.param_shape(), self.data_shape(family)
+        try:
+            fits = torch.broadcast_shapes(param_shape, data_shape)
+        except RuntimeError:
+            fits = None
+        if fits is None or (self.joint_components and fits != data_shape):
+            rule = "broadcast to" if self.joint_components else "broadcast with"
+            raise ValueError(f"family: its parameters have shape {tuple(param_shape)}, which does not {rule} "
+                             f"the {type(self).__name__} target's data shape {tuple(data_shape)}")
 
     def data_shape(self, family: ConjugateFamily) -> torch.Size:
         """Shape of one data point as ``family`` sees it (class axis excluded)."""

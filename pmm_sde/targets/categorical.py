@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import probability_vectors
+from .._validation import positive_int, real_probability_vectors
 from ..families import DirichletCategorical
 from .base import Target, counts
 
@@ -35,11 +35,13 @@ class Categorical(Target):
     xhat_max = 1.0
 
     def __init__(self, probs):
-        self.probs = probability_vectors(probs, "probs")
+        """``probs``: probability vectors (entries >= 0, sum 1) on the last axis, the class axis."""
+        self.probs = real_probability_vectors(probs, "probs")
         self.num_classes = self.probs.shape[-1]
         self.shape = self.probs.shape[:-1]
 
     def sample(self, n, generator=None):
+        n = positive_int(n, "n")
         flat = self.probs.reshape(-1, self.num_classes)
         idx = torch.stack([torch.multinomial(p, n, replacement=True, generator=generator) for p in flat], 1)
         one_hot = torch.nn.functional.one_hot(idx, self.num_classes).to(self.probs.dtype)
@@ -50,3 +52,9 @@ class Categorical(Target):
 
     def _rules(self):
         return {DirichletCategorical: categorical_rule}
+
+    def _check_family(self, family):
+        if family.num_classes != self.num_classes:
+            raise ValueError(f"family: num_classes={family.num_classes}, but the Categorical target's probs have "
+                             f"{self.num_classes} classes (shape {tuple(self.probs.shape)})")
+        super()._check_family(family)

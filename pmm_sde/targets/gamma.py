@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .. import random
-from .._validation import positive, probability_vectors
+from .._validation import common_shape, positive_int, real_positive, real_probability_vectors
 from ..families import GammaPoisson
 from .base import Target, mixture_mean, sum_event
 
@@ -27,13 +27,16 @@ class Gamma(Target):
     """``x ~ Gamma(concentration, rate)`` independently per coordinate."""
 
     state_shaped_parameters = ("concentration", "rate")
+    positive_parameters = ("concentration", "rate")
 
     def __init__(self, concentration: float | torch.Tensor = 1.0, rate: float | torch.Tensor = 1.0):
-        self.concentration = positive(concentration, "concentration")
-        self.rate = positive(rate, "rate").to(self.concentration.dtype)
-        self.shape = torch.broadcast_shapes(self.concentration.shape, self.rate.shape)
+        """``concentration > 0`` and ``rate > 0``: finite real tensors that broadcast to the data shape."""
+        self.concentration = real_positive(concentration, "concentration")
+        self.rate = real_positive(rate, "rate").to(self.concentration.dtype)
+        self.shape = common_shape(concentration=self.concentration, rate=self.rate)
 
     def sample(self, n, generator=None):
+        n = positive_int(n, "n")
         a = self.concentration.expand(n, *self.shape)
         return torch._standard_gamma(a.contiguous(), generator=generator) / self.rate
 
@@ -62,22 +65,28 @@ class GammaMixture(Target):
     """Mixture ``sum_k w_k Gamma(concentrations_k, rates_k)``, parameters of shape ``(K, *shape)``."""
 
     joint_components = True
+    positive_parameters = ("concentrations", "rates")
 
     def __init__(self, weights, concentrations, rates):
-        self.weights = probability_vectors(weights, "weights")
+        """``weights``: a probability vector of length K; ``concentrations > 0`` and ``rates > 0``:
+        finite, broadcasting to ``(K, *shape)``."""
+        self.weights = real_probability_vectors(weights, "weights")
         if self.weights.dim() != 1:
             raise ValueError(f"weights must be 1-D (one weight per component), got shape {tuple(self.weights.shape)}")
         K = self.weights.shape[0]
-        a = positive(concentrations, "concentrations")
-        b = positive(rates, "rates").to(a.dtype)
+        a = real_positive(concentrations, "concentrations")
+        b = real_positive(rates, "rates").to(a.dtype)
+        common_shape(concentrations=a, rates=b)
         a, b = torch.broadcast_tensors(a, b)
         if a.dim() == 0 or a.shape[0] != K:
-            raise ValueError(f"concentrations and rates must have a leading axis of size K={K}, got {tuple(a.shape)}")
+            raise ValueError(f"concentrations and rates must have a leading axis of size K={K} (the length of "
+                             f"weights), got shape {tuple(a.shape)}")
         self.concentrations, self.rates = a, b
         self.weights = self.weights.to(a.dtype)
         self.shape = a.shape[1:]
 
     def sample(self, n, generator=None):
+        n = positive_int(n, "n")
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         return torch._standard_gamma(self.concentrations[k].contiguous(), generator=generator) / self.rates[k]
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 
 from .. import random
-from .._validation import as_float_tensor, nonnegative, positive, probability_vectors
+from .._validation import (common_shape, positive_int, real_nonnegative, real_positive, real_probability_vectors,
+                           real_tensor)
 from ..families import NormalNormal
 from .base import Target, mixture_mean, sum_event
 
@@ -67,11 +68,13 @@ class Gaussian(Target):
     state_shaped_parameters = ("mean", "variance")
 
     def __init__(self, mean: float | torch.Tensor = 0.0, std: float | torch.Tensor = 1.0):
-        self.mean = as_float_tensor(mean, "mean")
-        self.std = positive(std, "std").to(self.mean.dtype)
-        self.shape = torch.broadcast_shapes(self.mean.shape, self.std.shape)
+        """``mean`` and ``std > 0``: finite real tensors that broadcast to the data shape."""
+        self.mean = real_tensor(mean, "mean")
+        self.std = real_positive(std, "std").to(self.mean.dtype)
+        self.shape = common_shape(mean=self.mean, std=self.std)
 
     def sample(self, n, generator=None):
+        n = positive_int(n, "n")
         z = torch.randn((n, *self.shape), generator=generator, dtype=self.mean.dtype)
         return self.mean + self.std * z
 
@@ -109,20 +112,25 @@ class GaussianMixture(Target):
     joint_components = True
 
     def __init__(self, weights, means, stds):
-        self.weights = probability_vectors(weights, "weights")
+        """``weights``: a probability vector of length K; ``means`` and ``stds >= 0``: finite, broadcasting
+        to ``(K, *shape)``."""
+        self.weights = real_probability_vectors(weights, "weights")
         if self.weights.dim() != 1:
             raise ValueError(f"weights must be 1-D (one weight per component), got shape {tuple(self.weights.shape)}")
         K = self.weights.shape[0]
-        means = as_float_tensor(means, "means")
-        stds = nonnegative(stds, "stds").to(means.dtype)
+        means = real_tensor(means, "means")
+        stds = real_nonnegative(stds, "stds").to(means.dtype)
+        common_shape(means=means, stds=stds)
         means, stds = torch.broadcast_tensors(means, stds)
         if means.dim() == 0 or means.shape[0] != K:
-            raise ValueError(f"means and stds must have a leading axis of size K={K}, got {tuple(means.shape)}")
+            raise ValueError(f"means and stds must have a leading axis of size K={K} (the length of weights), "
+                             f"got shape {tuple(means.shape)}")
         self.means, self.stds = means, stds
         self.weights = self.weights.to(means.dtype)
         self.shape = means.shape[1:]
 
     def sample(self, n, generator=None):
+        n = positive_int(n, "n")
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         z = torch.randn((n, *self.shape), generator=generator, dtype=self.means.dtype)
         return self.means[k] + self.stds[k] * z

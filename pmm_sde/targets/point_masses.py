@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import as_float_tensor, probability_vectors
+from .._validation import positive_int, probability_vectors, real_probability_vectors, real_tensor
 from ..families import DirichletCategorical, GammaPoisson, NormalNormal
 from .base import Target, counts, mixture_mean, sum_event
 from .gaussian import gaussian_mixture_rule
@@ -45,10 +45,11 @@ class PointMasses(Target):
     joint_components = True
 
     def __init__(self, weights, values):
-        self.weights = probability_vectors(weights, "weights")
+        """``weights``: a probability vector of length M; ``values``: finite, of shape ``(M, *shape)``."""
+        self.weights = real_probability_vectors(weights, "weights")
         if self.weights.dim() != 1:
             raise ValueError(f"weights must be 1-D (one weight per point), got shape {tuple(self.weights.shape)}")
-        self.values = as_float_tensor(values, "values")
+        self.values = real_tensor(values, "values")
         if self.values.dim() == 0 or self.values.shape[0] != self.weights.shape[0]:
             raise ValueError(f"values must have a leading axis of size M={self.weights.shape[0]}, "
                              f"got shape {tuple(self.values.shape)}")
@@ -57,6 +58,7 @@ class PointMasses(Target):
         self.xhat_max = float(self.values.max())
 
     def sample(self, n, generator=None):
+        n = positive_int(n, "n")
         return self.values[torch.multinomial(self.weights, n, replacement=True, generator=generator)]
 
     def _oracle_parameters(self):
@@ -68,9 +70,13 @@ class PointMasses(Target):
     def data_shape(self, family):
         return self.shape[:-1] if family.has_class_axis else self.shape
 
-    def predictor(self, family):
+    def _check_family(self, family):
         if isinstance(family, GammaPoisson) and float(self.values.min()) < 0:
             raise ValueError("values must be >= 0 for a GammaPoisson oracle")
         if isinstance(family, DirichletCategorical):
             probability_vectors(self.values, "values")
-        return super().predictor(family)
+            if self.values.shape[-1] != family.num_classes:
+                raise ValueError(f"family: num_classes={family.num_classes}, but the PointMasses values have "
+                                 f"{self.values.shape[-1]} classes on their last axis (shape "
+                                 f"{tuple(self.values.shape)})")
+        super()._check_family(family)

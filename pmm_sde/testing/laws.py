@@ -18,13 +18,27 @@ import numpy as np
 import torch
 from scipy import stats
 
+from .._validation import real_number, real_tensor
+
 DEFAULT_LEVEL = 1e-6
 
 
-def _as_numpy(samples) -> np.ndarray:
+def _as_numpy(samples, name: str = "samples", minimum: int = 1) -> np.ndarray:
+    """``samples`` flattened to float64: finite real values, at least ``minimum`` of them."""
     if torch.is_tensor(samples):
-        samples = samples.detach().to("cpu", torch.float64).numpy()
-    return np.asarray(samples, dtype=np.float64).reshape(-1)
+        samples = samples.detach().cpu()
+    values = real_tensor(samples, name, torch.float64).reshape(-1).numpy()
+    if values.size < minimum:
+        raise ValueError(f"{name} must hold at least {minimum} values, got {values.size}")
+    return values
+
+
+def _check_level(level) -> float:
+    """A significance level in (0, 1)."""
+    level = real_number(level, "level")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    return level
 
 
 def _is_integer_valued(x: np.ndarray) -> bool:
@@ -70,7 +84,7 @@ def chi_square_pvalue(samples, law) -> float:
 
 def two_sample_pvalue(samples, reference) -> float:
     """Two-sample test: chi-square homogeneity for integers, Kolmogorov-Smirnov otherwise."""
-    x, y = _as_numpy(samples), _as_numpy(reference)
+    x, y = _as_numpy(samples), _as_numpy(reference, "reference")
     if _is_integer_valued(x) and _is_integer_valued(y):
         lo = int(min(x.min(), y.min()))
         cx = np.bincount((x - lo).astype(np.int64))
@@ -90,7 +104,8 @@ def same_law_pvalue(samples, reference) -> float:
     """p-value of the test ``assert_same_law`` runs (see the module docstring).
 
     ``reference``: a scipy.stats law (frozen, or a distribution object such as
-    ``stats.rv_discrete(values=...)``, which is frozen here) or other samples.
+    ``stats.rv_discrete(values=...)``, which is frozen here) or other samples. Samples must be
+    finite real values, at least one.
     """
     if isinstance(reference, (stats.rv_continuous, stats.rv_discrete)):
         reference = reference.freeze()
@@ -98,6 +113,8 @@ def same_law_pvalue(samples, reference) -> float:
         if hasattr(reference, "pmf"):
             return chi_square_pvalue(samples, reference)
         return float(stats.kstest(_as_numpy(samples), reference.cdf).pvalue)
+    if isinstance(reference, (str, bytes)) or reference is None:
+        raise ValueError(f"reference must be a scipy.stats law or samples, got {reference!r}")
     return two_sample_pvalue(samples, reference)
 
 
@@ -107,8 +124,9 @@ def assert_same_law(samples, reference, level: float = DEFAULT_LEVEL) -> float:
     Raises ``AssertionError`` when the test's p-value is below ``level``; returns the p-value.
     False-positive rate: a correct sampler fails with probability at most ``level`` (default
     1e-6) over the choice of seed, so with a fixed seed the check is deterministic and fails a
-    correct implementation for at most one seed in a million.
+    correct implementation for at most one seed in a million. ``level`` is in (0, 1).
     """
+    level = _check_level(level)
     p = same_law_pvalue(samples, reference)
     if not p >= level:
         raise AssertionError(f"samples do not follow the reference law: p = {p:.3g} < {level:g}")
@@ -117,8 +135,18 @@ def assert_same_law(samples, reference, level: float = DEFAULT_LEVEL) -> float:
 
 def assert_moments(samples, mean: float | None = None, variance: float | None = None,
                    z: float = 5.0) -> None:
-    """z-tests of the sample mean and variance against exact values, ``z`` standard errors wide."""
-    x = _as_numpy(samples)
+    """z-tests of the sample mean and variance against exact values, ``z`` standard errors wide.
+
+    ``samples``: at least 2 finite real values; ``mean`` finite, ``variance >= 0`` finite, ``z > 0``.
+    """
+    x = _as_numpy(samples, minimum=2)
+    z = real_number(z, "z")
+    if z <= 0:
+        raise ValueError(f"z must be > 0, got {z}")
+    mean = None if mean is None else real_number(mean, "mean")
+    variance = None if variance is None else real_number(variance, "variance")
+    if variance is not None and variance < 0:
+        raise ValueError(f"variance must be >= 0, got {variance}")
     n = x.size
     centred = x - x.mean()
     m2 = np.mean(centred ** 2)

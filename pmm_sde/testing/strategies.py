@@ -21,6 +21,7 @@ import torch
 from hypothesis import strategies as st
 
 from .. import schedules as sched
+from .._validation import real_tensor
 from .. import targets as tg
 from ..families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
 from ..grids import GRIDS, make_grid
@@ -166,7 +167,8 @@ def targets(draw, family, shape: tuple[int, ...] = (), bounded: bool = False, ma
             return tg.GammaMixture(draw(_weights(m)), fill(concentrations, m * size, (m, *shape)),
                                    fill(rates, m * size, (m, *shape)))
         return tg.PointMasses(draw(_weights(m)), fill(st.floats(0.05, 5.0), m * size, (m, *shape)))
-    raise ValueError(f"no targets for {type(family).__name__}")
+    raise ValueError(f"family: no targets for {type(family).__name__}; give a NormalNormal, GammaPoisson or "
+                     f"DirichletCategorical instance")
 
 
 class ConstantPredictor:
@@ -177,8 +179,9 @@ class ConstantPredictor:
     """
 
     def __init__(self, x: torch.Tensor):
-        self.x = x
-        self.xhat_max = float(x.max())
+        """``x``: a finite, non-empty real tensor (or number, or array)."""
+        self.x = real_tensor(x, "x")
+        self.xhat_max = float(self.x.max())
 
     def __call__(self, mu: torch.Tensor, A) -> torch.Tensor:
         return self.x.to(mu).expand_as(mu)

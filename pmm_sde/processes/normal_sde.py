@@ -20,6 +20,7 @@ import math
 
 import torch
 
+from ..families import NormalNormal
 from .base import PMMProcess
 
 
@@ -28,6 +29,7 @@ class NormalNormalSDE(PMMProcess):
 
     noise_type = "diagonal"
     sde_type = "ito"
+    family_types = (NormalNormal,)
 
     # ----------------------------------------------------------------- coefficients
     def coefficients(self, t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -50,7 +50,7 @@ class TorchsdeSolver(Solver):
 
     def __init__(self, method: str):
         if method not in METHODS:
-            raise ValueError(f"torchsde method must be one of {sorted(METHODS)}, got {method!r}")
+            raise ValueError(f"solver 'torchsde:{method}': the torchsde method must be one of {sorted(METHODS)}")
         self.method = method
         self.name = f"torchsde:{method}"
         self.weak_order, self.strong_order = METHODS[method]

@@ -150,6 +150,10 @@ BAD = {
     "predictor of a family class": (lambda: tg.Gaussian().predictor(NN), "family: .*not for the class NormalNormal"),
     "Gamma target for NormalNormal": (lambda: tg.Gamma().predictor(NN()),
                                       "family: Gamma has an oracle for GammaPoisson"),
+    "negative information in sample_state": (lambda: NN().sample_state(torch.zeros(3, 2), torch.tensor(-1.0)),
+                                             "A must be finite and >= 0"),
+    "NaN information in sample_state": (lambda: pmm.GammaPoisson().sample_state(torch.ones(3), float("nan")),
+                                        "A must be finite and >= 0"),
     # processes
     "Cox process of a NormalNormal": (lambda: pmm.GammaPoissonCoxSDE(NN(), LINEAR, tg.Gaussian().predictor(NN())),
                                       "family must be a GammaPoisson or DirichletCategorical instance"),

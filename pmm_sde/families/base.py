@@ -175,7 +175,10 @@ class ConjugateFamily(ABC):
 
     def sample_state(self, x: torch.Tensor, A: torch.Tensor | float,
                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw the posterior state given x and cumulative information A (training distribution)."""
+        """Draw the posterior state given x and cumulative information A >= 0 (training distribution)."""
+        A_values = torch.as_tensor(A)
+        if A_values.is_complex() or not bool(((A_values >= 0) & torch.isfinite(A_values)).all()):
+            raise ValueError(f"A must be finite and >= 0 (cumulative information), got {A!r}")
         return self.state_from_statistic(self._sample_statistic(x, A, generator), A)
 
     @abstractmethod

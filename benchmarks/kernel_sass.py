@@ -99,7 +99,8 @@ def compile_for_sm90(name: str, block: int, num_warps: int) -> dict:
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from pmm_sde.kernels import triton_random, triton_steps
+    from pmm_sde.kernels import triton_steps
+    from pmm_sde.streams import triton_draws as triton_random
 
     module_name, function, signature, constexprs, _ = KERNELS[name]
     module = {"triton_random": triton_random, "triton_steps": triton_steps}[module_name]
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     unknown = sorted(set(args.kernels.split(",")) - set(KERNELS))
     if unknown:
         parser.error(f"--kernels: unknown {unknown}; choose from {sorted(KERNELS)}")
-    from pmm_sde.kernels import triton_random
+    from pmm_sde.streams import triton_draws as triton_random
 
     records = []
     for name in args.kernels.split(","):

@@ -1,7 +1,7 @@
 """Throughput of Poisson draws: the package's samplers against eager ``torch.poisson``.
 
 On CPU: the compiled draws (``pmm_sde.kernels.poisson(backend="native")``, where a C compiler
-works) and the torch reference path (``pmm_sde.random.poisson``, which
+works) and the torch reference path (``pmm_sde.streams.reference.poisson``, which
 ``pmm_sde.kernels.poisson(backend="torch")`` runs) against ``torch.poisson``. On CUDA: the
 Triton kernel (and, up to ``TORCH_PATH_MAX_CUDA`` elements, the torch path) against
 ``torch.poisson``, with each method's fraction of the memory-bandwidth roofline:
@@ -61,7 +61,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pmm_sde import kernels, random  # noqa: E402
+from pmm_sde import kernels  # noqa: E402
+from pmm_sde.streams import reference as random  # noqa: E402
 from pmm_sde.families import GammaPoisson, NormalNormal  # noqa: E402
 from pmm_sde.targets import GammaMixture, Gaussian, PointMasses  # noqa: E402
 
@@ -136,7 +137,7 @@ def methods_for(rate: torch.Tensor, device: torch.device) -> dict[str, Callable[
     """
     methods: dict[str, Callable[[], object]] = {"torch.poisson": lambda: torch.poisson(rate)}
     if device.type == "cuda":
-        from pmm_sde.kernels import triton_random
+        from pmm_sde.streams import triton_draws as triton_random
         methods["triton"] = lambda: triton_random.poisson(rate, seed=1, counter=0)
     if device.type == "cpu" and kernels.native_available():
         methods["native"] = lambda: kernels.poisson(rate, seed=1, counter=0, backend="native", validate=False)
@@ -422,7 +423,8 @@ def launch_sweep(device: torch.device, repeats: int, n: int = SWEEP_SIZE) -> lis
     """Each of ``SWEEP_LAUNCHES`` as ``triton_random.POISSON_LAUNCH``, timed on ``n`` Poisson draws
     (mixed rates), the tau-leap step (rate 3) and the Gamma-oracle trajectory, against eager torch.
     Run on CUDA (on the CPU with ``TRITON_INTERPRET=1`` only as a test)."""
-    from pmm_sde.kernels import triton_random, triton_steps
+    from pmm_sde.kernels import triton_steps
+    from pmm_sde.streams import triton_draws as triton_random
     rate = rate_tensor("mixed", n, device)
     mu = torch.full((n,), A0_PRIOR / B0_PRIOR, dtype=RATE_DTYPE, device=device)
     xhat = torch.full((n,), 3.0, dtype=RATE_DTYPE, device=device)

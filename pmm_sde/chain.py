@@ -2,7 +2,7 @@
 
     for k = 1..N:  xhat = predictor(mu, A);  y ~ pi_{alpha_k}(. | xhat);  (mu, A) <- update(mu, A, y)
 
-Random numbers come from the counter-based stream of ``pmm_sde.random``: step k uses counters
+Random numbers come from the counter-based stream of ``pmm_sde.streams.reference``: step k uses counters
 ``k * COUNTERS_PER_STEP + j``, and element ``i * numel + j`` of the state belongs to sample i,
 so a sample's draws depend only on ``(seed, i)``, not on the batch size. Counter words are 32 bits
 and element indices 63, so a run takes at most ``MAX_STEPS`` steps and ``MAX_ELEMENTS`` elements.
@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from . import _validation
 from ._validation import as_float_tensor, positive_int
 from .families import ConjugateFamily
-from .random import COUNTERS_PER_STEP, MAX_STEPS
+from .streams import COUNTERS_PER_STEP, MAX_STEPS, native
 from .result import SampleResult
 
 #: The most state elements of a run: element indices of the random streams are int64.
@@ -80,13 +80,11 @@ class PredictionMonitor:
     The first evaluation must return a tensor of the state's dtype and device (a float64 prediction
     would silently promote a float32 run); every evaluation, one shaped like the state. On a CPU
     tensor whose family's constraint is entrywise (``entrywise_prediction_check``) the flag comes
-    from the compiled check (``pmm_sde.kernels.native.count_invalid``, one pass, a Python bool; the
+    from the compiled check (``pmm_sde.streams.native.count_invalid``, one pass, a Python bool; the
     CPU has no sync to avoid), else from ``family.invalid_prediction`` (a 0-dim tensor).
     """
 
     def __init__(self, family: ConjugateFamily, state_shape: torch.Size, device, dtype: torch.dtype):
-        from .kernels import native  # here, not at the top: pmm_sde.kernels imports this module
-
         self.family = family
         self.state_shape = state_shape
         self.device = torch.device(device)

@@ -17,7 +17,7 @@ the errors of the functionals carry no Monte Carlo noise; this is how weak order
 Antithetic refinement (``coupling="antithetic"``, Brownian one-step solvers, step counts that
 double): each difference ``D_i`` is estimated from its own coarse run and two fine runs whose
 Brownian paths differ only in the sign of the bridge values at the fine midpoints
-(``pmm_sde.couplings``); the odd part of the pathwise difference cancels, so the estimator's
+(``pmm_sde.streams.couplings``); the odd part of the pathwise difference cancels, so the estimator's
 variance falls like ``N^-3`` instead of ``N^-2`` and second-order solvers' differences stay above
 their standard errors on finer grids.
 
@@ -41,12 +41,12 @@ from tqdm.auto import tqdm
 
 from . import _validation
 from .count_laws import scheme_count_law
-from .couplings import AntitheticRefinement
+from .streams import AntitheticRefinement
 from .driver import sample
 from .grids import make_grid
-from .poisson_paths import PoissonPaths
+from .streams import PoissonPaths
 from .processes import NormalNormalSDE, PMMProcess
-from .random import MAX_STEPS
+from .streams import MAX_STEPS
 from .solvers import get_solver
 
 FUNCTIONALS = ("mean", "variance", "cos")

@@ -13,13 +13,10 @@ from tqdm.auto import tqdm
 
 from . import _validation
 from ._validation import as_float_tensor
-from .brownian import check_brownian_motion
 from .chain import resolve_shape, sample_count
 from .grids import information_steps, make_grid, validate_times
-from .noise import Noise
-from .poisson_paths import PoissonPaths
 from .processes import NormalNormalSDE, PMMProcess
-from .random import MAX_STEPS
+from .streams import MAX_STEPS, Noise, PoissonPaths, check_brownian_motion
 from .result import SampleResult
 from .solvers import get_solver
 from .solvers.base import Evaluator, Interval, State

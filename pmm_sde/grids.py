@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 
 from ._validation import as_float_tensor, positive_float, positive_int
-from .random import MAX_STEPS
+from .streams import MAX_STEPS
 from .schedules import Schedule
 
 GRIDS = ("log1p", "log1p_sqrt", "log", "uniform", "edm", "uniform_A")

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 import pmm_sde as pmm
-from pmm_sde import grids, random, schedules
+from pmm_sde import grids, schedules
+from pmm_sde.streams import reference as random
 from pmm_sde.convergence import convergence_study, fit_order, weak_orders
 from pmm_sde.count_laws import scheme_count_law, target_count_law
-from pmm_sde.couplings import AntitheticRefinement
+from pmm_sde.streams.couplings import AntitheticRefinement
 from pmm_sde.problems import convergence_problem, exact_count_law
 from pmm_sde.quadrature import scheme_expectations
 

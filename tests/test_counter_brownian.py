@@ -8,7 +8,7 @@ import torch
 import torchsde
 
 import pmm_sde as pmm
-from pmm_sde.brownian import CounterBrownian
+from pmm_sde.streams.brownian import CounterBrownian
 from pmm_sde.convergence import fit_order
 
 F64 = torch.float64

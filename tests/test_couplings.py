@@ -1,9 +1,9 @@
-"""The antithetic Brownian coupling of a grid and its refinement (``pmm_sde.couplings``)."""
+"""The antithetic Brownian coupling of a grid and its refinement (``pmm_sde.streams.couplings``)."""
 
 import pytest
 import torch
 
-from pmm_sde.couplings import AntitheticRefinement
+from pmm_sde.streams.couplings import AntitheticRefinement
 
 TIMES = torch.tensor([0.0, 0.1, 0.3, 0.35, 0.6, 0.8, 1.0], dtype=torch.float64)
 

@@ -18,7 +18,8 @@ from gaussian_recursion import plug_in_moments  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import pmm_sde  # noqa: E402
-from pmm_sde import kernels, random  # noqa: E402
+from pmm_sde import kernels  # noqa: E402
+from pmm_sde.streams import reference as random  # noqa: E402
 from pmm_sde.count_laws import scheme_count_law, target_count_law  # noqa: E402
 from pmm_sde.families import GammaPoisson, NormalNormal  # noqa: E402
 from pmm_sde.grids import make_grid  # noqa: E402
@@ -560,8 +561,9 @@ def test_normal_solvers_on_triton_match_torch(device, dtype, solver, kernel, ker
     assert calls == ["triton"] * 5 and got.nfe == 5
     eps = torch.finfo(dtype).eps
     torch.testing.assert_close(got.mu, want.mu, rtol=8 * eps, atol=8 * eps * float(want.mu.abs().max()))
-    triton_normal = kernels.normal
-    monkeypatch.setattr(kernels, "normal", lambda *args, **kw: triton_normal(*args, **{**kw, "backend": "triton"}))
+    triton_normal = pmm_sde.streams.draws.normal
+    monkeypatch.setattr(pmm_sde.streams.draws, "normal",
+                        lambda *args, **kw: triton_normal(*args, **{**kw, "backend": "triton"}))
     assert torch.equal(got.mu, pmm_sde.sample(process, solver(backend="torch"), **run).mu)
 
 

@@ -16,8 +16,9 @@ from scipy import stats  # noqa: E402
 triton = pytest.importorskip("triton")
 import triton.language as tl  # noqa: E402
 
-from pmm_sde import kernels, random  # noqa: E402
-from pmm_sde.kernels import triton_random  # noqa: E402
+from pmm_sde import kernels  # noqa: E402
+from pmm_sde.streams import reference as random  # noqa: E402
+from pmm_sde.streams import triton_draws as triton_random  # noqa: E402
 from pmm_sde.testing import assert_moments, assert_same_law  # noqa: E402
 
 RATES = (0.0, 0.3, 3.0, 9.99, 10.0, 29.99, 30.0, 300.0, 1e4, 1e6)  # inversion below 30, PTRS from 30
@@ -221,7 +222,7 @@ def test_package_imports_and_samples_without_triton():
 
 def test_launch_sweep_times_every_launch_shape_and_restores_the_default(monkeypatch):
     from benchmarks import kernels as kernels_benchmark
-    from pmm_sde.kernels import triton_random
+    from pmm_sde.streams import triton_draws as triton_random
 
     launches = ((32, 1), (128, 2))  # two of the sweep's shapes: the interpreter is slow
     monkeypatch.setattr(kernels_benchmark, "SWEEP_LAUNCHES", launches)

@@ -1,4 +1,4 @@
-"""The compiled CPU draws (pmm_sde.kernels.native) against the torch reference streams.
+"""The compiled CPU draws (pmm_sde.streams.native) against the torch reference streams.
 
 They need a C compiler: where ``$CC``/``cc`` is missing (or ``PMM_SDE_NATIVE=0`` turns them off)
 the module is skipped; where one exists, a build that fails is a test failure.
@@ -13,8 +13,9 @@ import pytest
 import torch
 
 import pmm_sde
-from pmm_sde import kernels, random
-from pmm_sde.kernels import native
+from pmm_sde import kernels
+from pmm_sde.streams import reference as random
+from pmm_sde.streams import native
 from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap, TauLeap2
 
 if shutil.which(os.environ.get("CC", "cc")) is None:
@@ -121,7 +122,7 @@ def test_a_missing_compiler_falls_back_to_torch_and_native_says_why(tmp_path):
 
 
 def test_the_build_is_cached_by_sources_flags_and_cpu(tmp_path):
-    code = "from pmm_sde.kernels import native; print(native.native_available())"
+    code = "from pmm_sde.streams import native; print(native.native_available())"
     assert _run({"PMM_SDE_CACHE": str(tmp_path)}, code) == "True"
     built = sorted(p.name for p in tmp_path.iterdir())
     assert len(built) == 1 and built[0].startswith("pmm_native-") and built[0].endswith(".so")

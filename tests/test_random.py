@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from pmm_sde import random
-from pmm_sde.noise import Noise
+from pmm_sde.streams import reference as random
+from pmm_sde.streams.noise import Noise
 from pmm_sde.testing import assert_moments, assert_same_law
 
 

@@ -20,23 +20,20 @@ import torch
 from torch.distributions import Distribution
 
 from .._validation import cast_parameter
+from ..streams import draws
 
 
 def stream_normal(shape: tuple[int, ...], seed: int, counter: int, like: torch.Tensor) -> torch.Tensor:
     """Standard normals of the stream ``(seed, counter)`` with ``like``'s dtype and device, drawn as
     the samplers draw them (``pmm_sde.kernels.normal``: compiled on the CPU, Triton on CUDA; the
-    same numbers as ``pmm_sde.random.normal``)."""
-    from ..kernels import draws  # here, not at the top: pmm_sde.kernels imports the families
-
+    same numbers as ``pmm_sde.streams.reference.normal``)."""
     return draws.normal(tuple(shape), seed, counter, dtype=like.dtype, device=like.device)
 
 
 def stream_poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
     """Poisson(rate) counts of the stream ``(seed, counter)``, NaN at an invalid rate, drawn as the
     samplers draw them (``pmm_sde.kernels.poisson(validate=False)``; the same counts as
-    ``pmm_sde.random.poisson``)."""
-    from ..kernels import draws  # here, not at the top: pmm_sde.kernels imports the families
-
+    ``pmm_sde.streams.reference.poisson``)."""
     return draws.poisson(rate, seed, counter, validate=False)
 
 

@@ -22,7 +22,7 @@ in registers for all steps, evaluates the oracle in-kernel and writes ``mu`` onc
 Agreement of the backends:
 
 * ``tau_leap_step`` and ``gamma_oracle_tau_leap``: bitwise (float32 and float64). The counts are
-  integers decided by float64 comparisons (see :mod:`pmm_sde.kernels.triton_random`), and the
+  integers decided by float64 comparisons (see :mod:`pmm_sde.streams.triton_draws`), and the
   update is IEEE ``*``, ``+``, ``/`` in the same order.
 * ``gamma_mixture_oracle_tau_leap`` and ``point_masses_oracle_tau_leap``: ``mu`` depends on the
   oracle only through the counts, and the oracle's ``exp``/``log``/``lgamma`` (torch's softmax uses
@@ -30,7 +30,7 @@ Agreement of the backends:
   bitwise equal unless a count's decision lands within that discrepancy of its threshold: a
   relative change of the rate of about 1e-14 in float64 (a few ulp of float32 in float32).
 * ``pmm_chain_step``, ``euler_maruyama_step`` and ``gaussian_oracle_pmm_chain``: the update is
-  bitwise for a given ``z``; ``z`` itself is the Box-Muller normal of :mod:`pmm_sde.random`, whose
+  bitwise for a given ``z``; ``z`` itself is the Box-Muller normal of :mod:`pmm_sde.streams.reference`, whose
   float64 ``log``/``cos``/``sin`` may differ in the last bit between math libraries, so float32
   ``z`` agrees to 1 ulp (almost always exactly) and float64 ``z`` to a few ulp. The step then
   agrees to within the same number of ulp of its ``sqrt(dA) z`` term (on CUDA both sides use
@@ -44,13 +44,13 @@ from typing import Callable
 
 import torch
 
-from .. import random
+from ..streams import reference as random
 from .._validation import as_float_tensor
 from ..chain import COUNTERS_PER_STEP, Predictor
 from ..families import ConjugateFamily, GammaPoisson, NormalNormal
 from ..targets import Gamma, GammaMixture, Gaussian, PointMasses, Target
-from . import native
-from .backend import resolve_backend
+from ..streams import native
+from ..streams.backend import resolve_backend
 
 Scalar = float | torch.Tensor
 _FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -152,7 +152,7 @@ def pmm_chain_step(mu: torch.Tensor, xhat: torch.Tensor, A0: Scalar, A1: Scalar,
 
         mu' = ((l0 + A0) mu + ((A1 - A0) xhat + sqrt(A1 - A0) z)) / (l0 + A1),   z ~ N(0, 1),
 
-    ``l0`` = ``precision``, ``z = pmm_sde.random.normal(mu.shape, seed, counter)``. Backends agree
+    ``l0`` = ``precision``, ``z = pmm_sde.streams.reference.normal(mu.shape, seed, counter)``. Backends agree
     bitwise for equal ``z`` (see the module docstring for ``z``).
     """
     _check_state(mu, xhat)
@@ -176,7 +176,7 @@ def euler_maruyama_step(mu: torch.Tensor, xhat: torch.Tensor, h: Scalar, alpha0:
 
         mu' = mu + (alpha0 / lambda0) (xhat - mu) h + (sqrt(alpha0 h) / lambda0) z,   z ~ N(0, 1),
 
-    ``z = pmm_sde.random.normal(mu.shape, seed, counter)``. Backends agree bitwise for equal ``z``.
+    ``z = pmm_sde.streams.reference.normal(mu.shape, seed, counter)``. Backends agree bitwise for equal ``z``.
     """
     _check_state(mu, xhat)
     h, alpha0, lambda0 = _scalars(mu, h, alpha0, lambda0)
@@ -295,7 +295,7 @@ def gamma_oracle_tau_leap_events(n: int, A_grid: torch.Tensor, a0: Scalar, b0: S
         if J > K: stop;   else  N += c,  c ~ Poisson((a* + N) w_{J-1}) given c >= 1,  k = J,
 
     the steps ``k .. J-2`` having no counts with probability ``exp(-(a* + N)(W_{J-1} - W_k))`` and
-    step ``J-1`` its first counts, drawn by ``pmm_sde.random.zero_truncated_poisson`` from ``u1`` (PTRS
+    step ``J-1`` its first counts, drawn by ``pmm_sde.streams.reference.zero_truncated_poisson`` from ``u1`` (PTRS
     attempts from blocks ``(e, j, 1), (e, j, 2), ..``). Then ``mu = (a0 + N) / (b0 + A_K)`` in
     ``dtype``. Arguments as ``gamma_oracle_tau_leap``; the grid is cast to ``dtype`` first, so the
     chain is the one on that grid. Equal in law to ``gamma_oracle_tau_leap`` (another stream: its

@@ -1,7 +1,7 @@
 """Triton kernels of fused jump-simulator steps: read ``mu`` and ``xhat``, draw, write ``mu'``.
 
 Each kernel repeats its torch reference in :mod:`pmm_sde.kernels.steps` operation for operation:
-the random draws come from the device functions of :mod:`pmm_sde.kernels.triton_random` (same
+the random draws come from the device functions of :mod:`pmm_sde.streams.triton_draws` (same
 Philox stream, same float64 Poisson and Box-Muller arithmetic), and the update is evaluated in
 the state's dtype in the reference's order. Kernels run with ``enable_fp_fusion=False`` (no
 contracted ``a * b + c``) and divide by ``_div`` (IEEE round-to-nearest: ``tl.math.div_rn`` in
@@ -24,10 +24,10 @@ import torch
 import triton
 import triton.language as tl
 
-from .. import random as streams
-from ..chain import COUNTERS_PER_STEP
-from . import triton_random
-from .triton_random import (_HALF_LOG_2PI, _S0, _S1, _S2, _S3, _S4, _WORD_BITS, _any, _counter_word, _key,
+from ..streams import reference as streams
+from ..streams import triton_draws as triton_random
+from ..streams.reference import COUNTERS_PER_STEP
+from ..streams.triton_draws import (_HALF_LOG_2PI, _S0, _S1, _S2, _S3, _S4, _WORD_BITS, _any, _counter_word, _key,
                             _normal_block, _poisson_draw)
 
 _COUNTERS_PER_STEP = tl.constexpr(COUNTERS_PER_STEP)
@@ -57,7 +57,7 @@ def _exp(x):
 def _lgamma(x):
     """``log Gamma(x)`` for float64 ``x > 0``: the shift ``lgamma(x) = lgamma(y) - log(x (x+1) .. (y-1))``
     to ``y >= _LGAMMA_SHIFT``, then Stirling's series at ``y`` through the ``y^-9`` term (the series of
-    ``pmm_sde.random.log_factorial``). Absolute error about 1e-14 (from the shift's cancellation for
+    ``pmm_sde.streams.reference.log_factorial``). Absolute error about 1e-14 (from the shift's cancellation for
     small ``x``), relative error a few ulp for large values."""
     product = tl.zeros_like(x) + 1.0
     y = x

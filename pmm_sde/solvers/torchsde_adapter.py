@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ..brownian import CounterBrownian
+from ..streams import CounterBrownian
 from ..processes import NormalNormalSDE
 from .base import Solver, State
 

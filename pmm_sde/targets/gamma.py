@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import random
+from ..streams import reference as random
 from .._validation import common_shape, positive_int, real_positive, real_probability_vectors
 from ..families import GammaPoisson
 from .base import Target, mixture_mean, sum_event

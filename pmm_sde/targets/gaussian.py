@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import random
+from ..streams import reference as random
 from .._validation import (common_shape, positive_int, real_nonnegative, real_positive, real_probability_vectors,
                            real_tensor)
 from ..families import NormalNormal

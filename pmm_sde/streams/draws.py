@@ -1,8 +1,8 @@
-"""Poisson and normal draws of the :mod:`pmm_sde.random` streams on a chosen backend.
+"""Poisson and normal draws of the :mod:`pmm_sde.streams.reference` streams on a chosen backend.
 
-``backend="torch"`` runs the pure-torch reference (:mod:`pmm_sde.random`), ``"native"`` the
-compiled CPU draws of :mod:`pmm_sde.kernels.native`, ``"triton"`` the Triton kernels of
-:mod:`pmm_sde.kernels.triton_random`; all give the same numbers (normals to the last bits of the
+``backend="torch"`` runs the pure-torch reference (:mod:`pmm_sde.streams.reference`), ``"native"`` the
+compiled CPU draws of :mod:`pmm_sde.streams.native`, ``"triton"`` the Triton kernels of
+:mod:`pmm_sde.streams.triton_draws`; all give the same numbers (normals to the last bits of the
 math library). ``"auto"`` picks Triton for CUDA tensors when triton imports, the compiled draws
 for CPU tensors when they build, else torch.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import random
+from . import reference
 from .._validation import nonnegative
 from . import native
 from .backend import resolve_backend
@@ -21,12 +21,12 @@ _FLOAT_DTYPES = (torch.float32, torch.float64)
 
 def poisson(rate: torch.Tensor, seed: int, counter: int = 0, backend: str = "auto",
             validate: bool = True) -> torch.Tensor:
-    """Poisson(rate) counts: ``pmm_sde.random.poisson(rate, seed, counter)`` on ``backend``.
+    """Poisson(rate) counts: ``pmm_sde.reference.poisson(rate, seed, counter)`` on ``backend``.
 
     ``rate`` is a float32 or float64 tensor with finite entries >= 0; the counts have its dtype
-    and shape. All backends give the same counts (see :mod:`pmm_sde.kernels.triton_random`).
+    and shape. All backends give the same counts (see :mod:`pmm_sde.streams.triton_draws`).
     With ``validate=False`` an invalid rate gives NaN at its position instead of raising, with no
-    host synchronisation (as ``random.poisson(validate=False)``).
+    host synchronisation (as ``reference.poisson(validate=False)``).
     """
     if not torch.is_tensor(rate) or rate.dtype not in _FLOAT_DTYPES:
         got = rate.dtype if torch.is_tensor(rate) else type(rate).__name__
@@ -35,32 +35,32 @@ def poisson(rate: torch.Tensor, seed: int, counter: int = 0, backend: str = "aut
     if validate:
         nonnegative(rate, "rate")
     if chosen == "triton":
-        from . import triton_random
+        from . import triton_draws
         if validate:
-            return triton_random.poisson(rate, seed, counter)
+            return triton_draws.poisson(rate, seed, counter)
         valid = torch.isfinite(rate) & (rate >= 0)
-        counts = triton_random.poisson(torch.where(valid, rate, torch.zeros_like(rate)), seed, counter)
+        counts = triton_draws.poisson(torch.where(valid, rate, torch.zeros_like(rate)), seed, counter)
         return torch.where(valid, counts, torch.full_like(counts, float("nan")))
     if chosen == "native":
         return native.poisson(rate, seed, counter)
-    return random.poisson(rate, seed, counter, validate=False)
+    return reference.poisson(rate, seed, counter, validate=False)
 
 
 def normal(shape: tuple[int, ...], seed: int, counter: int = 0, dtype: torch.dtype = torch.float32,
            device: torch.device | str | None = None, backend: str = "auto") -> torch.Tensor:
-    """Standard normal draws: ``pmm_sde.random.normal(shape, seed, counter, dtype=dtype)`` on ``backend``.
+    """Standard normal draws: ``pmm_sde.reference.normal(shape, seed, counter, dtype=dtype)`` on ``backend``.
 
     ``dtype`` is float32 or float64. The backends' float32 draws agree to one ulp and almost
     always exactly, their float64 draws to a few ulps: the last bits of the math libraries'
-    ``log``, ``cos`` and ``sin`` (see :mod:`pmm_sde.kernels.triton_random`, ``.native``).
+    ``log``, ``cos`` and ``sin`` (see :mod:`pmm_sde.streams.triton_draws`, ``.native``).
     """
     if dtype not in _FLOAT_DTYPES:
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     device = torch.empty(0).device if device is None else torch.device(device)
     chosen = resolve_backend(backend, device)
     if chosen == "triton":
-        from . import triton_random
-        return triton_random.normal(tuple(shape), seed, counter, dtype, device)
+        from . import triton_draws
+        return triton_draws.normal(tuple(shape), seed, counter, dtype, device)
     if chosen == "native":
         return native.normal(tuple(shape), seed, counter, dtype)
-    return random.normal(tuple(shape), seed, counter, dtype=dtype, device=device)
+    return reference.normal(tuple(shape), seed, counter, dtype=dtype, device=device)

@@ -22,7 +22,7 @@ import operator
 
 import torch
 
-from ._validation import seed as _seed
+from .._validation import seed as _seed
 
 _M32 = 0xFFFFFFFF
 _ROUND_A = 0xD2511F53

@@ -18,7 +18,7 @@ scheme with additive noise the whole O(h) leading term), so its variance falls l
 rather than ``N^-2``: a weak order 2 becomes measurable at step counts where the plain coupling's
 differences sink into their Monte Carlo error.
 
-``z_k`` and ``zeta_k`` are counter-based streams (``pmm_sde.random.normal``, counters ``base + 2k``
+``z_k`` and ``zeta_k`` are counter-based streams (``pmm_sde.reference.normal``, counters ``base + 2k``
 and ``base + 2k + 1``), so a sample's path depends only on the seed and its index.
 """
 
@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import torch
 
-from . import _validation, random
+from .. import _validation
+from . import reference
 
 #: Relative tolerance for matching a requested time to a grid time.
 TIME_TOLERANCE = 1e-9
@@ -51,7 +52,7 @@ class AntitheticRefinement:
         self.times = times
         self.seed = _validation.seed(seed)
         self.shape = _validation.shape(shape)
-        last = random.COUNTER_RANGE - (times.numel() - 1)
+        last = reference.COUNTER_RANGE - (times.numel() - 1)
         if isinstance(counter_base, bool) or not isinstance(counter_base, int) or not 0 <= counter_base <= last:
             raise ValueError(f"counter_base must be an integer in [0, {last}] (the counters of the "
                              f"{(times.numel() - 1) // 2} coarse steps are 32-bit words), got {counter_base!r}")
@@ -69,7 +70,7 @@ class AntitheticRefinement:
         """``(z_k, zeta_k)`` of coarse step ``k`` (the last step's pair is kept)."""
         if self._cached is None or self._cached[0] != k:
             counter = self.counter_base + 2 * k
-            z, zeta = (random.normal(self.shape, self.seed, counter + j, dtype=torch.float64, device=self.device)
+            z, zeta = (reference.normal(self.shape, self.seed, counter + j, dtype=torch.float64, device=self.device)
                        for j in (0, 1))
             self._cached = (k, z, zeta)
         return self._cached[1], self._cached[2]

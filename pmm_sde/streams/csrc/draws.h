@@ -13,7 +13,7 @@ void pmm_normal_range_f64(uint64_t seed, uint32_t counter, int64_t first, int64_
 void pmm_poisson_range(const double *rate, int64_t first, int64_t count, uint64_t seed, uint32_t counter,
                        double *out);
 
-/* pmm_sde.random.zero_truncated_poisson of one element: Poisson(rate) given >= 1 for a rate > 0, from
+/* pmm_sde.streams.reference.zero_truncated_poisson of one element: Poisson(rate) given >= 1 for a rate > 0, from
  * the inversion uniform u below rate 30, else PTRS attempts from blocks (element, counter, j + 1). */
 double pmm_zero_truncated_poisson(double rate, double u, uint64_t seed, uint32_t counter, uint64_t element);
 

@@ -1,4 +1,4 @@
-/* Standard normals of pmm_sde.random.normal (elements 0 .. numel - 1), compiled for the CPU.
+/* Standard normals of pmm_sde.streams.reference.normal (elements 0 .. numel - 1), compiled for the CPU.
  *
  * Group g (elements 4g .. 4g+3) is the Philox block (g, counter, 0); words (w0, w1) give the
  * radius and angle of lanes 0 and 1, words (w2, w3) those of lanes 2 and 3:

@@ -1,9 +1,9 @@
-/* Philox4x32-10 and the word-to-uniform map of pmm_sde.random, for the compiled CPU draws.
+/* Philox4x32-10 and the word-to-uniform map of pmm_sde.streams.reference, for the compiled CPU draws.
  *
  * Key (k0, k1) = low and high words of the 64-bit seed; counter block (c0, c1, c2, c3); ten
  * rounds of  (c0, c1, c2, c3) <- (hi(B c2) ^ c1 ^ k0, lo(B c2), hi(A c0) ^ c3 ^ k1, lo(A c0))
  * with the key bumped by (KEY_A, KEY_B) after each round (Salmon et al., SC'11; Random123's
- * constants, as pmm_sde.random.philox4x32 and triton.language.philox).
+ * constants, as pmm_sde.streams.reference.philox4x32 and triton.language.philox).
  */
 #ifndef PMM_SDE_PHILOX_H
 #define PMM_SDE_PHILOX_H

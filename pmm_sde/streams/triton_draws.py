@@ -1,7 +1,7 @@
-"""Triton kernels that reproduce the counter-based streams of :mod:`pmm_sde.random` bit for bit.
+"""Triton kernels that reproduce the counter-based streams of :mod:`pmm_sde.streams.reference` bit for bit.
 
 Each kernel repeats the torch reference operation for operation and in the same order: the same
-Philox4x32-10 words (``tl.philox``, whose constants and rounds ``pmm_sde.random.philox4x32``
+Philox4x32-10 words (``tl.philox``, whose constants and rounds ``pmm_sde.streams.reference.philox4x32``
 shares), the same word-to-uniform map, the same float64 arithmetic for the Poisson inversion and
 PTRS decisions and for Box-Muller. Kernels are launched with ``enable_fp_fusion=False`` so that
 no ``a * b + c`` is contracted into a fused multiply-add, which the torch path never does.
@@ -15,8 +15,8 @@ lies within an ulp of a float32 rounding boundary (then by one ulp); float64 nor
 in their last bits.
 
 The kernels take a flat contiguous tensor; element ``e`` of it has the element index ``e`` of
-``pmm_sde.random.element_index``. This module imports triton; import it only when triton is
-installed (``pmm_sde.kernels.backend.triton_available``).
+``pmm_sde.streams.reference.element_index``. This module imports triton; import it only when triton is
+installed (``pmm_sde.streams.backend.triton_available``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .. import random as streams
+from . import reference
 
 
 class Launch(NamedTuple):
@@ -46,16 +46,16 @@ POISSON_LAUNCH = Launch(64, 1)
 #: Normal draws have no loop.
 NORMAL_LAUNCH = Launch(1024, 4)
 
-_INVERSION_MAX = tl.constexpr(streams.POISSON_INVERSION_MAX)
-_EXACT_MAX = tl.constexpr(streams.LOG_FACTORIAL_EXACT_MAX)
-_S0 = tl.constexpr(streams.STIRLING_SERIES[0])
-_S1 = tl.constexpr(streams.STIRLING_SERIES[1])
-_S2 = tl.constexpr(streams.STIRLING_SERIES[2])
-_S3 = tl.constexpr(streams.STIRLING_SERIES[3])
-_S4 = tl.constexpr(streams.STIRLING_SERIES[4])
-_HALF_LOG_2PI = tl.constexpr(streams.HALF_LOG_2PI)
+_INVERSION_MAX = tl.constexpr(reference.POISSON_INVERSION_MAX)
+_EXACT_MAX = tl.constexpr(reference.LOG_FACTORIAL_EXACT_MAX)
+_S0 = tl.constexpr(reference.STIRLING_SERIES[0])
+_S1 = tl.constexpr(reference.STIRLING_SERIES[1])
+_S2 = tl.constexpr(reference.STIRLING_SERIES[2])
+_S3 = tl.constexpr(reference.STIRLING_SERIES[3])
+_S4 = tl.constexpr(reference.STIRLING_SERIES[4])
+_HALF_LOG_2PI = tl.constexpr(reference.HALF_LOG_2PI)
 _TWO_PI = tl.constexpr(2.0 * math.pi)
-_WORD_BITS = tl.constexpr(streams.unit_interval_bits(torch.float64))
+_WORD_BITS = tl.constexpr(reference.unit_interval_bits(torch.float64))
 _INF = tl.constexpr(float("inf"))
 
 
@@ -74,7 +74,7 @@ def _philox(seed, index, counter, attempt):
 
 @triton.jit
 def _unit_interval(word, BITS: tl.constexpr):
-    """``pmm_sde.random.to_unit_interval`` with ``BITS`` kept bits, as float64 (exact)."""
+    """``pmm_sde.streams.reference.to_unit_interval`` with ``BITS`` kept bits, as float64 (exact)."""
     return ((word >> (32 - BITS)).to(tl.float64) + 0.5) * (2.0**-BITS)
 
 
@@ -86,7 +86,7 @@ def _interleave(a0, a1, a2, a3, BLOCK: tl.constexpr):
 
 @triton.jit
 def _lane_words(seed, first, counter, BLOCK: tl.constexpr):
-    """``pmm_sde.random.lane_word`` at flat indices ``first + arange(BLOCK)`` (``first``, ``BLOCK``
+    """``pmm_sde.streams.reference.lane_word`` at flat indices ``first + arange(BLOCK)`` (``first``, ``BLOCK``
     multiples of 4): one Philox block ``(g, counter, 0)`` per group ``g`` of four elements."""
     w0, w1, w2, w3 = _philox(seed, first // 4 + tl.arange(0, BLOCK // 4), counter, 0)
     return _interleave(w0, w1, w2, w3, BLOCK)
@@ -100,7 +100,7 @@ def _any(flags):
 
 @triton.jit
 def _log_factorial(k):
-    """``pmm_sde.random.log_factorial``, op for op, with its one ``log`` taken once: of the exact
+    """``pmm_sde.streams.reference.log_factorial``, op for op, with its one ``log`` taken once: of the exact
     product where ``k <= 18``, of ``x`` where Stirling's series applies (a lane needs only one)."""
     exact = tl.zeros_like(k) + 1.0
     for j in tl.static_range(2, _EXACT_MAX + 1):
@@ -117,7 +117,7 @@ def _log_factorial(k):
 
 @triton.jit
 def _poisson_search(lam, d):
-    """``pmm_sde.random._poisson_search``: the inversion's count from ``D_0 = d`` (``u e^lam``: the
+    """``pmm_sde.streams.reference._poisson_search``: the inversion's count from ``D_0 = d`` (``u e^lam``: the
     smallest ``k`` with ``F(k; lam) >= u``).
 
     The block searches in lockstep: pass ``k`` (a scalar, exact in float64) updates every lane's
@@ -142,7 +142,7 @@ def _poisson_search(lam, d):
 
 @triton.jit
 def _expm1(x):
-    """``pmm_sde.random._expm1``: ``exp(x) - 1`` for float64 ``x >= 0`` (Kahan's ``(e - 1) x / log e``)."""
+    """``pmm_sde.streams.reference._expm1``: ``exp(x) - 1`` for float64 ``x >= 0`` (Kahan's ``(e - 1) x / log e``)."""
     e = tl.exp(x)
     one = e == 1.0
     return tl.where(one, x, (e - 1.0) * x / tl.log(tl.where(one, 2.0, e)))
@@ -150,7 +150,7 @@ def _expm1(x):
 
 @triton.jit
 def _poisson_ptrs(lam, pending, seed, index, counter, LOWEST: tl.constexpr):
-    """``pmm_sde.random._poisson_ptrs`` for the entries flagged ``pending`` (``lam >= POISSON_INVERSION_MAX``):
+    """``pmm_sde.streams.reference._poisson_ptrs`` for the entries flagged ``pending`` (``lam >= POISSON_INVERSION_MAX``):
     attempt ``j = 0, 1, ..`` from words ``(w0, w1)`` of block ``(index, counter, j + 1)``; counts below
     ``LOWEST`` are rejected."""
     slam = tl.sqrt(lam)
@@ -182,7 +182,7 @@ def _poisson_ptrs(lam, pending, seed, index, counter, LOWEST: tl.constexpr):
 
 @triton.jit
 def _poisson_from_words(rate, words, index, in_range, seed, counter):
-    """``pmm_sde.random.poisson(rate, seed, counter, validate=False)`` at flat indices ``index`` (lanes not
+    """``pmm_sde.streams.reference.poisson(rate, seed, counter, validate=False)`` at flat indices ``index`` (lanes not
     ``in_range`` are padding), with ``words`` the elements' ``lane_word`` (their inversion uniforms).
 
     ``rate`` is float32 or float64; the count is returned in float64 (NaN where the rate is
@@ -222,7 +222,7 @@ def _poisson_draw_at(rate, index, in_range, seed, counter):
 
 @triton.jit
 def _zero_truncated_poisson(rate, u, pending, seed, index, counter):
-    """``pmm_sde.random.zero_truncated_poisson`` for the lanes flagged ``pending`` (float64 ``rate > 0``,
+    """``pmm_sde.streams.reference.zero_truncated_poisson`` for the lanes flagged ``pending`` (float64 ``rate > 0``,
     ``u`` the inversion uniform; other lanes get 0)."""
     small = pending & (rate < _INVERSION_MAX)
     big = pending & ~small
@@ -236,7 +236,7 @@ def _zero_truncated_poisson(rate, u, pending, seed, index, counter):
 
 @triton.jit(do_not_specialize=["seed", "counter"])
 def _poisson_kernel(rate_ptr, out_ptr, n, seed, counter, BLOCK: tl.constexpr):
-    """``out[e] = pmm_sde.random.poisson(rate, seed, counter, validate=False)[e]`` for the flat ``rate``."""
+    """``out[e] = pmm_sde.streams.reference.poisson(rate, seed, counter, validate=False)[e]`` for the flat ``rate``."""
     first = tl.program_id(0).to(tl.int64) * BLOCK
     index = first + tl.arange(0, BLOCK)
     rate = tl.load(rate_ptr + index, mask=index < n, other=0.0)
@@ -253,7 +253,7 @@ def _box_muller(radius_word, angle_word, BITS: tl.constexpr):
 
 @triton.jit
 def _normal_block(seed, first, counter, BITS: tl.constexpr, BLOCK: tl.constexpr):
-    """``pmm_sde.random.normal(.., seed, counter)`` at flat indices ``first + arange(BLOCK)``, in float64
+    """``pmm_sde.streams.reference.normal(.., seed, counter)`` at flat indices ``first + arange(BLOCK)``, in float64
     (``first`` and ``BLOCK`` multiples of 4). Element ``4 g + j`` is lane ``j`` of Philox block
     ``(g, counter, 0)``: ``r cos``, ``r sin`` of words ``(w0, w1)`` for lanes 0, 1 and of ``(w2, w3)`` for
     lanes 2, 3. One Philox block, two logs and one cos and sin per pair for each group of four."""
@@ -265,24 +265,24 @@ def _normal_block(seed, first, counter, BITS: tl.constexpr, BLOCK: tl.constexpr)
 
 @triton.jit(do_not_specialize=["seed", "counter"])
 def _normal_kernel(out_ptr, n, seed, counter, BITS: tl.constexpr, BLOCK: tl.constexpr):
-    """``out[e] = pmm_sde.random.normal(shape, seed, counter)[e]`` for ``e < n``."""
+    """``out[e] = pmm_sde.streams.reference.normal(shape, seed, counter)[e]`` for ``e < n``."""
     first = tl.program_id(0).to(tl.int64) * BLOCK
     index = first + tl.arange(0, BLOCK)
     tl.store(out_ptr + index, _normal_block(seed, first, counter, BITS, BLOCK), mask=index < n)
 
 
 def _key(seed: int) -> int:
-    """The 64-bit Philox key of ``seed``, as ``pmm_sde.random.philox4x32`` reduces it."""
+    """The 64-bit Philox key of ``seed``, as ``pmm_sde.streams.reference.philox4x32`` reduces it."""
     return int(seed) & 0xFFFFFFFFFFFFFFFF
 
 
 def _counter_word(counter: int) -> int:
-    """The 32-bit counter word of ``counter``, as ``pmm_sde.random.philox4x32`` reduces it."""
+    """The 32-bit counter word of ``counter``, as ``pmm_sde.streams.reference.philox4x32`` reduces it."""
     return int(counter) & 0xFFFFFFFF
 
 
 def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
-    """Poisson counts equal to ``pmm_sde.random.poisson(rate, seed, counter)``, by a Triton kernel.
+    """Poisson counts equal to ``pmm_sde.streams.reference.poisson(rate, seed, counter)``, by a Triton kernel.
 
     ``rate`` is a float32 or float64 tensor of finite entries >= 0 (not checked here); the
     counts have its dtype and shape.
@@ -299,7 +299,7 @@ def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
 
 def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype,
            device: torch.device | str | None) -> torch.Tensor:
-    """Standard normals equal to ``pmm_sde.random.normal(shape, seed, counter, dtype=dtype)``.
+    """Standard normals equal to ``pmm_sde.streams.reference.normal(shape, seed, counter, dtype=dtype)``.
 
     ``dtype`` is float32 or float64; computed by a Triton kernel in float64, stored in ``dtype``.
     """
@@ -308,6 +308,6 @@ def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype,
     if n:
         block, num_warps = NORMAL_LAUNCH
         _normal_kernel[(triton.cdiv(n, block),)](
-            out, n, _key(seed), _counter_word(counter), BITS=streams.unit_interval_bits(dtype),
+            out, n, _key(seed), _counter_word(counter), BITS=reference.unit_interval_bits(dtype),
             BLOCK=block, num_warps=num_warps, enable_fp_fusion=False)
     return out

@@ -1,4 +1,4 @@
-"""Compiled CPU kernels: the draws of ``pmm_sde.random`` (normal, Poisson) and the fused steps.
+"""Compiled CPU kernels: the draws of ``pmm_sde.streams.reference`` (normal, Poisson) and the fused steps.
 
 Eager torch spends most of a CPU step on the streams (Philox's rounds as int64 tensor ops, then
 Box-Muller), several times ``torch.randn``. The C sources in ``csrc/`` compute the same draws
@@ -161,7 +161,7 @@ def _suffix(dtype: torch.dtype) -> str:
 
 
 def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype) -> torch.Tensor:
-    """``pmm_sde.random.normal(shape, seed, counter, dtype=dtype)`` (float32 or float64) on the CPU."""
+    """``pmm_sde.streams.reference.normal(shape, seed, counter, dtype=dtype)`` (float32 or float64) on the CPU."""
     out = torch.empty(shape, dtype=dtype)
     getattr(_library(), "pmm_normal_" + _suffix(dtype))(int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF,
                                                         out.numel(), out.data_ptr())
@@ -169,7 +169,7 @@ def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype) 
 
 
 def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
-    """``pmm_sde.random.poisson(rate, seed, counter, validate=False)`` for a float32 or float64 CPU
+    """``pmm_sde.streams.reference.poisson(rate, seed, counter, validate=False)`` for a float32 or float64 CPU
     ``rate``: NaN where a rate is negative, NaN or infinite."""
     rate = rate.contiguous()
     out = torch.empty_like(rate)

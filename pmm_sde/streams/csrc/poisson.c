@@ -1,4 +1,4 @@
-/* Poisson counts of pmm_sde.random.poisson (element e = flat position), compiled for the CPU.
+/* Poisson counts of pmm_sde.streams.reference.poisson (element e = flat position), compiled for the CPU.
  *
  * The same float64 operations in the same order as the torch reference, so compile without
  * fast-math and with -ffp-contract=off (no fused multiply-add):
@@ -7,7 +7,7 @@
  *       T_k = k T_{k-1} + P_k, D_k = D_{k-1} k  (u > F(k) iff D_k > T_k, no division);
  *   rate >= 30: Hormann's PTRS, attempt j = 0, 1, .. from words (w0, w1) of block (e, counter, j + 1);
  *   a rate that is negative, NaN or infinite gives NaN.
- * And pmm_sde.random.zero_truncated_poisson: the search from D_0 = 1 + u expm1(rate) below 30, PTRS
+ * And pmm_sde.streams.reference.zero_truncated_poisson: the search from D_0 = 1 + u expm1(rate) below 30, PTRS
  * rejecting 0 from 30.
  */
 #include <math.h>
@@ -15,8 +15,8 @@
 #include "draws.h"
 #include "philox.h"
 
-#define INVERSION_MAX 30.0          /* pmm_sde.random.POISSON_INVERSION_MAX */
-#define LOG_FACTORIAL_EXACT_MAX 18  /* pmm_sde.random.LOG_FACTORIAL_EXACT_MAX */
+#define INVERSION_MAX 30.0          /* pmm_sde.streams.reference.POISSON_INVERSION_MAX */
+#define LOG_FACTORIAL_EXACT_MAX 18  /* pmm_sde.streams.reference.LOG_FACTORIAL_EXACT_MAX */
 #define HALF_LOG_2PI 0.9189385332046727
 /* Elements per block of Philox words drawn ahead. */
 #define CHUNK 256
@@ -49,7 +49,7 @@ static double poisson_search(double rate, double d) {
     return k;
 }
 
-/* pmm_sde.random._expm1: exp(x) - 1 for x >= 0 by Kahan's (e - 1) x / log e. */
+/* pmm_sde.streams.reference._expm1: exp(x) - 1 for x >= 0 by Kahan's (e - 1) x / log e. */
 static double expm1_kahan(double x) {
     double e = exp(x);
     return e == 1.0 ? x : (e - 1.0) * x / log(e);

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 import torchsde
 
-from . import kernels
+from . import draws
 
 #: Deepest level of the tree: node ids stay below 2^31, so counters ``2 id + 1`` fit in 32 bits.
 MAX_LEVEL = 30
@@ -195,7 +195,7 @@ class CounterBrownian(torchsde.BaseBrownian):
         return t
 
     def _normal(self, counter: int) -> torch.Tensor:
-        return kernels.normal(tuple(self._shape), self.seed, counter, dtype=torch.float64, device=self._device)
+        return draws.normal(tuple(self._shape), self.seed, counter, dtype=torch.float64, device=self._device)
 
     def _is_leaf(self, node: _Node) -> bool:
         if node.last - node.first > 1:

@@ -37,7 +37,7 @@ def resolve_backend(backend: str, device: torch.device | str) -> str:
     """The backend that runs a draw on ``device``: ``"torch"``, ``"native"`` or ``"triton"``.
 
     ``"auto"`` is Triton for CUDA devices when triton imports, the compiled CPU draws
-    (:mod:`pmm_sde.kernels.native`) for CPU devices when they build, else torch. An explicit
+    (:mod:`pmm_sde.streams.native`) for CPU devices when they build, else torch. An explicit
     ``"triton"`` on a CPU device needs ``TRITON_INTERPRET=1`` (Triton's interpreter); an explicit
     ``"native"`` needs a CPU device and a working C compiler.
     """

@@ -21,7 +21,8 @@ import math
 
 import torch
 
-from . import _validation, random
+from .. import _validation
+from . import reference
 
 #: ``c3`` word of the Philox blocks of the gaps, apart from the attempt numbers of other draws.
 STREAM = 0x50504E54
@@ -49,7 +50,7 @@ class PoissonCursor:
     def __init__(self, seed: int, shape: tuple[int, ...], device):
         self.seed = seed
         self.shape = tuple(shape)
-        index = random.element_index((math.prod(self.shape),), device)
+        index = reference.element_index((math.prod(self.shape),), device)
         self._lo, self._hi = index & 0xFFFFFFFF, index >> 32
         self.internal_time = torch.zeros(index.shape, dtype=torch.float64, device=device)
         self._next = torch.zeros_like(index)
@@ -57,15 +58,15 @@ class PoissonCursor:
 
     def _gap(self, j: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
         """``E_j = -log U_j`` of the elements whose index words are ``lo``, ``hi``."""
-        words = torch.stack(random.philox4x32(self.seed, lo, hi, j >> 2, STREAM), -1)
+        words = torch.stack(reference.philox4x32(self.seed, lo, hi, j >> 2, STREAM), -1)
         word = words.gather(-1, (j & 3).unsqueeze(-1)).squeeze(-1)
-        return -torch.log(random.to_unit_interval(word, torch.float64))
+        return -torch.log(reference.to_unit_interval(word, torch.float64))
 
     def increment(self, rate: torch.Tensor) -> torch.Tensor:
         """Counts ``Y(L + rate) - Y(L)`` (each Poisson(rate)), advancing ``L`` by ``rate``.
 
         ``rate`` has the state's shape; entries that are negative or not finite give NaN counts
-        (the caller's prediction checks report them), as ``random.poisson(validate=False)`` does.
+        (the caller's prediction checks report them), as ``reference.poisson(validate=False)`` does.
         Each round visits only the elements with an event due.
         """
         rate64 = rate.to(torch.float64).reshape(-1)

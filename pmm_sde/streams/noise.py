@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import torch
 
-from . import _validation, kernels, random
-from .chain import COUNTERS_PER_STEP
+from .. import _validation
+from . import draws, reference
+from .reference import COUNTERS_PER_STEP
 
 
 class Noise:
@@ -26,7 +27,7 @@ class Noise:
         self.dtype = dtype
         self.device = device
         self.bm = bm
-        self._index = random.element_index(self.shape, device)
+        self._index = reference.element_index(self.shape, device)
         self._cursor = None if poisson_paths is None else poisson_paths.cursor(self.shape, device)
 
     @property
@@ -48,7 +49,7 @@ class Noise:
                 raise ValueError("interval is required to read the Brownian motion bm")
             dW = self.bm(interval.t0.item(), interval.t1.item())
             return (dW / torch.sqrt(interval.h)).reshape(self.shape).to(self.dtype)
-        return kernels.normal(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype, device=self.device)
+        return draws.normal(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype, device=self.device)
 
     @property
     def index(self) -> torch.Tensor:
@@ -59,7 +60,7 @@ class Noise:
         """U(0, 1) draws of step k; ``attempt`` indexes successive draws of a rejection loop. With
         ``index`` (element indices, entries of ``self.index``) only those elements' draws, shaped like it."""
         index = self._index if index is None else index
-        return random.uniform(tuple(index.shape), self.seed, self.counter(k, slot), dtype=self.dtype,
+        return reference.uniform(tuple(index.shape), self.seed, self.counter(k, slot), dtype=self.dtype,
                               device=self.device, index=index, attempt=attempt)
 
     def poisson(self, k: int, rate: torch.Tensor, slot: int = 0) -> torch.Tensor:
@@ -70,4 +71,4 @@ class Noise:
         """
         if self._cursor is not None:
             return self._cursor.increment(rate)
-        return kernels.poisson(rate, self.seed, self.counter(k, slot), validate=False)
+        return draws.poisson(rate, self.seed, self.counter(k, slot), validate=False)

@@ -400,20 +400,22 @@ def _components_meta(components: torch.Tensor) -> dict[str, int]:
     return {"K": K, "KP": triton.next_power_of_2(K)}
 
 
-def tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int
-                  ) -> torch.Tensor:
-    """The Gamma-Poisson step of ``_tau_leap_kernel``; ``coef = (b0 + A0, b0 + A1, A1 - A0)`` in mu's dtype."""
-    return _launch(_tau_leap_kernel, triton_random.POISSON_LAUNCH, mu, xhat, coef, seed, counter)
+def tau_leap(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int
+             ) -> torch.Tensor:
+    """``kernels.tau_leap`` by ``_tau_leap_kernel``; ``coefficients = (b0 + A0, b0 + A1, dA)`` in mu's dtype."""
+    return _launch(_tau_leap_kernel, triton_random.POISSON_LAUNCH, mu, xhat, torch.stack(coefficients), seed,
+                   counter).reshape(mu.shape)
 
 
 #: Elements per program of the categorical tau-leap step (positions per program: this over KP).
 CATEGORICAL_BLOCK = 64
 
 
-def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, coef: torch.Tensor, seed: int,
-                              counter: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mu', A')`` of ``_categorical_tau_leap_kernel``; ``coef = (s0, dA)`` in mu's dtype, ``A`` shaped
-    ``mu.shape[:-1] + (1,)``."""
+def categorical_tau_leap(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, coefficients: list[torch.Tensor],
+                         seed: int, counter: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``kernels.categorical_tau_leap`` by ``_categorical_tau_leap_kernel``; ``coefficients = (s0, dA)`` in
+    mu's dtype, ``A`` shaped ``mu.shape[:-1] + (1,)``."""
+    coef = torch.stack(coefficients)
     mu_flat, xhat_flat, A_flat = mu.contiguous(), xhat.contiguous(), A.contiguous()
     out, A_out = torch.empty_like(mu_flat), torch.empty_like(A_flat)
     K = mu.shape[-1]
@@ -427,18 +429,18 @@ def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Ten
     return out, A_out
 
 
-def pmm_chain_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int
+def pmm_chain(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int
+              ) -> torch.Tensor:
+    """``kernels.pmm_chain`` by ``_pmm_chain_kernel``; ``coefficients = (l0 + A0, l0 + A1, dA, sqrt(dA))``."""
+    return _launch(_pmm_chain_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, torch.stack(coefficients), seed, counter,
+                   BITS=streams.unit_interval_bits(mu.dtype)).reshape(mu.shape)
+
+
+def euler_maruyama(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int
                    ) -> torch.Tensor:
-    """The Normal-Normal step of ``_pmm_chain_kernel``; ``coef = (l0 + A0, l0 + A1, dA, sqrt(dA))``."""
-    return _launch(_pmm_chain_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, coef, seed, counter,
-                   BITS=streams.unit_interval_bits(mu.dtype))
-
-
-def euler_maruyama_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int
-                        ) -> torch.Tensor:
-    """The Euler-Maruyama step of ``_euler_maruyama_kernel``; ``coef = (alpha0/lambda0, h, sqrt(alpha0 h)/lambda0)``."""
-    return _launch(_euler_maruyama_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, coef, seed, counter,
-                   BITS=streams.unit_interval_bits(mu.dtype))
+    """``kernels.euler_maruyama`` by ``_euler_maruyama_kernel``; ``coefficients = (reversion, h, scale)``."""
+    return _launch(_euler_maruyama_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, torch.stack(coefficients), seed,
+                   counter, BITS=streams.unit_interval_bits(mu.dtype)).reshape(mu.shape)
 
 
 def gamma_oracle_tau_leap(n: int, grid: torch.Tensor, coef: torch.Tensor, seed: int) -> torch.Tensor:

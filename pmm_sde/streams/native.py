@@ -90,18 +90,12 @@ def _compile(compiler: str, target: tuple[str, ...], library: Path) -> None:
         os.replace(staged, library)
 
 
-#: The fused steps and the number of their scalar coefficients (after mu, xhat, numel).
-_STEP_COEFFICIENTS = {"euler_maruyama": 3, "pmm_chain": 4, "tau_leap": 3}
-
-
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     u64, u32, i64, ptr = ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int64, ctypes.c_void_p
     signatures = {}
     for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
         signatures[f"pmm_normal_{suffix}"] = [u64, u32, i64, ptr]
         signatures[f"pmm_poisson_{suffix}"] = [ptr, i64, u64, u32, ptr]
-        for step, coefficients in _STEP_COEFFICIENTS.items():
-            signatures[f"pmm_{step}_step_{suffix}"] = [ptr, ptr, i64, *[real] * coefficients, u64, u32, ptr]
         signatures[f"pmm_gamma_events_{suffix}"] = [i64, ptr, ptr, i64, ctypes.c_double, real, real, u64, ptr]
         signatures[f"pmm_categorical_tau_leap_step_{suffix}"] = [ptr, ptr, ptr, i64, i64, real, real, u64, u32, ptr,
                                                                  ptr]
@@ -181,23 +175,26 @@ def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
 
 def fused_step(step: str, mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int,
                counter: int) -> torch.Tensor:
-    """One fused step of ``csrc/steps.c`` on float32 or float64 CPU tensors ``mu`` and ``xhat`` of one
-    shape: ``step`` is ``"euler_maruyama"`` (coefficients ``drift, h, diffusion``), ``"pmm_chain"``
-    (``lam0, lam1, dA, sqrt_dA``) or ``"tau_leap"`` (``lam0, lam1, dA``), 0-dim tensors of ``mu``'s
-    dtype (:mod:`pmm_sde.kernels.steps` states each update)."""
-    if len(coefficients) != _STEP_COEFFICIENTS[step]:
-        raise ValueError(f"{step} takes {_STEP_COEFFICIENTS[step]} coefficients, got {len(coefficients)}")
+    """The elementwise fused step ``pmm_<step>_step_f32`` / ``_f64`` of ``csrc/steps.c`` on float32
+    or float64 CPU tensors ``mu`` and ``xhat`` of one shape, with ``coefficients`` (0-dim tensors of
+    mu's dtype) in the order of the op's torch reference (:mod:`pmm_sde.kernels.ops`). The C
+    signature is ``(mu, xhat, n, coefficient..., seed, counter, out)``, declared on first use."""
     mu, xhat = mu.contiguous(), xhat.contiguous()
     out = torch.empty_like(mu)
-    getattr(_library(), f"pmm_{step}_step_{_suffix(mu.dtype)}")(
-        mu.data_ptr(), xhat.data_ptr(), mu.numel(), *(float(c) for c in coefficients),
-        int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr())
+    function = getattr(_library(), f"pmm_{step}_step_{_suffix(mu.dtype)}")
+    if function.argtypes is None:
+        real = ctypes.c_double if mu.dtype == torch.float64 else ctypes.c_float
+        function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, *[real] * len(coefficients),
+                             ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p]
+        function.restype = None
+    function(mu.data_ptr(), xhat.data_ptr(), mu.numel(), *(float(c) for c in coefficients),
+             int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr())
     return out
 
 
 def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, coefficients: list[torch.Tensor],
                               seed: int, counter: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mu', A')`` of ``pmm_sde.kernels.categorical_tau_leap_step`` by ``csrc/steps.c``: float32 or float64
+    """``(mu', A')`` of ``pmm_sde.kernels.categorical_tau_leap`` by ``csrc/steps.c``: float32 or float64
     CPU tensors ``mu``, ``xhat`` (K classes on the last axis) and ``A`` (``mu.shape[:-1] + (1,)``);
     ``coefficients = (s0, dA)``, 0-dim tensors of mu's dtype."""
     mu, xhat, A = mu.contiguous(), xhat.contiguous(), A.contiguous()

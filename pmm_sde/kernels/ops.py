@@ -59,7 +59,7 @@ def fused_op(tensors: int = 2, native_step: Callable | None = None) -> Callable[
 
 def _check_state(tensors: tuple[torch.Tensor, ...]) -> None:
     """``mu``, ``xhat`` (and ``A``): float32 or float64 tensors of one dtype and device; ``xhat``
-    shaped like ``mu``."""
+    shaped like ``mu``, ``A`` like ``mu.shape[:-1] + (1,)``."""
     if not all(torch.is_tensor(t) for t in tensors):
         raise ValueError("mu and xhat must be tensors")
     mu, xhat = tensors[0], tensors[1]
@@ -68,6 +68,9 @@ def _check_state(tensors: tuple[torch.Tensor, ...]) -> None:
     if any((t.dtype, t.device) != (mu.dtype, mu.device) for t in tensors) or xhat.shape != mu.shape:
         raise ValueError(f"xhat must match mu in shape, dtype and device: mu {tuple(mu.shape)} {mu.dtype} "
                          f"{mu.device}, xhat {tuple(xhat.shape)} {xhat.dtype} {xhat.device}")
+    if len(tensors) == 3 and (tensors[2].shape != mu.shape[:-1] + (1,)):
+        raise ValueError(f"A must be a tensor of shape mu.shape[:-1] + (1,) = {tuple(mu.shape[:-1]) + (1,)} in mu's "
+                         f"dtype and device, got {tuple(tensors[2].shape)}")
 
 
 @fused_op()

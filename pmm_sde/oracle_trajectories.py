@@ -99,7 +99,7 @@ def gamma_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: Scalar, 
 
     The Triton kernel keeps ``mu`` in registers for all K steps and writes it once; the torch
     reference loops over ``kernels.tau_leap`` with the ``Gamma`` target's oracle. Returns a tensor of
-    shape ``(n,)``, bitwise equal across backends. The count is ``N_T = (b0 + A_K) mu - a0``.
+    shape ``(n,)``. The count is ``N_T = (b0 + A_K) mu - a0``.
     """
     grid = _trajectory_grid(n, A_grid, dtype, device)
     family = _gamma_prior(a0, b0)
@@ -144,8 +144,7 @@ def gamma_oracle_tau_leap_events(n: int, A_grid: torch.Tensor, a0: Scalar, b0: S
     chain is the one on that grid. Equal in law to ``gamma_oracle_tau_leap`` (another stream: its
     draws are per step). The torch reference loops over events for all elements at once; the
     Triton kernel (CUDA) and the compiled CPU code (``native``, the default on the CPU) run each
-    element's events in place. Bitwise equal across backends but for the last bit of a float64
-    ``log`` or ``exp`` landing a comparison on the other side of a ``W_J`` or of a count's threshold.
+    element's events in place.
     """
     grid = _trajectory_grid(n, A_grid, dtype, device)
     prior = _gamma_prior(a0, b0).cast(grid)
@@ -197,8 +196,7 @@ def gamma_mixture_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: 
     the posterior mean under the mixture (component posteriors ``Gamma(a_j + N, b_j + A_k)``, weights
     from the negative binomial evidence). The torch reference calls the ``GammaMixture`` oracle;
     the Triton kernel evaluates it in registers (log-sum-exp with the maximum subtracted, as
-    ``torch.softmax``). Returns shape ``(n,)``; see the module docstring for the agreement of the
-    backends. The count is ``N_T = (b0 + A_K) mu - a0``, whose exact law under the target is
+    ``torch.softmax``). Returns shape ``(n,)``. The count is ``N_T = (b0 + A_K) mu - a0``, whose exact law under the target is
     ``pmm_sde.count_laws.target_count_law``.
     """
     grid = _trajectory_grid(n, A_grid, dtype, device)
@@ -231,8 +229,7 @@ def point_masses_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: S
         mu <- tau_leap(mu, xhat, A_k, A_{k+1}),
 
     the posterior mean given ``N ~ Poisson(A_k x)``. The torch reference calls the ``PointMasses``
-    oracle; the Triton kernel evaluates it in registers. Returns shape ``(n,)``; see the module
-    docstring for the agreement of the backends. ``N_T = (b0 + A_K) mu - a0`` follows
+    oracle; the Triton kernel evaluates it in registers. Returns shape ``(n,)``. ``N_T = (b0 + A_K) mu - a0`` follows
     ``sum_j w_j Poisson(A_K v_j)`` in the limit of fine grids.
     """
     grid = _trajectory_grid(n, A_grid, dtype, device)
@@ -264,7 +261,7 @@ def gaussian_oracle_pmm_chain(n: int, A_grid: torch.Tensor, m0: Scalar, l0: Scal
 
     i.e. ``xhat`` is affine in ``mu`` and the chain is Gaussian (``sample(..., "pmm_chain")`` on the
     same grid of A). The torch reference calls the ``Gaussian`` oracle; the Triton kernel keeps
-    ``mu`` in registers. Returns shape ``(n,)``; the backends agree as ``kernels.pmm_chain`` does.
+    ``mu`` in registers. Returns shape ``(n,)``.
     """
     grid = _trajectory_grid(n, A_grid, dtype, device)
     family = NormalNormal(_float64(m0, "m0"), _float64(l0, "l0", positive=True))

@@ -1,19 +1,12 @@
-"""Triton kernels of fused jump-simulator steps: read ``mu`` and ``xhat``, draw, write ``mu'``.
+"""Triton kernels of the fused steps of :mod:`pmm_sde.kernels.ops` and of the whole-trajectory
+oracle simulators of :mod:`pmm_sde.oracle_trajectories`.
 
-Each kernel repeats its torch reference in :mod:`pmm_sde.kernels.ops` operation for operation:
-the random draws come from the device functions of :mod:`pmm_sde.streams.triton_draws` (same
-Philox stream, same float64 Poisson and Box-Muller arithmetic), and the update is evaluated in
-the state's dtype in the reference's order. Kernels run with ``enable_fp_fusion=False`` (no
-contracted ``a * b + c``) and divide by ``_div`` (IEEE round-to-nearest: ``tl.math.div_rn`` in
-float32, where Triton's plain ``/`` may be an approximate division on CUDA). The per-call scalars (``b0 + A0``,
-``sqrt(dA)``, ...) are computed by torch on the host side in the state's dtype and passed as a
-small tensor, so both paths multiply by the very same numbers.
-
-The whole-trajectory kernels keep ``mu`` in registers for all steps and evaluate an exact oracle
-in-kernel. Where the oracle needs ``exp``, ``log`` or ``lgamma`` of the state, these are evaluated
-in float64 and rounded to the state's dtype (Triton's float32 ``exp``/``log`` are approximate on
-CUDA, and ``lgamma`` is Stirling's series here, see ``_lgamma``); the per-component constants
-(``log w``, ``lgamma(a)``, ``log(b + A_k)``, ...) come from torch on the host side.
+A fused step reads ``mu`` and ``xhat``, draws from the device functions of
+:mod:`pmm_sde.streams.triton_draws` and writes ``mu'``; its wrapper, named like the op, takes
+``(mu, xhat, coefficients, seed, counter)`` with the coefficients computed by torch in the state's
+dtype. A whole-trajectory kernel keeps ``mu`` in registers for all steps and evaluates the oracle
+in the kernel. Each repeats its torch reference operation for operation (``enable_fp_fusion=False``,
+``_div``, float64 ``_exp`` and ``_lgamma``); how far they agree: ``docs/kernels.md``.
 
 This module imports triton; import it only when triton is installed.
 """

@@ -1,15 +1,11 @@
 """Compiled CPU kernels: the draws of ``pmm_sde.streams.reference`` (normal, Poisson) and the fused steps.
 
-Eager torch spends most of a CPU step on the streams (Philox's rounds as int64 tensor ops, then
-Box-Muller), several times ``torch.randn``. The C sources in ``csrc/`` compute the same draws
-element by element: the same Philox words (rounds vectorized over a block of counters), the
-same float64 operations in the same order for the Poisson search and PTRS (compiled without
-fast-math or fused multiply-adds, so the counts equal the torch path's), and Box-Muller through
-vector math (float32 normals equal to one ulp, almost always exactly; float64 to a few ulps).
-``csrc/steps.c`` fuses a solver step around them (:mod:`pmm_sde.kernels.steps`): one pass over
-``mu`` and ``xhat``, coefficients computed by torch as on the other backends. ``csrc/checks.c``
-counts invalid predictions for the samplers' checks. ``csrc/events.c`` runs the event-to-event
-Gamma-oracle trajectory (``gamma_oracle_tau_leap_events``) element by element. One thread.
+The C sources in ``csrc/`` compute the reference's draws element by element (``normal.c``,
+``poisson.c``); ``steps.c`` holds the fused steps of :mod:`pmm_sde.kernels.ops`, one pass over
+``mu`` and ``xhat`` with the coefficients computed by torch; ``checks.c`` counts invalid
+predictions for the samplers' checks; ``events.c`` runs the event-to-event Gamma-oracle
+trajectory (``pmm_sde.oracle_trajectories.gamma_oracle_tau_leap_events``). One thread. How they
+agree with the torch reference, and the compiler flags that make them: ``docs/kernels.md``.
 
 The sources are built on first use with the system C compiler (``$CC``, else ``cc``) into a
 cache folder (``$PMM_SDE_CACHE``, else ``~/.cache/pmm_sde``) keyed by the sources, flags and CPU,
@@ -208,7 +204,7 @@ def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Ten
 
 def gamma_oracle_tau_leap_events(n: int, W: torch.Tensor, w: torch.Tensor, a_star: float, terminal: torch.Tensor,
                                  seed: int) -> torch.Tensor:
-    """Terminal ``mu`` of ``pmm_sde.kernels.gamma_oracle_tau_leap_events`` for ``n`` elements, by
+    """Terminal ``mu`` of ``pmm_sde.oracle_trajectories.gamma_oracle_tau_leap_events`` for ``n`` elements, by
     ``csrc/events.c``: ``W`` (steps + 1) and ``w`` (steps) float64 CPU tensors, ``terminal = (a0, b0 + A_K)``
     in the state's dtype (float32 or float64)."""
     W, w = W.contiguous(), w.contiguous()

@@ -158,28 +158,28 @@ def cycles(graph: ImportGraph) -> list[tuple[list[str], list[tuple[str, str, int
     return found
 
 
-def _pattern_matches(pattern: str, name: str) -> bool:
+def _specificity(pattern: str, name: str) -> tuple[int, bool] | None:
+    """How closely ``pattern`` names module ``name`` (longer, then exact, is closer); None if it
+    does not match."""
     if pattern.endswith(".*"):
-        return in_package(name, pattern[:-2])
-    return name == pattern
+        return (len(pattern) - 2, False) if in_package(name, pattern[:-2]) else None
+    return (len(pattern), True) if name == pattern else None
 
 
 class Layering:
     """Layers bottom to top, each ``(label, patterns)``; a pattern is a dotted module name, or
-    ``p.*`` for package (or module) ``p`` and everything under it. The longest matching pattern
-    places a module, so a submodule can be placed apart from its package."""
+    ``p.*`` for package (or module) ``p`` and everything under it. The closest matching pattern
+    (the longest name, an exact name before ``p.*``) places a module, so a submodule can be placed
+    apart from its package."""
 
     def __init__(self, layers: Sequence[tuple[str, Sequence[str]]]):
         self.layers = list(layers)
 
     def place(self, name: str) -> int | None:
         """The index (0 = bottom) of the layer of module ``name``; None if no pattern matches."""
-        best = None
-        for level, (_, patterns) in enumerate(self.layers):
-            for pattern in patterns:
-                if _pattern_matches(pattern, name) and (best is None or len(pattern) > len(best[1])):
-                    best = (level, pattern)
-        return None if best is None else best[0]
+        matches = [(closeness, level) for level, (_, patterns) in enumerate(self.layers)
+                   for closeness in (_specificity(pattern, name) for pattern in patterns) if closeness]
+        return max(matches)[1] if matches else None
 
     def label(self, name: str) -> str:
         """The label of module ``name``'s layer."""

@@ -160,7 +160,10 @@ def test_checker_finds_upward_and_unplaced_modules(synthetic):
     layers = Layering([("bottom", ["pkg.low", "pkg.broken"]), ("middle", ["pkg.sub.*"]),
                        ("top", ["pkg.high", "pkg.solve", "pkg"]), ("above", ["pkg.sub.leaf"])])
     assert layers.unplaced(synthetic) == ["pkg.user"]
-    assert layers.label("pkg.sub.leaf") == "above"
+    labels = [layers.label(name) for name in ("pkg.sub.leaf", "pkg.sub", "pkg.sub.queue")]
+    assert labels == ["above", "middle", "middle"]
+    exact_first = Layering([("exact", ["pkg.sub"]), ("subtree", ["pkg.sub.*"])])
+    assert [exact_first.label(name) for name in ("pkg.sub", "pkg.sub.leaf")] == ["exact", "subtree"]
     # pkg.sub re-exports its own submodule pkg.sub.leaf from a higher layer: allowed.
     assert layers.upward_imports(synthetic) == [("pkg.low", "pkg.high", 3)]
 

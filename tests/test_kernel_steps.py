@@ -20,7 +20,7 @@ from scipy import stats  # noqa: E402
 import pmm_sde  # noqa: E402
 from pmm_sde import kernels  # noqa: E402
 from pmm_sde.streams import reference as random  # noqa: E402
-from pmm_sde.count_laws import scheme_count_law, target_count_law  # noqa: E402
+from pmm_sde.convergence.count_laws import scheme_count_law, target_count_law  # noqa: E402
 from pmm_sde.families import GammaPoisson, NormalNormal  # noqa: E402
 from pmm_sde.grids import make_grid  # noqa: E402
 from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap, TauLeap2  # noqa: E402

@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 
-from ._validation import positive_int
-from .convergence import FUNCTIONALS, OrderFit, fit_order, study_steps
-from .driver import sample
-from .grids import information_steps
-from .processes import NormalNormalSDE
-from .solvers import get_solver
-from .solvers.base import Evaluator, Interval, State
+from .._validation import positive_int
+from ..driver import sample
+from ..grids import information_steps
+from ..processes import NormalNormalSDE
+from ..solvers import get_solver
+from ..solvers.base import Evaluator, Interval, State
+from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
 
 #: Pilot samples whose range sets each time's grid.
 PILOT_SAMPLES = 4000

@@ -15,7 +15,7 @@ the median of the per-repeat ratios. Run from the repository root:
     python -m benchmarks.kernels --quick --out kernels.json
 
 Fused simulator steps (``--suite steps``: the ops of :mod:`pmm_sde.kernels.ops` and the oracle
-trajectories of :mod:`pmm_sde.oracle_trajectories`), float32 states:
+trajectories of :mod:`pmm_sde.convergence.oracle_trajectories`), float32 states:
 
 * ``tau_leap_step`` (``kernels.tau_leap``, Gamma-Poisson, ``mu' = ((b0 + A0) mu + Poisson(dA xhat)) /
   (b0 + A1)``, rates around 3): the Triton kernel (on CPU the compiled step) against eager torch
@@ -62,7 +62,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pmm_sde import kernels, oracle_trajectories  # noqa: E402
+from pmm_sde import kernels  # noqa: E402
+from pmm_sde.convergence import oracle_trajectories  # noqa: E402
 from pmm_sde.streams import Noise  # noqa: E402
 from pmm_sde.streams import reference as random  # noqa: E402
 from pmm_sde.families import GammaPoisson, NormalNormal  # noqa: E402

@@ -70,7 +70,7 @@ from benchmarks.tensor_memory import peak_bytes  # noqa: E402
 from pmm_sde import kernels  # noqa: E402
 from pmm_sde.grids import make_grid  # noqa: E402
 from pmm_sde.kernels import triton_available  # noqa: E402
-from pmm_sde.oracle_trajectories import gamma_oracle_tau_leap  # noqa: E402
+from pmm_sde.convergence.oracle_trajectories import gamma_oracle_tau_leap  # noqa: E402
 
 SECTIONS = ("throughput", "cox", "accuracy", "memory")
 COX_SOLVERS = ("tau_leap", "tau_leap_2", "thinning")

@@ -16,9 +16,9 @@ from scipy import stats
 
 import pmm_sde as pmm
 from pmm_sde.convergence import convergence_study, exact_weak_orders, strong_order
-from pmm_sde.count_laws import scheme_count_law, target_count_law
+from pmm_sde.convergence.count_laws import scheme_count_law, target_count_law
 from pmm_sde.grids import information_steps, make_grid
-from pmm_sde.problems import COX_MIXTURE, COX_SUPPORT, convergence_problem, exact_count_law
+from pmm_sde.convergence.problems import COX_MIXTURE, COX_SUPPORT, convergence_problem, exact_count_law
 from pmm_sde.testing import assert_same_law
 from pmm_sde.testing.laws import same_law_pvalue
 

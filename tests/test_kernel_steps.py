@@ -1,6 +1,6 @@
 """Fused simulator steps (``pmm_sde.kernels.ops``): Triton against the torch reference, the torch
 reference against ``pmm_sde.run_chain`` and ``pmm_sde.sample``, the laws of the whole-trajectory
-oracle simulators (``pmm_sde.oracle_trajectories``), and the solvers' steps on the fused kernels.
+oracle simulators (``pmm_sde.convergence.oracle_trajectories``), and the solvers' steps on the fused kernels.
 
 Triton runs on CPU tensors through its interpreter (``TRITON_INTERPRET=1``, the default here), so
 CPU sizes are small. With CUDA, the Triton cases also run on CUDA tensors: compiled kernels when
@@ -21,9 +21,9 @@ from scipy import stats  # noqa: E402
 
 import pmm_sde  # noqa: E402
 from pmm_sde import kernels  # noqa: E402
-from pmm_sde import oracle_trajectories as oracles  # noqa: E402
+from pmm_sde.convergence import oracle_trajectories as oracles  # noqa: E402
 from pmm_sde.streams import reference as random  # noqa: E402
-from pmm_sde.count_laws import scheme_count_law, target_count_law  # noqa: E402
+from pmm_sde.convergence.count_laws import scheme_count_law, target_count_law  # noqa: E402
 from pmm_sde.families import GammaPoisson, NormalNormal  # noqa: E402
 from pmm_sde.grids import make_grid  # noqa: E402
 from pmm_sde.streams import Noise, PoissonPaths  # noqa: E402

@@ -28,7 +28,7 @@ LAYERS = Layering([
     ("processes", ["pmm_sde.processes.*"]),
     ("solvers", ["pmm_sde.solvers.*"]),
     ("driver: sample()", ["pmm_sde.driver"]),
-    ("convergence", ["pmm_sde.convergence.*", "pmm_sde.quadrature", "pmm_sde.count_laws", "pmm_sde.problems"]),
+    ("convergence", ["pmm_sde.convergence.*"]),
     ("networks, metrics, data, testing", ["pmm_sde.networks.*", "pmm_sde.metrics", "pmm_sde.data.*",
                                           "pmm_sde.testing.*"]),
     ("training", ["pmm_sde.training.*"]),

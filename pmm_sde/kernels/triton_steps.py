@@ -1,5 +1,5 @@
 """Triton kernels of the fused steps of :mod:`pmm_sde.kernels.ops` and of the whole-trajectory
-oracle simulators of :mod:`pmm_sde.oracle_trajectories`.
+oracle simulators of :mod:`pmm_sde.convergence.oracle_trajectories`.
 
 A fused step reads ``mu`` and ``xhat``, draws from the device functions of
 :mod:`pmm_sde.streams.triton_draws` and writes ``mu'``; its wrapper, named like the op, takes
@@ -220,7 +220,7 @@ def _gamma_oracle_tau_leap_kernel(out_ptr, grid_ptr, coef_ptr, n, seed, STEPS: t
 @triton.jit(do_not_specialize=["seed"])
 def _gamma_oracle_events_kernel(out_ptr, W_ptr, w_ptr, a_star_ptr, terminal_ptr, n, seed, STEPS: tl.constexpr,
                                 SEARCH_PASSES: tl.constexpr, PER_LANE: tl.constexpr, BLOCK: tl.constexpr):
-    """``pmm_sde.oracle_trajectories.gamma_oracle_tau_leap_events``: the Gamma-oracle chain from event to event.
+    """``pmm_sde.convergence.oracle_trajectories.gamma_oracle_tau_leap_events``: the Gamma-oracle chain from event to event.
 
     ``W`` (STEPS + 1) and ``w`` (STEPS) float64 as there, ``a_star`` (1,) float64, ``terminal =
     (a0, b0 + A_K)`` in the state's dtype. Lane ``l`` of the program runs its ``PER_LANE`` elements

@@ -4,7 +4,7 @@ The C sources in ``csrc/`` compute the reference's draws element by element (``n
 ``poisson.c``); ``steps.c`` holds the fused steps of :mod:`pmm_sde.kernels.ops`, one pass over
 ``mu`` and ``xhat`` with the coefficients computed by torch; ``checks.c`` counts invalid
 predictions for the samplers' checks; ``events.c`` runs the event-to-event Gamma-oracle
-trajectory (``pmm_sde.oracle_trajectories.gamma_oracle_tau_leap_events``). One thread. How they
+trajectory (``pmm_sde.convergence.oracle_trajectories.gamma_oracle_tau_leap_events``). One thread. How they
 agree with the torch reference, and the compiler flags that make them: ``docs/kernels.md``.
 
 The sources are built on first use with the system C compiler (``$CC``, else ``cc``) into a
@@ -204,7 +204,7 @@ def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Ten
 
 def gamma_oracle_tau_leap_events(n: int, W: torch.Tensor, w: torch.Tensor, a_star: float, terminal: torch.Tensor,
                                  seed: int) -> torch.Tensor:
-    """Terminal ``mu`` of ``pmm_sde.oracle_trajectories.gamma_oracle_tau_leap_events`` for ``n`` elements, by
+    """Terminal ``mu`` of ``pmm_sde.convergence.oracle_trajectories.gamma_oracle_tau_leap_events`` for ``n`` elements, by
     ``csrc/events.c``: ``W`` (steps + 1) and ``w`` (steps) float64 CPU tensors, ``terminal = (a0, b0 + A_K)``
     in the state's dtype (float32 or float64)."""
     W, w = W.contiguous(), w.contiguous()

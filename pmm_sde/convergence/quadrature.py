@@ -26,12 +26,12 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 
-from ._validation import positive_int
-from .convergence import FUNCTIONALS, OrderFit, fit_order, study_steps
-from .driver import prepare_run, sample
-from .processes import NormalNormalSDE
-from .solvers import get_solver
-from .solvers.base import Evaluator, State
+from .._validation import positive_int
+from ..driver import prepare_run, sample
+from ..processes import NormalNormalSDE
+from ..solvers import get_solver
+from ..solvers.base import Evaluator, State
+from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
 
 #: Pilot samples whose range sets each time's grid.
 PILOT_SAMPLES = 4000

@@ -17,14 +17,14 @@ from typing import Callable
 
 import torch
 
-from . import kernels
-from ._validation import as_float_tensor
-from .chain import Predictor
-from .families import ConjugateFamily, GammaPoisson, NormalNormal
-from .processes import NormalNormalSDE
-from .schedules import Linear
-from .streams import Noise, native, reference, resolve_backend
-from .targets import Gamma, GammaMixture, Gaussian, PointMasses, Target
+from .. import kernels
+from .._validation import as_float_tensor
+from ..chain import Predictor
+from ..families import ConjugateFamily, GammaPoisson, NormalNormal
+from ..processes import NormalNormalSDE
+from ..schedules import Linear
+from ..streams import Noise, native, reference, resolve_backend
+from ..targets import Gamma, GammaMixture, Gaussian, PointMasses, Target
 
 Scalar = float | torch.Tensor
 _FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -106,7 +106,7 @@ def gamma_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: Scalar, 
     target = Gamma(_float64(a_star, "a_star", positive=True), _float64(b_star, "b_star", positive=True))
     _scalar_target(target, "a_star and b_star must be scalars")
     if resolve_backend(backend, grid.device) == "triton":
-        from .kernels import triton_steps
+        from ..kernels import triton_steps
         prior = family.cast(grid)
         coef = torch.stack([prior.concentration, prior.rate, target.concentration.to(grid), target.rate.to(grid),
                             prior.prior_mean])
@@ -155,7 +155,7 @@ def gamma_oracle_tau_leap_events(n: int, A_grid: torch.Tensor, a0: Scalar, b0: S
     terminal = torch.stack([prior.concentration, prior.rate + grid[-1]]).reshape(2)
     chosen = resolve_backend(backend, grid.device)
     if chosen == "triton":
-        from .kernels import triton_steps
+        from ..kernels import triton_steps
         return triton_steps.gamma_oracle_tau_leap_events(n, W, w, a_star.to(W).reshape(1), terminal, seed)
     if chosen == "native":
         return native.gamma_oracle_tau_leap_events(n, W, w, float(a_star), terminal, seed)
@@ -205,7 +205,7 @@ def gamma_mixture_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: 
                                          _float64(rates, "rates")),
                             "concentrations and rates must be 1-D (one value per component)")
     if resolve_backend(backend, grid.device) == "triton":
-        from .kernels import triton_steps
+        from ..kernels import triton_steps
         prior = family.cast(grid)
         w, a, b = (p.to(grid) for p in (target.weights, target.concentrations, target.rates))
         components = torch.stack([a, b, torch.log(w), torch.lgamma(a), a * torch.log(b)])
@@ -238,7 +238,7 @@ def point_masses_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: S
                             "values must be 1-D (one value per point)")
     predictor = target.predictor(family)  # checks values >= 0
     if resolve_backend(backend, grid.device) == "triton":
-        from .kernels import triton_steps
+        from ..kernels import triton_steps
         prior = family.cast(grid)
         w, v = target.weights.to(grid), target.values.to(grid)
         components = torch.stack([v, torch.log(w), torch.log(v)])
@@ -268,7 +268,7 @@ def gaussian_oracle_pmm_chain(n: int, A_grid: torch.Tensor, m0: Scalar, l0: Scal
     target = _scalar_target(Gaussian(_float64(mean, "mean"), _float64(std, "std", positive=True)),
                             "mean and std must be scalars")
     if resolve_backend(backend, grid.device) == "triton":
-        from .kernels import triton_steps
+        from ..kernels import triton_steps
         prior = family.cast(grid)
         variance = (target.std ** 2).to(grid)
         A0, A1 = grid[:-1], grid[1:]

@@ -197,7 +197,7 @@ def gamma_mixture_oracle_tau_leap(n: int, A_grid: torch.Tensor, a0: Scalar, b0: 
     from the negative binomial evidence). The torch reference calls the ``GammaMixture`` oracle;
     the Triton kernel evaluates it in registers (log-sum-exp with the maximum subtracted, as
     ``torch.softmax``). Returns shape ``(n,)``. The count is ``N_T = (b0 + A_K) mu - a0``, whose exact law under the target is
-    ``pmm_sde.count_laws.target_count_law``.
+    ``pmm_sde.convergence.count_laws.target_count_law``.
     """
     grid = _trajectory_grid(n, A_grid, dtype, device)
     family = _gamma_prior(a0, b0)

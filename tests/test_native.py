@@ -14,7 +14,8 @@ import torch
 from fused_ops import at_counter, euler_maruyama_coefficients, pmm_chain_coefficients, scalars, tau_leap_coefficients
 
 import pmm_sde
-from pmm_sde import kernels, oracle_trajectories
+from pmm_sde import kernels
+from pmm_sde.convergence import oracle_trajectories
 from pmm_sde.streams import reference as random
 from pmm_sde.streams import native
 from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap, TauLeap2

@@ -14,13 +14,13 @@ F64 = torch.float64
 def _normal_process() -> pmm.NormalNormalSDE:
     family = pmm.NormalNormal(0.0, 1.0)
     target = pmm.targets.GaussianMixture([0.3, 0.7], [-1.0, 1.5], [0.4, 0.6])
-    return pmm.NormalNormalSDE(family, pmm.schedules.Linear(20.0), target.predictor(family), shape=(2,))
+    return pmm.NormalNormalSDE(family, pmm.schedules.Linear(20.0), target.predictor(family))
 
 
 def _cox_process() -> pmm.GammaPoissonCoxSDE:
     family = pmm.GammaPoisson(2.0, 1.5)
     target = pmm.targets.PointMasses([0.4, 0.6], [0.5, 3.0])
-    return pmm.GammaPoissonCoxSDE(family, pmm.schedules.Linear(6.0), target.predictor(family), shape=(2,))
+    return pmm.GammaPoissonCoxSDE(family, pmm.schedules.Linear(6.0), target.predictor(family))
 
 
 CASES = ([(_normal_process, name) for name in pmm.solvers.available(_normal_process())]

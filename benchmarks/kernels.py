@@ -14,15 +14,16 @@ the median of the per-repeat ratios. Run from the repository root:
 
     python -m benchmarks.kernels --quick --out kernels.json
 
-Fused simulator steps (``--suite steps``, :mod:`pmm_sde.kernels.steps`), float32 states:
+Fused simulator steps (``--suite steps``: the ops of :mod:`pmm_sde.kernels.ops` and the oracle
+trajectories of :mod:`pmm_sde.convergence.oracle_trajectories`), float32 states:
 
-* ``tau_leap_step`` (Gamma-Poisson, ``mu' = ((b0 + A0) mu + Poisson(dA xhat)) / (b0 + A1)``, rates
-  around 3): the Triton kernel (on CPU the compiled step) against eager torch (``torch.poisson``
-  and three elementwise ops) and the torch reference path. A step moves 12 bytes per element
-  (read mu and xhat, write mu').
-* ``categorical_tau_leap_step`` (Dirichlet-Categorical, ``CATEGORICAL_CLASSES`` classes per position:
-  counts, their sum per position and the update in one pass) against eager torch and the torch
-  reference path.
+* ``tau_leap_step`` (``kernels.tau_leap``, Gamma-Poisson, ``mu' = ((b0 + A0) mu + Poisson(dA xhat)) /
+  (b0 + A1)``, rates around 3): the Triton kernel (on CPU the compiled step) against eager torch
+  (``torch.poisson`` and three elementwise ops) and the torch reference path, each op called with a
+  noise built once, as in a run. A step moves 12 bytes per element (read mu and xhat, write mu').
+* ``categorical_tau_leap_step`` (``kernels.categorical_tau_leap``, Dirichlet-Categorical,
+  ``CATEGORICAL_CLASSES`` classes per position: counts, their sum per position and the update in one
+  pass) against eager torch and the torch reference path.
 * ``gamma_oracle_tau_leap`` (``TRAJECTORY_STEPS`` steps of the Gamma oracle, all in registers)
   against an eager torch loop (oracle, ``torch.poisson``, update per step) and the torch reference
   path. Rates are in element-steps per second; ``vs_step_roofline`` is the element-step rate over
@@ -62,6 +63,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pmm_sde import kernels  # noqa: E402
+from pmm_sde.convergence import oracle_trajectories  # noqa: E402
+from pmm_sde.streams import Noise  # noqa: E402
 from pmm_sde.streams import reference as random  # noqa: E402
 from pmm_sde.families import GammaPoisson, NormalNormal  # noqa: E402
 from pmm_sde.targets import GammaMixture, Gaussian, PointMasses  # noqa: E402
@@ -75,7 +78,7 @@ TRAJECTORY_STEPS = 32
 TRAJECTORY_TORCH_PATH_MAX = {"cpu": 10**4, "cuda": 10**6}
 #: Gamma-Poisson step constants: prior Gamma(a0, b0), target Gamma(a*, b*), information grid 0, 1, .., K.
 A0_PRIOR, B0_PRIOR, A_STAR, B_STAR = 2.0, 1.5, 3.0, 0.5
-#: The other oracle trajectories: ``kernels.<name>(n, A_grid, *arguments, seed)``, with the prior
+#: The other oracle trajectories: ``oracle_trajectories.<name>(n, A_grid, *arguments, seed)``, with the prior
 #: Gamma(a0, b0) or Normal(0, 1) and the target whose oracle the eager loop calls.
 ORACLE_TRAJECTORIES = {
     "gamma_mixture_oracle_tau_leap": ((A0_PRIOR, B0_PRIOR, [0.5, 0.5], [1.0, 8.0], [2.0, 2.0]),
@@ -189,13 +192,30 @@ def summarize(times: dict[str, list[float]], baseline: str, work: int, bandwidth
     return out
 
 
+def step_noises(mu: torch.Tensor) -> dict[str, Noise]:
+    """The noise of seed 1 shaped like ``mu``, built once as in a run, on the torch backend and on the
+    compiled one of mu's device (Triton on CUDA, native on the CPU where it builds): the fused ops
+    draw step 1, slot 0 of it (counter 8)."""
+    compiled = "triton" if mu.device.type == "cuda" else "native" if kernels.native_available() else None
+    return {backend: Noise(1, mu.shape, mu.dtype, mu.device, backend=backend)
+            for backend in ("torch", compiled) if backend is not None}
+
+
 def step_agreement(mu: torch.Tensor, xhat: torch.Tensor) -> dict[str, float | bool]:
-    """Triton against the torch reference on CUDA: bitwise for tau-leaping, else the equal fraction."""
-    tau = [kernels.tau_leap_step(mu, xhat, 0.0, 1.0, B0_PRIOR, 1, 8, backend=b) for b in ("triton", "torch")]
+    """Triton against the torch reference on CUDA: bitwise for tau-leaping, else the equal fraction.
+    The steps: tau-leaping over [0, 1] (prior rate b0), the PMM chain over [0.5, 1.5] (prior precision
+    1) and an Euler-Maruyama step h = 0.1 at rate 2 and precision 1.5."""
+    noises = step_noises(mu)
+
+    def coefficients(*values: float) -> list[torch.Tensor]:
+        return [torch.tensor(v, dtype=mu.dtype, device=mu.device) for v in values]
+
+    tau = [kernels.tau_leap(noises[backend], 1, 0, mu, xhat, *coefficients(B0_PRIOR, B0_PRIOR + 1.0, 1.0))
+           for backend in ("triton", "torch")]
     agreement: dict[str, float | bool] = {"tau_leap_bitwise": bool(torch.equal(*tau))}
-    for name, step, scalars in (("pmm_chain", kernels.pmm_chain_step, (0.5, 1.5, 1.0)),
-                                ("euler_maruyama", kernels.euler_maruyama_step, (0.1, 2.0, 1.5))):
-        got, want = (step(mu, xhat, *scalars, 1, 8, backend=b) for b in ("triton", "torch"))
+    for name, op, values in (("pmm_chain", kernels.pmm_chain, (1.5, 2.5, 1.0, 1.0)),
+                             ("euler_maruyama", kernels.euler_maruyama, (2.0 / 1.5, 0.1, 0.2 ** 0.5 / 1.5))):
+        got, want = (op(noises[backend], 1, 0, mu, xhat, *coefficients(*values)) for backend in ("triton", "torch"))
         agreement[f"{name}_equal_fraction"] = float((got == want).double().mean())
         agreement[f"{name}_max_rel_diff"] = float(((got - want).abs() / want.abs().clamp(min=1e-30)).max())
     return agreement
@@ -233,7 +253,7 @@ def benchmark_oracle_trajectories(device: torch.device, n: int, repeats: int, ba
     grid_tensor = torch.tensor(grid, dtype=torch.float64)
     step_bytes = 3 * RATE_DTYPE.itemsize
     for name, (arguments, family, target) in ORACLE_TRAJECTORIES.items():
-        trajectory = getattr(kernels, name)
+        trajectory = getattr(oracle_trajectories, name)
         predictor = target.predictor(family)
         mu0 = torch.full((n,), float(family.prior_mean), dtype=RATE_DTYPE, device=device)
 
@@ -280,8 +300,10 @@ def benchmark_categorical_step(device: torch.device, n: int, repeats: int, bandw
         A_next = A + counts.sum(-1, keepdim=True)
         return ((s0 + A) * mu + counts) / (s0 + A_next), A_next
 
+    noises = step_noises(mu)
+
     def step(backend: str) -> tuple[torch.Tensor, torch.Tensor]:
-        return kernels.categorical_tau_leap_step(mu, xhat, A, dA, s0, 1, 8, backend=backend)
+        return kernels.categorical_tau_leap(noises[backend], 1, 0, mu, xhat, A, s0, dA)
 
     methods: dict[str, Callable[[], object]] = {"eager": eager}
     if cuda:
@@ -313,18 +335,17 @@ def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwi
     for n in sizes:
         mu = torch.full((n,), A0_PRIOR / B0_PRIOR, dtype=RATE_DTYPE, device=device)
         xhat = torch.full((n,), 3.0, dtype=RATE_DTYPE, device=device)
-        lam0, lam1, dA = (torch.tensor(v, dtype=RATE_DTYPE, device=device) for v in (B0_PRIOR, B0_PRIOR + 1.0, 1.0))
+        coefficients = [torch.tensor(v, dtype=RATE_DTYPE, device=device) for v in (B0_PRIOR, B0_PRIOR + 1.0, 1.0)]
+        lam0, lam1, dA = coefficients
+        noises = step_noises(mu)
         step_methods: dict[str, Callable[[], object]] = {
             "eager": lambda: (lam0 * mu + torch.poisson(dA * xhat)) / lam1}
         if cuda:
-            coef = torch.stack([lam0, lam1, dA])
-            step_methods["triton"] = lambda: triton_steps.tau_leap_step(mu, xhat, coef, 1, 8)
-        if not cuda and kernels.native_available():
-            step_methods["native"] = lambda: kernels.tau_leap_step(mu, xhat, 0.0, 1.0, B0_PRIOR, 1, 8,
-                                                                   backend="native")
+            step_methods["triton"] = lambda: triton_steps.tau_leap(mu, xhat, coefficients, 1, 8)
+        if "native" in noises:
+            step_methods["native"] = lambda: kernels.tau_leap(noises["native"], 1, 0, mu, xhat, *coefficients)
         if not cuda or n <= TORCH_PATH_MAX_CUDA:
-            step_methods["torch_path"] = lambda: kernels.tau_leap_step(mu, xhat, 0.0, 1.0, B0_PRIOR, 1, 8,
-                                                                       backend="torch")
+            step_methods["torch_path"] = lambda: kernels.tau_leap(noises["torch"], 1, 0, mu, xhat, *coefficients)
         times = interleaved_times(step_methods, repeats, device)
         record = {"device": device.type, "kernel": "tau_leap_step", "n": n, "dtype": str(RATE_DTYPE),
                   "repeats": repeats, "bytes_per_element_step": step_bytes,
@@ -343,7 +364,7 @@ def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwi
             grid_device = grid_tensor.to(dtype=RATE_DTYPE, device=device)
             trajectory_methods["triton"] = lambda: triton_steps.gamma_oracle_tau_leap(n, grid_device, coef5, 1)
         if n <= TRAJECTORY_TORCH_PATH_MAX[device.type]:
-            trajectory_methods["torch_path"] = lambda: kernels.gamma_oracle_tau_leap(
+            trajectory_methods["torch_path"] = lambda: oracle_trajectories.gamma_oracle_tau_leap(
                 n, grid_tensor, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1, backend="torch", dtype=RATE_DTYPE,
                 device=device)
         times = interleaved_times(trajectory_methods, repeats, device)
@@ -355,10 +376,10 @@ def benchmark_steps(device: torch.device, sizes: list[int], repeats: int, bandwi
                                        trajectory=True)}
         if cuda and n <= TRAJECTORY_TORCH_PATH_MAX["cuda"]:
             record["agreement"] = {"bitwise": bool(torch.equal(
-                kernels.gamma_oracle_tau_leap(n, grid_tensor, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1,
-                                              backend="triton", dtype=RATE_DTYPE, device=device),
-                kernels.gamma_oracle_tau_leap(n, grid_tensor, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1,
-                                              backend="torch", dtype=RATE_DTYPE, device=device)))}
+                oracle_trajectories.gamma_oracle_tau_leap(n, grid_tensor, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1,
+                                                          backend="triton", dtype=RATE_DTYPE, device=device),
+                oracle_trajectories.gamma_oracle_tau_leap(n, grid_tensor, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1,
+                                                          backend="torch", dtype=RATE_DTYPE, device=device)))}
         records.append(record)
         print(json.dumps(record), flush=True)
         records += benchmark_oracle_trajectories(device, n, repeats, bandwidth)
@@ -384,13 +405,13 @@ def benchmark_events(device: torch.device, n: int, repeats: int, bandwidth: floa
         mu0 = torch.full((n,), A0_PRIOR / B0_PRIOR, dtype=RATE_DTYPE, device=device)
 
         def events(backend: str, grid=grid) -> torch.Tensor:
-            return kernels.gamma_oracle_tau_leap_events(n, grid, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1,
-                                                        backend=backend, dtype=RATE_DTYPE, device=device)
+            return oracle_trajectories.gamma_oracle_tau_leap_events(n, grid, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1,
+                                                                    backend=backend, dtype=RATE_DTYPE, device=device)
 
         methods: dict[str, Callable[[], object]] = {"eager_loop": lambda grid_list=grid_list: gamma_oracle_eager(
             mu0, grid_list)}
         if cuda:
-            methods["triton_steps"] = lambda grid=grid: kernels.gamma_oracle_tau_leap(
+            methods["triton_steps"] = lambda grid=grid: oracle_trajectories.gamma_oracle_tau_leap(
                 n, grid, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1, backend="triton", dtype=RATE_DTYPE, device=device)
             methods["triton_events"] = lambda events=events: events("triton")
         if not cuda and kernels.native_available():
@@ -429,6 +450,7 @@ def launch_sweep(device: torch.device, repeats: int, n: int = SWEEP_SIZE) -> lis
     mu = torch.full((n,), A0_PRIOR / B0_PRIOR, dtype=RATE_DTYPE, device=device)
     xhat = torch.full((n,), 3.0, dtype=RATE_DTYPE, device=device)
     coef = torch.tensor([B0_PRIOR, B0_PRIOR + 1.0, 1.0], dtype=RATE_DTYPE, device=device)
+    coefficients = list(coef.unbind())
     grid = [float(k) for k in range(TRAJECTORY_STEPS + 1)]
     grid_device = torch.tensor(grid, dtype=RATE_DTYPE, device=device)
     coef5 = torch.tensor([A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, A0_PRIOR / B0_PRIOR], dtype=RATE_DTYPE, device=device)
@@ -441,7 +463,7 @@ def launch_sweep(device: torch.device, repeats: int, n: int = SWEEP_SIZE) -> lis
                 "torch.poisson": lambda: torch.poisson(rate),
                 "poisson": lambda: triton_random.poisson(rate, seed=1, counter=0),
                 "eager_step": lambda: (coef[0] * mu + torch.poisson(coef[2] * xhat)) / coef[1],
-                "tau_leap_step": lambda: triton_steps.tau_leap_step(mu, xhat, coef, 1, 8),
+                "tau_leap_step": lambda: triton_steps.tau_leap(mu, xhat, coefficients, 1, 8),
                 "eager_loop": lambda: gamma_oracle_eager(mu, grid),
                 "gamma_oracle_tau_leap": lambda: triton_steps.gamma_oracle_tau_leap(n, grid_device, coef5, 1),
             }, repeats, device)
@@ -478,8 +500,9 @@ def events_sweep(device: torch.device, repeats: int, n: int = EVENT_N["cuda"]) -
     try:
         for per_lane in SWEEP_EVENTS_PER_LANE:
             triton_steps.EVENTS_PER_LANE = per_lane
-            events = statistics.median(interleaved_times({"triton_events": lambda: kernels.gamma_oracle_tau_leap_events(
-                n, grid, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1, backend="triton", dtype=RATE_DTYPE, device=device)},
+            events = statistics.median(interleaved_times({
+                "triton_events": lambda: oracle_trajectories.gamma_oracle_tau_leap_events(
+                    n, grid, A0_PRIOR, B0_PRIOR, A_STAR, B_STAR, 1, backend="triton", dtype=RATE_DTYPE, device=device)},
                 repeats, device)["triton_events"])
             record = {"events_per_lane": per_lane, "n": n, "steps": steps,
                       "median_s": {"eager_loop": eager, "triton_events": events},

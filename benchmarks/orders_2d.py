@@ -1,6 +1,6 @@
 """Weak orders of the stochastic second-order solvers on the 2-D three-component Gaussian mixture.
 
-The oracle problem ``pmm_sde.problems.convergence_problem("normal_2d")`` (prior N(0, I),
+The oracle problem ``pmm_sde.convergence.convergence_problem("normal_2d")`` (prior N(0, I),
 ``Exponential(20)``; ``ORDER_CASES["mixture_2d"]`` of the solver tests), refinement differences of ``E mu_T``, ``Var mu_T`` and
 ``E cos(mu_T)`` (averaged over the two coordinates) with the antithetic Brownian-bridge coupling
 (``pmm_sde.convergence.weak_orders(..., coupling="antithetic")``), 32-256 steps. ``heun``'s
@@ -16,8 +16,7 @@ import argparse
 import time
 
 import pmm_sde as pmm
-from pmm_sde.convergence import weak_orders
-from pmm_sde.problems import convergence_problem
+from pmm_sde.convergence import convergence_problem, weak_orders
 
 from benchmarks.report import write_report
 

@@ -18,6 +18,7 @@ import torchsde
 from pmm_sde import kernels
 from pmm_sde.chain import COUNTERS_PER_STEP
 from pmm_sde.processes import GammaPoissonCoxSDE, NormalNormalSDE
+from pmm_sde.streams import Noise
 
 NORMAL_NOISE = ("randn", "philox")
 POISSON_NOISE = ("torch.poisson", "philox", "triton")
@@ -61,24 +62,25 @@ def euler_maruyama_loop(process: NormalNormalSDE, times: torch.Tensor, n: int, n
 def tau_leap_loop(process: GammaPoissonCoxSDE, times: torch.Tensor, n: int, noise: str, seed: int = 0,
                   dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
     """Gamma-Poisson tau-leaping, ``mu = ((b0 + A_k) mu + Poisson(dA_k xhat)) / (b0 + A_{k+1})``, on
-    ``times``; ``noise``: ``"torch.poisson"``, ``"philox"`` or ``"triton"`` (the fused Triton step
-    ``pmm_sde.kernels.tau_leap_step``, CUDA). Returns the terminal ``mu``."""
+    ``times``; ``noise``: ``"torch.poisson"``, ``"philox"`` or ``"triton"`` (the fused op
+    ``pmm_sde.kernels.tau_leap`` on a Triton-backed ``Noise``, CUDA). Returns the terminal ``mu``."""
     if noise not in POISSON_NOISE:
         raise ValueError(f"noise must be one of {POISSON_NOISE}, got {noise!r}")
     device = torch.device(device)
     A, A64, _, strength = _grid_values(process, times, dtype, device)
     dA = (A64[1:] - A64[:-1]).tolist()
     b = strength.tolist()
-    b0 = float(process.family.prior_strength)
     mu = _initial_mu(process, n, dtype, device)
+    if noise == "triton":
+        fused_noise = Noise(seed, mu.shape, dtype, device, backend="triton")
+        b0 = torch.tensor(float(process.family.prior_strength), dtype=dtype, device=device)
     for k in range(len(dA)):
         xhat = process.predictor(mu, A[k])
-        counter = k * COUNTERS_PER_STEP
         if noise == "triton":
-            mu = kernels.tau_leap_step(mu, xhat, A[k], A[k + 1], b0, seed, counter, backend="triton")
+            mu = kernels.tau_leap(fused_noise, k, 0, mu, xhat, b0 + A[k], b0 + A[k + 1], A[k + 1] - A[k])
             continue
         rate = dA[k] * xhat
-        counts = torch.poisson(rate) if noise == "torch.poisson" else kernels.poisson(rate, seed, counter,
+        counts = torch.poisson(rate) if noise == "torch.poisson" else kernels.poisson(rate, seed, k * COUNTERS_PER_STEP,
                                                                                      validate=False)
         mu = (b[k] * mu + counts) / b[k + 1]
     return mu

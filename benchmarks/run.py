@@ -13,7 +13,7 @@ tau-leaping against a naive loop, accuracy against cost, and peak memory of ``sa
    ``Exponential(100)``): ``pmm.sample(..., "tau_leap")`` against a naive loop with
    ``torch.poisson`` per step (and with the Philox Poisson stream, ``pmm_sde.kernels.poisson``);
    on CUDA also the fused Triton step in that loop and the whole-trajectory Triton kernel
-   ``kernels.gamma_oracle_tau_leap``.
+   ``oracle_trajectories.gamma_oracle_tau_leap``.
 3. ``accuracy``: per solver, the fewest NFE from which three successive step counts keep the
    terminal law within a weak-error tolerance (``benchmarks.goal_nfe.fewest_nfe``), on the
    Normal-Normal goal problem of ``benchmarks.goal_nfe`` and on a Gamma-Poisson problem with an
@@ -69,7 +69,8 @@ from benchmarks.reference_loops import (CountingPredictor, euler_maruyama_loop, 
 from benchmarks.tensor_memory import peak_bytes  # noqa: E402
 from pmm_sde import kernels  # noqa: E402
 from pmm_sde.grids import make_grid  # noqa: E402
-from pmm_sde.kernels import gamma_oracle_tau_leap, triton_available  # noqa: E402
+from pmm_sde.kernels import triton_available  # noqa: E402
+from pmm_sde.convergence.oracle_trajectories import gamma_oracle_tau_leap  # noqa: E402
 
 SECTIONS = ("throughput", "cox", "accuracy", "memory")
 COX_SOLVERS = ("tau_leap", "tau_leap_2", "thinning")

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from . import data
+from .convergence import PROBLEMS, convergence_problem, convergence_study, exact_count_law
 from .data.files import DEFAULT_HELDOUT_FRACTION, DEFAULT_TEXT_LENGTH
 from .demo import DEMO_TRAIN_STEPS
 from .families import DirichletCategorical, GammaPoisson, NormalNormal
-from .problems import PROBLEMS
 from .processes import GammaPoissonCoxSDE, NormalNormalSDE
 from .schedules import Linear
 from .solvers import available
@@ -123,9 +123,6 @@ def _writable(path: str | None, option: str) -> None:
 
 
 def _converge(args: argparse.Namespace) -> int:
-    from .convergence import convergence_study
-    from .problems import convergence_problem, exact_count_law
-
     _writable(args.json, "--json")
     _writable(args.plot, "--plot")
     if args.n < 2:

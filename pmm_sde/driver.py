@@ -14,12 +14,12 @@ from tqdm.auto import tqdm
 from . import _validation
 from ._validation import as_float_tensor
 from .chain import resolve_shape, sample_count
-from .grids import information_steps, make_grid, validate_times
+from .grids import make_grid, validate_times
 from .processes import NormalNormalSDE, PMMProcess
 from .streams import MAX_STEPS, Noise, PoissonPaths, check_brownian_motion
 from .result import SampleResult
 from .solvers import get_solver
-from .solvers.base import Evaluator, Interval, State
+from .solvers.base import Evaluator, Grid, State
 
 
 def _grid(process: PMMProcess, steps, grid, save_at, default: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -49,10 +49,20 @@ def _grid(process: PMMProcess, steps, grid, save_at, default: str) -> tuple[torc
     return times, save_times
 
 
+def prepare_run(process: PMMProcess, shape: tuple[int, ...], times: torch.Tensor, dtype: torch.dtype,
+                device: torch.device) -> tuple[PMMProcess, Grid]:
+    """The process cast to the run's ``dtype`` and ``device`` with data shape ``shape``, and the
+    schedule evaluated on ``times`` (once per run)."""
+    grid = Grid.evaluate(process.schedule, times)
+    process = process.cast(grid.A.to(dtype=dtype, device=device))
+    process.shape = shape
+    return process, grid
+
+
 def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 10_000, shape=None,
            seed: int = 0, grid=None, bm=None, poisson_paths: PoissonPaths | None = None, save_at=None,
-           dtype: torch.dtype | None = None,
-           device: torch.device | str | None = None, progress: bool = False) -> SampleResult:
+           dtype: torch.dtype | None = None, device: torch.device | str | None = None, backend: str = "auto",
+           progress: bool = False) -> SampleResult:
     """Simulate ``n`` samples of ``process`` from its prior state at ``t = 0`` to the grid's end.
 
     ``solver``: a registered name (``pmm.solvers.available(process)``) or a ``Solver`` object.
@@ -64,8 +74,10 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     processes give the counts of ``tau_leap`` / ``tau_leap_2`` by random time change, so runs at
     different step counts share their jumps (for strong errors). ``save_at``: ``"grid"`` or a tensor of times (merged
     into the grid); the states there form ``result.trajectory``. ``dtype``: float32 or float64
-    (default: the default dtype). ``device``: ``"cpu"`` or an available CUDA device. ``progress``:
-    a tqdm bar. A prediction of the wrong shape, dtype or device, or outside the family's range,
+    (default: the default dtype). ``device``: ``"cpu"`` or an available CUDA device. ``backend``:
+    where the draws and fused steps run, chosen once for the run (``"auto"``: Triton on CUDA, compiled
+    C on the CPU, where available; ``"torch"``, ``"native"``, ``"triton"``); every backend gives the
+    same numbers. ``progress``: a tqdm bar. A prediction of the wrong shape, dtype or device, or outside the family's range,
     raises ``ValueError``, and so does a final state that overflowed to NaN or inf.
     """
     if not isinstance(process, PMMProcess):
@@ -84,21 +96,13 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
         raise ValueError(f"poisson_paths couple the counts of tau_leap and tau_leap_2; solver {solver.name!r} "
                          f"does not draw Poisson counts")
     times, save_times = _grid(process, steps, grid, save_at, solver.default_grid)
-    A64, _ = information_steps(process.schedule, times)
-    rate64 = process.schedule.rate(times).to(torch.float64)
-    A, rate, t = (x.to(dtype=dtype, device=device) for x in (A64, rate64, times))
-    process = process.cast(A)
-    process.shape = shape
-    solver.prepare(process, times, A64, rate64)
-
+    process, grid = prepare_run(process, shape, times, dtype, device)
     mu, A_state = process.family.initial_state(n, process.shape)
-    mu = mu.to(device=device)
     if bm is not None:
         check_brownian_motion(bm, (n, mu.numel() // n), float(times[0]), float(times[-1]))
-    A_state = A_state.to(device=device)
-    state = State(mu, A_state)
+    noise = Noise(seed, mu.shape, dtype, mu.device, backend=backend, times=times, bm=bm, poisson_paths=poisson_paths)
+    state = State(mu, A_state, solver.init(process, grid, noise))
     predict = Evaluator(process, mu.shape, mu.device, mu.dtype)
-    noise = Noise(seed, mu.shape, dtype, mu.device, bm=bm, poisson_paths=poisson_paths)
 
     trajectory = None
     if save_times is not None:
@@ -107,12 +111,10 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
         save_slots = torch.cumsum(save_mask, 0) - 1
         if save_mask[0]:
             trajectory[0] = mu
-    t_at, A_at, rate_at = t.unbind(), A.unbind(), rate.unbind()
-    for k in tqdm(range(len(times) - 1), desc=solver.name, disable=not progress, leave=False):
-        interval = Interval(k, t_at[k], t_at[k + 1], A_at[k], A_at[k + 1], rate_at[k], rate_at[k + 1])
-        state = solver.step(predict, state, interval, noise)
-        if trajectory is not None and save_mask[k + 1]:
-            trajectory[save_slots[k + 1]] = state.mu
+    for interval in tqdm(grid.intervals(dtype, mu.device), desc=solver.name, disable=not progress, leave=False):
+        state = solver.step(process, predict, state, interval, noise)
+        if trajectory is not None and save_mask[interval.index + 1]:
+            trajectory[save_slots[interval.index + 1]] = state.mu
     predict.raise_if_bad(state.mu, state.A)
     return SampleResult(mu=state.mu, A=state.A, nfe=predict.nfe, times=times, trajectory=trajectory,
                         trajectory_times=save_times)

@@ -14,18 +14,24 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 
 @pytest.fixture
 def kernel_calls(monkeypatch):
-    """``kernel_calls(name)``: a list that records the ``backend`` of each call of
-    ``pmm_sde.kernels.<name>`` from then on (the solvers call the fused steps there)."""
+    """``kernel_calls(name)``: a list that records, for each call of the fused op
+    ``pmm_sde.kernels.<name>`` from then on (the solvers step through them), the backend that ran it:
+    ``"native"`` or ``"triton"`` for its compiled implementation, ``"torch"`` for its torch reference."""
     from pmm_sde import kernels
 
     def spy_on(name: str) -> list:
-        calls, original = [], getattr(kernels, name)
+        op, calls = getattr(kernels, name), []
 
-        def spy(*args, **kwargs):
-            calls.append(kwargs.get("backend"))
-            return original(*args, **kwargs)
+        def recording(backend: str, run):
+            def spy(*args):
+                calls.append(backend)
+                return run(*args)
 
-        monkeypatch.setattr(kernels, name, spy)
+            return spy
+
+        for backend, run in list(op.implementations.items()):
+            monkeypatch.setitem(op.implementations, backend, recording(backend, run))
+        monkeypatch.setattr(op, "reference", recording("torch", op.reference))
         return calls
 
     return spy_on

@@ -9,10 +9,10 @@ import pmm_sde as pmm
 from pmm_sde import grids, schedules
 from pmm_sde.streams import reference as random
 from pmm_sde.convergence import convergence_study, fit_order, weak_orders
-from pmm_sde.count_laws import scheme_count_law, target_count_law
+from pmm_sde.convergence.count_laws import scheme_count_law, target_count_law
 from pmm_sde.streams.couplings import AntitheticRefinement
-from pmm_sde.problems import convergence_problem, exact_count_law
-from pmm_sde.quadrature import scheme_expectations
+from pmm_sde.convergence.problems import convergence_problem, exact_count_law
+from pmm_sde.convergence.quadrature import scheme_expectations
 
 F64 = torch.float64
 FAMILY = pmm.NormalNormal(0.0, 1.0)

@@ -10,7 +10,7 @@ from scipy import stats
 import pmm_sde as pmm
 from pmm_sde.convergence import weak_orders
 from pmm_sde.grids import information_steps, make_grid
-from pmm_sde.problems import convergence_problem
+from pmm_sde.convergence.problems import convergence_problem
 
 F64 = torch.float64
 BROWNIAN = ["euler_maruyama", "pmm_chain", "heun", "pmm_2", "ode_euler", "ode_heun", "ode_2m"]

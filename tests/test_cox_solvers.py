@@ -16,9 +16,9 @@ from scipy import stats
 
 import pmm_sde as pmm
 from pmm_sde.convergence import convergence_study, exact_weak_orders, strong_order
-from pmm_sde.count_laws import scheme_count_law, target_count_law
+from pmm_sde.convergence.count_laws import scheme_count_law, target_count_law
 from pmm_sde.grids import information_steps, make_grid
-from pmm_sde.problems import COX_MIXTURE, COX_SUPPORT, convergence_problem, exact_count_law
+from pmm_sde.convergence.problems import COX_MIXTURE, COX_SUPPORT, convergence_problem, exact_count_law
 from pmm_sde.testing import assert_same_law
 from pmm_sde.testing.laws import same_law_pvalue
 
@@ -135,16 +135,16 @@ def test_tau_leap_is_the_pmm_chain(case):
     assert res.nfe == chain.nfe == 12
 
 
-def test_tau_leap_backend_argument():
-    """The registry builds TauLeap with backend "auto", which is the torch path on CPU tensors (the
-    Triton dispatch is tested in tests/test_kernel_steps.py); an unknown backend is refused."""
+def test_sample_backend_argument():
+    """``sample(backend=...)`` chooses where a run's draws and fused steps run: "auto" (the compiled
+    steps on CPU tensors when they build) and "torch" give the same numbers (the Triton dispatch is
+    tested in tests/test_kernel_steps.py); an unknown backend is refused, naming the argument."""
     process = gamma_poisson_process(POINTS_2D, total=5.0)
-    assert pmm.solvers.get_solver("tau_leap", process).backend == "auto"
-    by_name = pmm.sample(process, "tau_leap", steps=4, n=50, seed=8, dtype=F64)
-    on_torch = pmm.sample(process, pmm.solvers.TauLeap(backend="torch"), steps=4, n=50, seed=8, dtype=F64)
-    assert torch.equal(by_name.mu, on_torch.mu) and torch.equal(by_name.A, on_torch.A)
+    by_default = pmm.sample(process, "tau_leap", steps=4, n=50, seed=8, dtype=F64)
+    on_torch = pmm.sample(process, "tau_leap", steps=4, n=50, seed=8, dtype=F64, backend="torch")
+    assert torch.equal(by_default.mu, on_torch.mu) and torch.equal(by_default.A, on_torch.A)
     with pytest.raises(ValueError, match="backend must be one of"):
-        pmm.solvers.TauLeap(backend="gpu")
+        pmm.sample(process, "tau_leap", steps=4, n=50, backend="gpu")
 
 
 @pytest.mark.parametrize("solver", COX)

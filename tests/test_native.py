@@ -11,9 +11,11 @@ import sys
 
 import pytest
 import torch
+from fused_ops import at_counter, euler_maruyama_coefficients, pmm_chain_coefficients, scalars, tau_leap_coefficients
 
 import pmm_sde
 from pmm_sde import kernels
+from pmm_sde.convergence import oracle_trajectories
 from pmm_sde.streams import reference as random
 from pmm_sde.streams import native
 from pmm_sde.solvers import EulerMaruyama, PMMChain, TauLeap, TauLeap2
@@ -131,7 +133,9 @@ def test_the_build_is_cached_by_sources_flags_and_cpu(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == built
 
 
-STEPS = {"euler_maruyama_step": (0.01, 2.0, 3.0), "pmm_chain_step": (0.5, 0.9, 1.0), "tau_leap_step": (0.5, 0.9, 1.5)}
+#: The elementwise fused ops, with their coefficients from ``(h, alpha0, lambda0)`` or ``(A0, A1, prior)``.
+STEPS = {"euler_maruyama": (euler_maruyama_coefficients, (0.01, 2.0, 3.0)),
+         "pmm_chain": (pmm_chain_coefficients, (0.5, 0.9, 1.0)), "tau_leap": (tau_leap_coefficients, (0.5, 0.9, 1.5))}
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -142,13 +146,13 @@ def test_fused_steps_equal_the_torch_reference(step, dtype):
     generator = torch.Generator().manual_seed(2)
     mu = torch.randn(1001, 3, generator=generator, dtype=dtype)
     xhat = torch.randn(3, 1001, generator=generator, dtype=dtype).t()  # strided: read in logical order
-    if step == "tau_leap_step":
+    if step == "tau_leap":
         mu, xhat = mu.abs(), 20.0 * xhat.abs()
-    fn = getattr(kernels, step)
-    got = fn(mu, xhat, *STEPS[step], 7, 11, backend="native")
-    want = fn(mu, xhat, *STEPS[step], 7, 11, backend="torch")
+    coefficients, values = STEPS[step]
+    args = (mu, xhat, *coefficients(mu, *values))
+    got, want = (at_counter(getattr(kernels, step), backend, 7, 11, *args) for backend in ("native", "torch"))
     assert got.shape == want.shape and got.dtype == dtype
-    if dtype == torch.float32 or step == "tau_leap_step":
+    if dtype == torch.float32 or step == "tau_leap":
         assert torch.equal(got, want)
     else:
         torch.testing.assert_close(got, want, rtol=16 * torch.finfo(dtype).eps, atol=16 * torch.finfo(dtype).eps)
@@ -157,9 +161,9 @@ def test_fused_steps_equal_the_torch_reference(step, dtype):
 def test_fused_tau_leap_step_gives_nan_at_invalid_rates():
     mu = torch.ones(4)
     xhat = torch.tensor([1.0, -1.0, float("nan"), 2.0])
-    got = kernels.tau_leap_step(mu, xhat, 0.0, 1.0, 1.0, 3, 8, backend="native")
-    torch.testing.assert_close(got, kernels.tau_leap_step(mu, xhat, 0.0, 1.0, 1.0, 3, 8, backend="torch"),
-                               rtol=0, atol=0, equal_nan=True)
+    got, want = (at_counter(kernels.tau_leap, backend, 3, 8, mu, xhat, *tau_leap_coefficients(mu, 0.0, 1.0, 1.0))
+                 for backend in ("native", "torch"))
+    torch.testing.assert_close(got, want, rtol=0, atol=0, equal_nan=True)
     assert torch.equal(got.isnan(), torch.tensor([False, True, True, False]))
 
 
@@ -177,8 +181,8 @@ def _processes():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("solver, kernel, per_step",
-                         [(EulerMaruyama, "euler_maruyama_step", 1), (PMMChain, "pmm_chain_step", 1),
-                          (TauLeap, "tau_leap_step", 1), (TauLeap2, "tau_leap_step", 2)],
+                         [(EulerMaruyama, "euler_maruyama", 1), (PMMChain, "pmm_chain", 1),
+                          (TauLeap, "tau_leap", 1), (TauLeap2, "tau_leap", 2)],
                          ids=["euler_maruyama", "pmm_chain", "tau_leap", "tau_leap_2"])
 def test_solvers_run_their_steps_native_on_cpu_by_default(solver, kernel, per_step, dtype, kernel_calls):
     """Each fused step (two per step for tau_leap_2) is the native kernel, with the torch path's
@@ -187,7 +191,7 @@ def test_solvers_run_their_steps_native_on_cpu_by_default(solver, kernel, per_st
     counts = solver in (TauLeap, TauLeap2)
     process = cox if counts else normal
     run = dict(steps=5, n=150, seed=3, dtype=dtype)
-    want = pmm_sde.sample(process, solver(backend="torch"), **run)
+    want = pmm_sde.sample(process, solver(), backend="torch", **run)
     calls = kernel_calls(kernel)
     got = pmm_sde.sample(process, solver(), **run)
     assert calls == ["native"] * 5 * per_step and got.nfe == want.nfe == 5 * per_step
@@ -204,10 +208,10 @@ def test_gamma_oracle_events_equal_the_torch_reference(dtype):
     on a grid with a zero-length step, rates from ~0 into PTRS (zero-truncated) and fine steps."""
     grid = torch.cat([torch.zeros(2), torch.logspace(-2, 2, 8), torch.linspace(100.0, 101.0, 300)]).double()
     args = (5_000, grid, 2.0, 1.5, 3.0, 0.5, 2**35 + 7)
-    want = kernels.gamma_oracle_tau_leap_events(*args, backend="torch", dtype=dtype)
-    got = kernels.gamma_oracle_tau_leap_events(*args, dtype=dtype)
+    want = oracle_trajectories.gamma_oracle_tau_leap_events(*args, backend="torch", dtype=dtype)
+    got = oracle_trajectories.gamma_oracle_tau_leap_events(*args, dtype=dtype)
     assert got.dtype == dtype and torch.equal(got, want)
-    assert torch.equal(kernels.gamma_oracle_tau_leap_events(0, grid, 2.0, 1.5, 3.0, 0.5, 1, dtype=dtype),
+    assert torch.equal(oracle_trajectories.gamma_oracle_tau_leap_events(0, grid, 2.0, 1.5, 3.0, 0.5, 1, dtype=dtype),
                        torch.empty(0, dtype=dtype))
 
 
@@ -219,9 +223,8 @@ def test_categorical_tau_leap_step_equals_the_torch_reference(dtype):
         mu, xhat = (torch.rand(shape, generator=generator, dtype=torch.float64).to(dtype) for _ in range(2))
         xhat.view(-1)[5] = float("nan")
         A = torch.randint(0, 9, shape[:-1] + (1,), generator=generator).to(dtype)
-        args = (mu, xhat / xhat.nansum(-1, keepdim=True), A, 80.0, 1.5, 9, 40)
-        got = kernels.categorical_tau_leap_step(*args, backend="native")
-        want = kernels.categorical_tau_leap_step(*args, backend="torch")
+        args = (mu, xhat / xhat.nansum(-1, keepdim=True), A, *scalars(mu, 1.5, 80.0))  # s0, dA
+        got, want = (at_counter(kernels.categorical_tau_leap, backend, 9, 40, *args) for backend in ("native", "torch"))
         for g, w in zip(got, want):
             assert g.dtype == dtype and torch.equal(g.nan_to_num(-1.0), w.nan_to_num(-1.0))
             assert torch.equal(g.isnan(), w.isnan()) and bool(w.isnan().any())
@@ -233,8 +236,8 @@ def test_dirichlet_tau_leap_runs_native_on_cpu_by_default(kernel_calls):
     process = pmm_sde.GammaPoissonCoxSDE(family, pmm_sde.schedules.Linear(6.0),
                                          pmm_sde.targets.Categorical(probs).predictor(family), shape=(2,))
     run = dict(steps=6, n=100, seed=3, dtype=torch.float32)
-    want = pmm_sde.sample(process, TauLeap(backend="torch"), **run)
-    calls = kernel_calls("categorical_tau_leap_step")
+    want = pmm_sde.sample(process, TauLeap(), backend="torch", **run)
+    calls = kernel_calls("categorical_tau_leap")
     got = pmm_sde.sample(process, TauLeap(), **run)
     assert calls == ["native"] * 6
     assert torch.equal(got.mu, want.mu) and torch.equal(got.A, want.A)
@@ -244,12 +247,12 @@ def test_invalid_predictions_still_raise_on_the_native_backend():
     cox = pmm_sde.GammaPoissonCoxSDE(pmm_sde.GammaPoisson(1.0, 1.0), pmm_sde.schedules.Linear(2.0),
                                      lambda mu, A: torch.full_like(mu, -1.0))
     with pytest.raises(ValueError, match="not finite and >= 0"):
-        pmm_sde.sample(cox, TauLeap(backend="native"), steps=2, n=4)
+        pmm_sde.sample(cox, TauLeap(), backend="native", steps=2, n=4)
     normal = pmm_sde.NormalNormalSDE(pmm_sde.NormalNormal(), pmm_sde.schedules.Linear(2.0),
                                      lambda mu, A: torch.full_like(mu, float("nan")))
     for solver in (PMMChain, EulerMaruyama):
         with pytest.raises(ValueError, match="not finite"):
-            pmm_sde.sample(normal, solver(backend="native"), steps=2, n=4)
+            pmm_sde.sample(normal, solver(), backend="native", steps=2, n=4)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

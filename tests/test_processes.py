@@ -32,11 +32,13 @@ def test_normal_sde_coefficients():
 def test_frozen_step_is_the_pmm_update():
     fam = pmm.NormalNormal(mean=0.3, precision=1.5)
     process = pmm.NormalNormalSDE(fam, pmm.schedules.Linear(10.0), lambda mu, A: mu)
-    mu, xhat, z = torch.tensor([0.2], dtype=F64), torch.tensor([1.1], dtype=F64), torch.tensor([0.7], dtype=F64)
+    mu, xhat = torch.tensor([0.2], dtype=F64), torch.tensor([1.1], dtype=F64)
     A0, A1 = torch.tensor(2.0, dtype=F64), torch.tensor(5.0, dtype=F64)
+    noise = pmm.streams.Noise(4, mu.shape, F64, "cpu")
+    z = noise.normal(3, 0)
     y = xhat + z / 3.0 ** 0.5  # y ~ N(xhat, 1/dA) with dA = 3
     expect, _ = fam.update(mu, A0, y, 3.0)
-    assert torch.allclose(process.frozen_step(mu, A0, A1, xhat, z), expect)
+    assert torch.allclose(process.frozen_step(noise, 3, 0, mu, xhat, A0, A1), expect)
 
 
 def test_cox_process_coefficients():

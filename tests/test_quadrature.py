@@ -9,7 +9,7 @@ import torch
 import pmm_sde as pmm
 from gaussian_recursion import plug_in_moments
 from pmm_sde.grids import information_steps, make_grid
-from pmm_sde.quadrature import quadrature_weak_orders, scheme_expectations
+from pmm_sde.convergence.quadrature import quadrature_weak_orders, scheme_expectations
 from test_brownian_solvers import ORDER_CASES
 
 

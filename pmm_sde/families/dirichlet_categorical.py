@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Distribution, Independent, Poisson
 
+from .. import kernels
 from .._validation import positive_int, real_positive
 from .base import ConjugateFamily, nonfinite, stream_poisson
 
@@ -62,6 +63,12 @@ class DirichletCategorical(ConjugateFamily):
 
     def increments(self, y, alpha):
         return y, y.sum(-1, keepdim=True)
+
+    def leap(self, noise, k: int, slot: int, mu: torch.Tensor, A: torch.Tensor, xhat: torch.Tensor,
+             exposure: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Absorb class counts ``c ~ Poisson(exposure xhat)`` per position (``kernels.categorical_tau_leap``,
+        slot ``slot`` of step ``k``): ``A' = A + |c|``, ``mu' = ((s0 + A) mu + c) / (s0 + A')``."""
+        return kernels.categorical_tau_leap(noise, k, slot, mu, xhat, A, self.prior_strength, exposure)
 
     def statistic_law(self, x, A) -> Distribution:
         """Independent ``c_k ~ Poisson(A x_k)`` over the class axis."""

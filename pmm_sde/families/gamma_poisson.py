@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Distribution, Poisson
 
+from .. import kernels
 from .._validation import common_shape, real_positive
 from .base import ConjugateFamily, nonfinite, stream_poisson
 
@@ -46,6 +47,13 @@ class GammaPoisson(ConjugateFamily):
 
     def increments(self, y, alpha):
         return y, torch.as_tensor(alpha, dtype=y.dtype, device=y.device)
+
+    def leap(self, noise, k: int, slot: int, mu: torch.Tensor, A: torch.Tensor, xhat: torch.Tensor,
+             exposure: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Absorb ``N ~ Poisson(exposure xhat)`` (``kernels.tau_leap``, slot ``slot`` of step ``k``):
+        ``A' = A + exposure``, ``mu' = ((b0 + A) mu + N) / (b0 + A')``."""
+        A_next = A + exposure
+        return kernels.tau_leap(noise, k, slot, mu, xhat, self.strength(A), self.strength(A_next), exposure), A_next
 
     def statistic_law(self, x, A) -> Distribution:
         """``N ~ Poisson(A x)``."""

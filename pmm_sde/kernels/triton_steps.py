@@ -1,19 +1,12 @@
-"""Triton kernels of fused jump-simulator steps: read ``mu`` and ``xhat``, draw, write ``mu'``.
+"""Triton kernels of the fused steps of :mod:`pmm_sde.kernels.ops` and of the whole-trajectory
+oracle simulators of :mod:`pmm_sde.convergence.oracle_trajectories`.
 
-Each kernel repeats its torch reference in :mod:`pmm_sde.kernels.steps` operation for operation:
-the random draws come from the device functions of :mod:`pmm_sde.streams.triton_draws` (same
-Philox stream, same float64 Poisson and Box-Muller arithmetic), and the update is evaluated in
-the state's dtype in the reference's order. Kernels run with ``enable_fp_fusion=False`` (no
-contracted ``a * b + c``) and divide by ``_div`` (IEEE round-to-nearest: ``tl.math.div_rn`` in
-float32, where Triton's plain ``/`` may be an approximate division on CUDA). The per-call scalars (``b0 + A0``,
-``sqrt(dA)``, ...) are computed by torch on the host side in the state's dtype and passed as a
-small tensor, so both paths multiply by the very same numbers.
-
-The whole-trajectory kernels keep ``mu`` in registers for all steps and evaluate an exact oracle
-in-kernel. Where the oracle needs ``exp``, ``log`` or ``lgamma`` of the state, these are evaluated
-in float64 and rounded to the state's dtype (Triton's float32 ``exp``/``log`` are approximate on
-CUDA, and ``lgamma`` is Stirling's series here, see ``_lgamma``); the per-component constants
-(``log w``, ``lgamma(a)``, ``log(b + A_k)``, ...) come from torch on the host side.
+A fused step reads ``mu`` and ``xhat``, draws from the device functions of
+:mod:`pmm_sde.streams.triton_draws` and writes ``mu'``; its wrapper, named like the op, takes
+``(mu, xhat, coefficients, seed, counter)`` with the coefficients computed by torch in the state's
+dtype. A whole-trajectory kernel keeps ``mu`` in registers for all steps and evaluates the oracle
+in the kernel. Each repeats its torch reference operation for operation (``enable_fp_fusion=False``,
+``_div``, float64 ``_exp`` and ``_lgamma``); how far they agree: ``docs/kernels.md``.
 
 This module imports triton; import it only when triton is installed.
 """
@@ -156,7 +149,7 @@ def _tau_leap_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, BLOC
 @triton.jit(do_not_specialize=["seed", "counter"])
 def _categorical_tau_leap_kernel(mu_ptr, xhat_ptr, A_ptr, out_ptr, A_out_ptr, coef_ptr, positions, seed, counter,
                                  K: tl.constexpr, KP: tl.constexpr, BP: tl.constexpr):
-    """``kernels.categorical_tau_leap_step`` on ``BP`` positions of ``K`` classes (padded to ``KP``, a power
+    """``kernels.categorical_tau_leap`` on ``BP`` positions of ``K`` classes (padded to ``KP``, a power
     of 2), ``coef = (s0, dA)``: ``c ~ Poisson(dA xhat)``, ``A' = A + sum_k c_k``,
     ``mu' = ((s0 + A) mu + c) / (s0 + A')``; element ``(p, k)`` has flat index ``p K + k``."""
     position = tl.program_id(0).to(tl.int64) * BP + tl.arange(0, BP)
@@ -227,7 +220,7 @@ def _gamma_oracle_tau_leap_kernel(out_ptr, grid_ptr, coef_ptr, n, seed, STEPS: t
 @triton.jit(do_not_specialize=["seed"])
 def _gamma_oracle_events_kernel(out_ptr, W_ptr, w_ptr, a_star_ptr, terminal_ptr, n, seed, STEPS: tl.constexpr,
                                 SEARCH_PASSES: tl.constexpr, PER_LANE: tl.constexpr, BLOCK: tl.constexpr):
-    """``pmm_sde.kernels.gamma_oracle_tau_leap_events``: the Gamma-oracle chain from event to event.
+    """``pmm_sde.convergence.oracle_trajectories.gamma_oracle_tau_leap_events``: the Gamma-oracle chain from event to event.
 
     ``W`` (STEPS + 1) and ``w`` (STEPS) float64 as there, ``a_star`` (1,) float64, ``terminal =
     (a0, b0 + A_K)`` in the state's dtype. Lane ``l`` of the program runs its ``PER_LANE`` elements
@@ -400,20 +393,22 @@ def _components_meta(components: torch.Tensor) -> dict[str, int]:
     return {"K": K, "KP": triton.next_power_of_2(K)}
 
 
-def tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int
-                  ) -> torch.Tensor:
-    """The Gamma-Poisson step of ``_tau_leap_kernel``; ``coef = (b0 + A0, b0 + A1, A1 - A0)`` in mu's dtype."""
-    return _launch(_tau_leap_kernel, triton_random.POISSON_LAUNCH, mu, xhat, coef, seed, counter)
+def tau_leap(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int
+             ) -> torch.Tensor:
+    """``kernels.tau_leap`` by ``_tau_leap_kernel``; ``coefficients = (b0 + A0, b0 + A1, dA)`` in mu's dtype."""
+    return _launch(_tau_leap_kernel, triton_random.POISSON_LAUNCH, mu, xhat, torch.stack(coefficients), seed,
+                   counter).reshape(mu.shape)
 
 
 #: Elements per program of the categorical tau-leap step (positions per program: this over KP).
 CATEGORICAL_BLOCK = 64
 
 
-def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, coef: torch.Tensor, seed: int,
-                              counter: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mu', A')`` of ``_categorical_tau_leap_kernel``; ``coef = (s0, dA)`` in mu's dtype, ``A`` shaped
-    ``mu.shape[:-1] + (1,)``."""
+def categorical_tau_leap(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, coefficients: list[torch.Tensor],
+                         seed: int, counter: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``kernels.categorical_tau_leap`` by ``_categorical_tau_leap_kernel``; ``coefficients = (s0, dA)`` in
+    mu's dtype, ``A`` shaped ``mu.shape[:-1] + (1,)``."""
+    coef = torch.stack(coefficients)
     mu_flat, xhat_flat, A_flat = mu.contiguous(), xhat.contiguous(), A.contiguous()
     out, A_out = torch.empty_like(mu_flat), torch.empty_like(A_flat)
     K = mu.shape[-1]
@@ -427,18 +422,18 @@ def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Ten
     return out, A_out
 
 
-def pmm_chain_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int
+def pmm_chain(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int
+              ) -> torch.Tensor:
+    """``kernels.pmm_chain`` by ``_pmm_chain_kernel``; ``coefficients = (l0 + A0, l0 + A1, dA, sqrt(dA))``."""
+    return _launch(_pmm_chain_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, torch.stack(coefficients), seed, counter,
+                   BITS=streams.unit_interval_bits(mu.dtype)).reshape(mu.shape)
+
+
+def euler_maruyama(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int
                    ) -> torch.Tensor:
-    """The Normal-Normal step of ``_pmm_chain_kernel``; ``coef = (l0 + A0, l0 + A1, dA, sqrt(dA))``."""
-    return _launch(_pmm_chain_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, coef, seed, counter,
-                   BITS=streams.unit_interval_bits(mu.dtype))
-
-
-def euler_maruyama_step(mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor, seed: int, counter: int
-                        ) -> torch.Tensor:
-    """The Euler-Maruyama step of ``_euler_maruyama_kernel``; ``coef = (alpha0/lambda0, h, sqrt(alpha0 h)/lambda0)``."""
-    return _launch(_euler_maruyama_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, coef, seed, counter,
-                   BITS=streams.unit_interval_bits(mu.dtype))
+    """``kernels.euler_maruyama`` by ``_euler_maruyama_kernel``; ``coefficients = (reversion, h, scale)``."""
+    return _launch(_euler_maruyama_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, torch.stack(coefficients), seed,
+                   counter, BITS=streams.unit_interval_bits(mu.dtype)).reshape(mu.shape)
 
 
 def gamma_oracle_tau_leap(n: int, grid: torch.Tensor, coef: torch.Tensor, seed: int) -> torch.Tensor:

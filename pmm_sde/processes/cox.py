@@ -15,6 +15,8 @@ sum is ``alpha(t)`` since xhat is on the simplex, and ``mu = (beta0 + C) / (s0 +
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..families import DirichletCategorical, GammaPoisson
@@ -30,6 +32,30 @@ class GammaPoissonCoxSDE(PMMProcess):
     def counts_information(self) -> bool:
         """True when the predictor's information is the event count (Dirichlet-Categorical)."""
         return self.family.has_class_axis
+
+    @property
+    def channels(self) -> int:
+        """Counting processes per unit (a coordinate, or a position with its K classes)."""
+        return math.prod(self.family.state_shape(()))
+
+    def intensity_bound(self, xhat_max: float | None = None) -> float | None:
+        """A bound on a unit's total intensity per unit of exposure: 1 for Dirichlet-Categorical (xhat
+        is on the simplex), else ``xhat_max`` or the predictor's attribute ``xhat_max`` (None: unknown)."""
+        if self.counts_information:
+            return 1.0
+        return xhat_max if xhat_max is not None else getattr(self.predictor, "xhat_max", None)
+
+    def leap(self, noise, k: int, slot: int, mu: torch.Tensor, A: torch.Tensor, xhat: torch.Tensor,
+             exposure: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu', A')`` after the counts ``c ~ Poisson(exposure xhat)`` of slot ``slot`` of step ``k``:
+        the PMM update with the intensity frozen (``family.leap``)."""
+        return self.family.leap(noise, k, slot, mu, A, xhat, exposure)
+
+    def absorb_counts(self, mu: torch.Tensor, A: torch.Tensor, counts: torch.Tensor, exposure
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu', A')`` after ``counts`` observed over ``exposure`` (Gamma-Poisson: mu flows to
+        ``A + exposure``; Dirichlet-Categorical: the events are the information)."""
+        return self.family.update(mu, A, counts, exposure)
 
     def intensity(self, t, mu: torch.Tensor, A: torch.Tensor | None = None) -> torch.Tensor:
         """Jump intensity ``alpha(t) xhat(mu, A)`` of each counting process."""

@@ -20,6 +20,7 @@ import math
 
 import torch
 
+from .. import kernels
 from ..families import NormalNormal
 from .base import PMMProcess
 
@@ -32,36 +33,59 @@ class NormalNormalSDE(PMMProcess):
     family_types = (NormalNormal,)
 
     # ----------------------------------------------------------------- coefficients
+    def strength(self, A) -> torch.Tensor:
+        """``lambda = l0 + A``: the posterior precision."""
+        return self.family.strength(A)
+
     def coefficients(self, t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(A(t), alpha(t), lambda(t))``."""
         A = self.schedule.A(t)
-        return A, self.schedule.rate(t), self.family.strength(A)
+        return A, self.schedule.rate(t), self.strength(A)
+
+    def drift_at(self, mu: torch.Tensor, xhat: torch.Tensor, A, alpha) -> torch.Tensor:
+        """``(alpha / lambda(A)) (xhat - mu)``: the drift at information ``A`` and rate ``alpha``."""
+        return (alpha / self.strength(A)) * (xhat - mu)
+
+    def diffusion_at(self, A, alpha) -> torch.Tensor:
+        """``sqrt(alpha) / lambda(A)``: the diffusion coefficient, the same for every coordinate."""
+        return torch.sqrt(alpha) / self.strength(A)
 
     def drift(self, t, mu: torch.Tensor, predictor=None) -> torch.Tensor:
-        """``(alpha / lambda) (xhat(mu, A) - mu)``, ``xhat`` from ``predictor`` (default: the process's)."""
-        A, alpha, lam = self.coefficients(self._time(t, mu))
-        return (alpha / lam) * ((self.predictor if predictor is None else predictor)(mu, A) - mu)
+        """``(alpha / lambda) (xhat(mu, A) - mu)`` at time ``t``, ``xhat`` from ``predictor`` (default:
+        the process's)."""
+        A, alpha, _ = self.coefficients(self._time(t, mu))
+        return self.drift_at(mu, (self.predictor if predictor is None else predictor)(mu, A), A, alpha)
 
     def diffusion(self, t, mu: torch.Tensor) -> torch.Tensor:
-        """``sqrt(alpha) / lambda`` (the same for every coordinate), broadcast to mu's shape."""
-        _, alpha, lam = self.coefficients(self._time(t, mu))
-        return (torch.sqrt(alpha) / lam).expand_as(mu)
+        """``sqrt(alpha) / lambda`` at time ``t``, broadcast to mu's shape."""
+        A, alpha, _ = self.coefficients(self._time(t, mu))
+        return self.diffusion_at(A, alpha).expand_as(mu)
 
     def probability_flow(self, t, mu: torch.Tensor) -> torch.Tensor:
         """Drift of the probability-flow ODE (undefined at A = 0, where the law of mu is a point)."""
         A, alpha, lam = self.coefficients(self._time(t, mu))
         xhat = self.predictor(mu, A)
-        return (alpha / lam) * (xhat - mu) - (alpha / (2 * A)) * (self.family.prior_statistic / lam
-                                                                   + (A / lam) * xhat - mu)
+        return self.drift_at(mu, xhat, A, alpha) - (alpha / (2 * A)) * (self.family.prior_statistic / lam
+                                                                         + (A / lam) * xhat - mu)
 
     def advance_statistic(self, mu: torch.Tensor, A0, A1, increment: torch.Tensor) -> torch.Tensor:
         """mu at ``A1`` after ``S' = S + increment``: ``(lambda(A0) mu + increment) / lambda(A1)``."""
-        return (self.family.strength(A0) * mu + increment) / self.family.strength(A1)
+        return (self.strength(A0) * mu + increment) / self.strength(A1)
 
-    def frozen_step(self, mu: torch.Tensor, A0, A1, xhat: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Exact transition over ``[A0, A1]`` with ``xhat`` frozen: ``S' = S + dA xhat + sqrt(dA) z``."""
+    def frozen_step(self, noise, k: int, slot: int, mu: torch.Tensor, xhat: torch.Tensor, A0, A1) -> torch.Tensor:
+        """Exact transition over ``[A0, A1]`` with ``xhat`` frozen, the PMM update:
+        ``S' = S + dA xhat + sqrt(dA) z``, ``z`` from slot ``slot`` of step ``k`` of ``noise``
+        (``kernels.pmm_chain``)."""
         dA = A1 - A0
-        return self.advance_statistic(mu, A0, A1, dA * xhat + torch.sqrt(dA) * z)
+        return kernels.pmm_chain(noise, k, slot, mu, xhat, self.strength(A0), self.strength(A1), dA, torch.sqrt(dA))
+
+    def flow_coordinate(self, mu: torch.Tensor, A) -> torch.Tensor:
+        """``y = S / sqrt(A)``: the coordinate in which the probability flow reads ``dy / d sqrt(A) = xhat``."""
+        return self.family.statistic(mu, A) / torch.sqrt(A)
+
+    def from_flow_coordinate(self, y: torch.Tensor, A) -> torch.Tensor:
+        """mu at information ``A`` from ``y = S / sqrt(A)``."""
+        return self.family.posterior_mean(y * torch.sqrt(A), A)
 
     # ----------------------------------------------------------------- torchsde interface
     def f(self, t, y: torch.Tensor, predictor=None) -> torch.Tensor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..processes import NormalNormalSDE, PMMProcess
-from .base import REGISTRY, Evaluator, Interval, Solver, State, register
+from .base import REGISTRY, Evaluator, Grid, Interval, Solver, State, register
 from .brownian import ODE2M, EulerMaruyama, ODEEuler, ODEHeun, PMM2, PMMChain, StochasticHeun
 from .cox import TauLeap, TauLeap2, Thinning
 from .torchsde_adapter import METHODS as TORCHSDE_METHODS
@@ -36,6 +36,6 @@ def get_solver(solver: str | Solver, process: PMMProcess) -> Solver:
     return solver
 
 
-__all__ = ["Solver", "State", "Interval", "Evaluator", "REGISTRY", "register", "available", "get_solver",
+__all__ = ["Solver", "State", "Grid", "Interval", "Evaluator", "REGISTRY", "register", "available", "get_solver",
            "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2", "ODEEuler", "ODEHeun", "ODE2M", "TorchsdeSolver",
            "TauLeap", "TauLeap2", "Thinning"]

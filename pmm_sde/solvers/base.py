@@ -1,24 +1,48 @@
 """Solver objects: a step rule plus declared orders, and the registry of names.
 
-A solver sees one grid interval at a time (schedule values precomputed by the driver), the
-current state, a predictor evaluator that counts NFE, and the interval's noise. It never knows
-which family it serves beyond the process interface.
+A solver is immutable: ``init`` checks a run's grid and returns the solver's per-run state (the
+``carry`` of the first ``State``), ``step`` maps a state over one grid interval to the next, as
+diffrax's ``init`` / ``step``. A step sees the process (its coefficients), a predictor evaluator
+that counts NFE, the interval (schedule values precomputed by the driver) and the run's noise; it
+never knows which family the process serves.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
 from ..chain import PredictionMonitor
-from ..grids import DEFAULT_GRID
+from ..grids import DEFAULT_GRID, information_steps
 from ..processes import PMMProcess
+from ..schedules import Schedule
+from ..streams import Noise
 
 
-@dataclass
+@dataclass(frozen=True)
+class Grid:
+    """A run's grid in float64: times ``t_k``, information ``A(t_k)`` and rate ``alpha(t_k)``."""
+
+    times: torch.Tensor
+    A: torch.Tensor
+    rate: torch.Tensor
+
+    @classmethod
+    def evaluate(cls, schedule: Schedule, times: torch.Tensor) -> "Grid":
+        """The schedule on ``times``, once per run."""
+        A, _ = information_steps(schedule, times)
+        return cls(times, A, schedule.rate(times).to(torch.float64))
+
+    def intervals(self, dtype: torch.dtype, device) -> list["Interval"]:
+        """The steps, with their values in the run's ``dtype`` on ``device``."""
+        t, A, rate = (x.to(dtype=dtype, device=device).unbind() for x in (self.times, self.A, self.rate))
+        return [Interval(k, t[k], t[k + 1], A[k], A[k + 1], rate[k], rate[k + 1]) for k in range(len(t) - 1)]
+
+
+@dataclass(frozen=True)
 class Interval:
     """Step ``index`` from ``t0`` to ``t1``, with ``A`` and ``alpha = A'`` at both ends (0-dim tensors)."""
 
@@ -39,14 +63,14 @@ class Interval:
         return self.A1 - self.A0
 
 
-@dataclass
+@dataclass(frozen=True)
 class State:
-    """Posterior mean ``mu`` and information ``A`` (per position for Dirichlet-Categorical), plus
-    whatever a multistep solver carries between steps."""
+    """Posterior mean ``mu`` and information ``A`` (per position for Dirichlet-Categorical), and the
+    solver's ``carry``: what a multistep solver takes from one step to the next (from ``init``)."""
 
     mu: torch.Tensor
     A: torch.Tensor
-    memory: dict[str, Any] = field(default_factory=dict)
+    carry: Any = None
 
 
 class Evaluator:
@@ -55,7 +79,6 @@ class Evaluator:
 
     def __init__(self, process: PMMProcess, state_shape: torch.Size, device, dtype: torch.dtype):
         self.process = process
-        self.family = process.family
         self.nfe = 0
         self._monitor = PredictionMonitor(process.family, state_shape, device, dtype)
 
@@ -86,8 +109,8 @@ class Solver(ABC):
     default_grid: ClassVar[str] = DEFAULT_GRID
     #: Whether the counts come from ``noise.poisson``, so ``sample(poisson_paths=...)`` couples runs.
     poisson_counts: ClassVar[bool] = False
-    #: Whether a step is a map of the current state and the step's slot-0 normals alone (no memory
-    #: between steps, no noise of its own), so ``pmm_sde.quadrature`` can integrate it exactly.
+    #: Whether a step is a map of the current state and the step's slot-0 normals alone (no carry
+    #: between steps, no noise of its own), so ``convergence.quadrature`` can integrate it exactly.
     markov: ClassVar[bool] = True
     #: Whether the only randomness is the first step's slot-0 normals (a flow from a random start).
     random_start_only: ClassVar[bool] = False
@@ -99,12 +122,15 @@ class Solver(ABC):
         """Whether the solver can run ``process``; ``available`` and ``get_solver`` ask this."""
         return isinstance(process, cls.process_type)
 
-    def prepare(self, process: PMMProcess, times: torch.Tensor, A: torch.Tensor, rate: torch.Tensor) -> None:
-        """Check the grid before the run (e.g. a stability bound); default: nothing to check."""
+    def init(self, process: PMMProcess, grid: Grid, noise: Noise) -> Any:
+        """Check the run (e.g. a stability bound on the grid) and return the first state's carry;
+        default: nothing to check, no carry."""
+        return None
 
     @abstractmethod
-    def step(self, predict: Evaluator, state: State, interval: Interval, noise) -> State:
-        """Advance ``state`` over ``interval``."""
+    def step(self, process: PMMProcess, predict: "Evaluator", state: State, interval: Interval, noise: Noise
+             ) -> State:
+        """``state`` advanced over ``interval``."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, weak_order={self.weak_order}, strong_order={self.strong_order})"

@@ -11,7 +11,10 @@ the state itself (only its shape is read) and calls no predictor.
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torchsde
 
 from ..streams import CounterBrownian
 from ..processes import NormalNormalSDE
@@ -43,7 +46,8 @@ class _Flat(torch.nn.Module):
 
 
 class TorchsdeSolver(Solver):
-    """torchsde's ``method`` (euler, milstein, srk) stepping on the driver's grid."""
+    """torchsde's ``method`` (euler, milstein, srk) stepping on the driver's grid; the carry is the
+    run's Brownian motion."""
 
     process_type = NormalNormalSDE
     markov = False
@@ -55,23 +59,20 @@ class TorchsdeSolver(Solver):
         self.name = f"torchsde:{method}"
         self.weak_order, self.strong_order = METHODS[method]
 
-    def prepare(self, process, times, A, rate):
-        self._bm = None
-        self._times = times
+    def init(self, process, grid, noise):
+        """The user's ``bm``, else a ``CounterBrownian`` keyed by the seed with the grid's times (in the
+        run's dtype) as its nodes."""
+        if noise.bm is not None:
+            return noise.bm
+        times = grid.times.to(noise.dtype).to(torch.float64)
+        size = (noise.shape[0], math.prod(noise.shape[1:]))
+        return CounterBrownian(float(times[0]), float(times[-1]), size, noise.seed, times=times, dtype=noise.dtype,
+                               device=noise.device)
 
-    def step(self, predict, state, interval, noise):
-        import torchsde
-
+    def step(self, process, predict, state, interval, noise):
         mu = state.mu
         y = mu.reshape(mu.shape[0], -1)
-        bm = noise.bm
-        if bm is None:
-            if self._bm is None:
-                times = self._times.to(y.dtype).to(torch.float64)
-                self._bm = CounterBrownian(float(times[0]), float(times[-1]), y.shape, noise.seed, times=times,
-                                           dtype=y.dtype, device=y.device)
-            bm = self._bm
         ts = torch.stack([interval.t0, interval.t1]).to(y.dtype)
-        out = torchsde.sdeint(_Flat(predict.process, predict), y, ts, method=self.method,
-                              dt=float(interval.h), bm=bm)[-1]
-        return State(out.reshape(mu.shape), interval.A1)
+        out = torchsde.sdeint(_Flat(process, predict), y, ts, method=self.method, dt=float(interval.h),
+                              bm=state.carry)[-1]
+        return State(out.reshape(mu.shape), interval.A1, state.carry)

@@ -2,8 +2,8 @@
 
 ``CounterBrownian`` is a torchsde ``BaseBrownian`` on ``[t0, t1]`` whose values are pure functions of
 ``(seed, element index, tree node)``: entry ``j`` of sample ``i`` (element ``i * d + j``) sees the
-same path whatever the batch size, the order of the queries, or the device (backends agree to a few
-float64 ulps).
+same path whatever the batch size, the order of the queries, or the device (to the last bits of
+float64, ``docs/kernels.md``).
 
 Tree. Node ``id`` (root 1, children ``2 id`` and ``2 id + 1``, level ``floor(log2 id)``) covers
 ``[s, u]`` (length ``h``) and holds the increment ``W = W(u) - W(s)`` and the space-time Levy area

@@ -2,9 +2,7 @@
 
 ``backend="torch"`` runs the pure-torch reference (:mod:`pmm_sde.streams.reference`), ``"native"`` the
 compiled CPU draws of :mod:`pmm_sde.streams.native`, ``"triton"`` the Triton kernels of
-:mod:`pmm_sde.streams.triton_draws`; all give the same numbers (normals to the last bits of the
-math library). ``"auto"`` picks Triton for CUDA tensors when triton imports, the compiled draws
-for CPU tensors when they build, else torch.
+:mod:`pmm_sde.streams.triton_draws` (``resolve_backend``; how they agree: ``docs/kernels.md``).
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ def poisson(rate: torch.Tensor, seed: int, counter: int = 0, backend: str = "aut
     """Poisson(rate) counts: ``pmm_sde.reference.poisson(rate, seed, counter)`` on ``backend``.
 
     ``rate`` is a float32 or float64 tensor with finite entries >= 0; the counts have its dtype
-    and shape. All backends give the same counts (see :mod:`pmm_sde.streams.triton_draws`).
+    and shape, equal on every backend.
     With ``validate=False`` an invalid rate gives NaN at its position instead of raising, with no
     host synchronisation (as ``reference.poisson(validate=False)``).
     """
@@ -50,9 +48,8 @@ def normal(shape: tuple[int, ...], seed: int, counter: int = 0, dtype: torch.dty
            device: torch.device | str | None = None, backend: str = "auto") -> torch.Tensor:
     """Standard normal draws: ``pmm_sde.reference.normal(shape, seed, counter, dtype=dtype)`` on ``backend``.
 
-    ``dtype`` is float32 or float64. The backends' float32 draws agree to one ulp and almost
-    always exactly, their float64 draws to a few ulps: the last bits of the math libraries'
-    ``log``, ``cos`` and ``sin`` (see :mod:`pmm_sde.streams.triton_draws`, ``.native``).
+    ``dtype`` is float32 or float64; the backends agree but for the last bits of the math
+    libraries' ``log``, ``cos`` and ``sin`` (``docs/kernels.md``).
     """
     if dtype not in _FLOAT_DTYPES:
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")

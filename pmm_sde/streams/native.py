@@ -1,15 +1,11 @@
 """Compiled CPU kernels: the draws of ``pmm_sde.streams.reference`` (normal, Poisson) and the fused steps.
 
-Eager torch spends most of a CPU step on the streams (Philox's rounds as int64 tensor ops, then
-Box-Muller), several times ``torch.randn``. The C sources in ``csrc/`` compute the same draws
-element by element: the same Philox words (rounds vectorized over a block of counters), the
-same float64 operations in the same order for the Poisson search and PTRS (compiled without
-fast-math or fused multiply-adds, so the counts equal the torch path's), and Box-Muller through
-vector math (float32 normals equal to one ulp, almost always exactly; float64 to a few ulps).
-``csrc/steps.c`` fuses a solver step around them (:mod:`pmm_sde.kernels.steps`): one pass over
-``mu`` and ``xhat``, coefficients computed by torch as on the other backends. ``csrc/checks.c``
-counts invalid predictions for the samplers' checks. ``csrc/events.c`` runs the event-to-event
-Gamma-oracle trajectory (``gamma_oracle_tau_leap_events``) element by element. One thread.
+The C sources in ``csrc/`` compute the reference's draws element by element (``normal.c``,
+``poisson.c``); ``steps.c`` holds the fused steps of :mod:`pmm_sde.kernels.ops`, one pass over
+``mu`` and ``xhat`` with the coefficients computed by torch; ``checks.c`` counts invalid
+predictions for the samplers' checks; ``events.c`` runs the event-to-event Gamma-oracle
+trajectory (``pmm_sde.convergence.oracle_trajectories.gamma_oracle_tau_leap_events``). One thread. How they
+agree with the torch reference, and the compiler flags that make them: ``docs/kernels.md``.
 
 The sources are built on first use with the system C compiler (``$CC``, else ``cc``) into a
 cache folder (``$PMM_SDE_CACHE``, else ``~/.cache/pmm_sde``) keyed by the sources, flags and CPU,
@@ -90,18 +86,12 @@ def _compile(compiler: str, target: tuple[str, ...], library: Path) -> None:
         os.replace(staged, library)
 
 
-#: The fused steps and the number of their scalar coefficients (after mu, xhat, numel).
-_STEP_COEFFICIENTS = {"euler_maruyama": 3, "pmm_chain": 4, "tau_leap": 3}
-
-
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     u64, u32, i64, ptr = ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int64, ctypes.c_void_p
     signatures = {}
     for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
         signatures[f"pmm_normal_{suffix}"] = [u64, u32, i64, ptr]
         signatures[f"pmm_poisson_{suffix}"] = [ptr, i64, u64, u32, ptr]
-        for step, coefficients in _STEP_COEFFICIENTS.items():
-            signatures[f"pmm_{step}_step_{suffix}"] = [ptr, ptr, i64, *[real] * coefficients, u64, u32, ptr]
         signatures[f"pmm_gamma_events_{suffix}"] = [i64, ptr, ptr, i64, ctypes.c_double, real, real, u64, ptr]
         signatures[f"pmm_categorical_tau_leap_step_{suffix}"] = [ptr, ptr, ptr, i64, i64, real, real, u64, u32, ptr,
                                                                  ptr]
@@ -181,23 +171,26 @@ def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
 
 def fused_step(step: str, mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int,
                counter: int) -> torch.Tensor:
-    """One fused step of ``csrc/steps.c`` on float32 or float64 CPU tensors ``mu`` and ``xhat`` of one
-    shape: ``step`` is ``"euler_maruyama"`` (coefficients ``drift, h, diffusion``), ``"pmm_chain"``
-    (``lam0, lam1, dA, sqrt_dA``) or ``"tau_leap"`` (``lam0, lam1, dA``), 0-dim tensors of ``mu``'s
-    dtype (:mod:`pmm_sde.kernels.steps` states each update)."""
-    if len(coefficients) != _STEP_COEFFICIENTS[step]:
-        raise ValueError(f"{step} takes {_STEP_COEFFICIENTS[step]} coefficients, got {len(coefficients)}")
+    """The elementwise fused step ``pmm_<step>_step_f32`` / ``_f64`` of ``csrc/steps.c`` on float32
+    or float64 CPU tensors ``mu`` and ``xhat`` of one shape, with ``coefficients`` (0-dim tensors of
+    mu's dtype) in the order of the op's torch reference (:mod:`pmm_sde.kernels.ops`). The C
+    signature is ``(mu, xhat, n, coefficient..., seed, counter, out)``, declared on first use."""
     mu, xhat = mu.contiguous(), xhat.contiguous()
     out = torch.empty_like(mu)
-    getattr(_library(), f"pmm_{step}_step_{_suffix(mu.dtype)}")(
-        mu.data_ptr(), xhat.data_ptr(), mu.numel(), *(float(c) for c in coefficients),
-        int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr())
+    function = getattr(_library(), f"pmm_{step}_step_{_suffix(mu.dtype)}")
+    if function.argtypes is None:
+        real = ctypes.c_double if mu.dtype == torch.float64 else ctypes.c_float
+        function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, *[real] * len(coefficients),
+                             ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p]
+        function.restype = None
+    function(mu.data_ptr(), xhat.data_ptr(), mu.numel(), *(float(c) for c in coefficients),
+             int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr())
     return out
 
 
 def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, coefficients: list[torch.Tensor],
                               seed: int, counter: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mu', A')`` of ``pmm_sde.kernels.categorical_tau_leap_step`` by ``csrc/steps.c``: float32 or float64
+    """``(mu', A')`` of ``pmm_sde.kernels.categorical_tau_leap`` by ``csrc/steps.c``: float32 or float64
     CPU tensors ``mu``, ``xhat`` (K classes on the last axis) and ``A`` (``mu.shape[:-1] + (1,)``);
     ``coefficients = (s0, dA)``, 0-dim tensors of mu's dtype."""
     mu, xhat, A = mu.contiguous(), xhat.contiguous(), A.contiguous()
@@ -211,7 +204,7 @@ def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Ten
 
 def gamma_oracle_tau_leap_events(n: int, W: torch.Tensor, w: torch.Tensor, a_star: float, terminal: torch.Tensor,
                                  seed: int) -> torch.Tensor:
-    """Terminal ``mu`` of ``pmm_sde.kernels.gamma_oracle_tau_leap_events`` for ``n`` elements, by
+    """Terminal ``mu`` of ``pmm_sde.convergence.oracle_trajectories.gamma_oracle_tau_leap_events`` for ``n`` elements, by
     ``csrc/events.c``: ``W`` (steps + 1) and ``w`` (steps) float64 CPU tensors, ``terminal = (a0, b0 + A_K)``
     in the state's dtype (float32 or float64)."""
     W, w = W.contiguous(), w.contiguous()

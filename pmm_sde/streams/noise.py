@@ -1,12 +1,11 @@
-"""Per-step noise for the driver: counter-based streams, or a user's torchsde Brownian motion.
+"""Per-step noise of one run: counter-based streams on the run's backend, Poisson paths, or a
+user's Brownian motion.
 
 Step ``k`` owns counters ``k * COUNTERS_PER_STEP + slot``; element ``i * numel + j`` belongs to
 sample ``i``, so every draw depends only on ``(seed, sample index, step, slot)``, never on the batch
-size. Normal and Poisson draws run as Triton kernels on CUDA tensors (``pmm_sde.kernels``, the
-same numbers as the torch path). With ``poisson_paths`` (a ``PoissonPaths``) Poisson counts are increments of unit-rate
-Poisson processes at the run's internal times instead, so runs at different step counts share
-their jumps. With ``bm`` (e.g. ``torchsde.BrownianInterval``) the Brownian increment of slot 0 is
-``bm(t0, t1)``, so one path can drive several grids and torchsde itself.
+size. With ``poisson_paths`` Poisson counts are increments of unit-rate Poisson processes at the
+run's internal times, so runs at different step counts share their jumps. With ``bm`` the normals
+of slot 0 are ``bm(t_k, t_{k+1}) / sqrt(t_{k+1} - t_k)`` on the grid ``times``.
 """
 
 from __future__ import annotations
@@ -15,17 +14,25 @@ import torch
 
 from .. import _validation
 from . import draws, reference
+from .backend import resolve_backend
 from .reference import COUNTERS_PER_STEP
 
 
 class Noise:
-    """Noise source of one run: ``seed`` (an int in ``[0, 2^64)``), the state's shape, dtype and device."""
+    """Noise source of one run: ``seed`` (an int in ``[0, 2^64)``), the state's shape, dtype and
+    device, and the ``backend`` of its draws and of the fused steps, resolved once here
+    (``"auto"``: Triton on CUDA, compiled C on the CPU, where available; ``resolve_backend``)."""
 
-    def __init__(self, seed: int, shape: torch.Size, dtype: torch.dtype, device, bm=None, poisson_paths=None):
+    def __init__(self, seed: int, shape: torch.Size, dtype: torch.dtype, device, backend: str = "auto",
+                 times: torch.Tensor | None = None, bm=None, poisson_paths=None):
         self.seed = _validation.seed(seed)
         self.shape = tuple(shape)
         self.dtype = dtype
         self.device = device
+        self.backend = resolve_backend(backend, torch.empty(0, device=device).device)
+        if bm is not None and times is None:
+            raise ValueError("a Brownian motion bm is read on the grid: pass times")
+        self.times = None if times is None else times.to(dtype).unbind()
         self.bm = bm
         self._index = reference.element_index(self.shape, device)
         self._cursor = None if poisson_paths is None else poisson_paths.cursor(self.shape, device)
@@ -42,14 +49,14 @@ class Noise:
             raise ValueError(f"slot must be in [0, {COUNTERS_PER_STEP}), got {slot}")
         return k * COUNTERS_PER_STEP + slot
 
-    def normal(self, k: int, slot: int = 0, interval=None) -> torch.Tensor:
-        """Standard normals of step k. Slot 0 with a ``bm`` is ``bm(t0, t1) / sqrt(h)``."""
+    def normal(self, k: int, slot: int = 0) -> torch.Tensor:
+        """Standard normals of step ``k``; slot 0 with a ``bm`` is ``bm(t_k, t_{k+1}) / sqrt(h)``."""
         if self.bm is not None and slot == 0:
-            if interval is None:
-                raise ValueError("interval is required to read the Brownian motion bm")
-            dW = self.bm(interval.t0.item(), interval.t1.item())
-            return (dW / torch.sqrt(interval.h)).reshape(self.shape).to(self.dtype)
-        return draws.normal(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype, device=self.device)
+            t0, t1 = self.times[k], self.times[k + 1]
+            dW = self.bm(t0.item(), t1.item())
+            return (dW / torch.sqrt(t1 - t0)).reshape(self.shape).to(self.dtype)
+        return draws.normal(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype, device=self.device,
+                            backend=self.backend)
 
     @property
     def index(self) -> torch.Tensor:
@@ -61,7 +68,7 @@ class Noise:
         ``index`` (element indices, entries of ``self.index``) only those elements' draws, shaped like it."""
         index = self._index if index is None else index
         return reference.uniform(tuple(index.shape), self.seed, self.counter(k, slot), dtype=self.dtype,
-                              device=self.device, index=index, attempt=attempt)
+                                 device=self.device, index=index, attempt=attempt)
 
     def poisson(self, k: int, rate: torch.Tensor, slot: int = 0) -> torch.Tensor:
         """Poisson(rate) counts of step k (NaN where the rate is invalid; the caller checks rates).
@@ -71,4 +78,4 @@ class Noise:
         """
         if self._cursor is not None:
             return self._cursor.increment(rate)
-        return draws.poisson(rate, self.seed, self.counter(k, slot), validate=False)
+        return draws.poisson(rate, self.seed, self.counter(k, slot), backend=self.backend, validate=False)

@@ -2,7 +2,7 @@
 
 Every draw is a pure function of ``(seed, counter, element index)``, so sample ``i`` of a batch
 sees the same numbers whatever the batch size (the element index of sample ``i`` is
-``i * numel_per_sample + j``), and a GPU kernel can reproduce the stream bit for bit.
+``i * numel_per_sample + j``), and the compiled backends repeat it (``docs/kernels.md``).
 
 Philox4x32-10 (Salmon et al., SC'11) with the round and key constants of Random123, as in
 ``triton.language.randint4x``: the key is the 64-bit seed split into two 32-bit words, the
@@ -172,7 +172,7 @@ def normal(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dtyp
     Elements ``4g .. 4g+3`` share one Philox block ``(g, counter, 0)``: words ``(w0, w1)`` give
     lanes 0 and 1 (``r cos``, ``r sin``), words ``(w2, w3)`` lanes 2 and 3. The uniforms are
     ``to_unit_interval(w, dtype)``; the transform is evaluated in float64 and rounded once to
-    ``dtype``, so float32 draws agree to one ulp (almost always exactly) on any device or backend.
+    ``dtype``.
     Without ``index`` (elements ``0 .. numel - 1``) each block is computed once for its 4 lanes.
     """
     if index is None:

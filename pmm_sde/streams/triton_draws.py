@@ -1,18 +1,8 @@
-"""Triton kernels that reproduce the counter-based streams of :mod:`pmm_sde.streams.reference` bit for bit.
+"""Triton kernels of the counter-based streams of :mod:`pmm_sde.streams.reference` (normal, Poisson).
 
-Each kernel repeats the torch reference operation for operation and in the same order: the same
-Philox4x32-10 words (``tl.philox``, whose constants and rounds ``pmm_sde.streams.reference.philox4x32``
-shares), the same word-to-uniform map, the same float64 arithmetic for the Poisson inversion and
-PTRS decisions and for Box-Muller. Kernels are launched with ``enable_fp_fusion=False`` so that
-no ``a * b + c`` is contracted into a fused multiply-add, which the torch path never does.
-Python float literals take the float64 type of the tensor they meet (Triton >= 3.2).
-
-What can still differ is the last bit of a float64 ``exp``/``log``/``cos``/``sin`` where two math
-libraries disagree: numpy (``TRITON_INTERPRET=1``) against torch's CPU kernels. On CUDA both sides
-call the CUDA math library (libdevice). A differing last bit changes a Poisson count only if a
-comparison lands within an ulp of its threshold, and a float32 normal only if the float64 value
-lies within an ulp of a float32 rounding boundary (then by one ulp); float64 normals can differ
-in their last bits.
+Each kernel repeats the torch reference operation for operation and in the same order (the same
+Philox4x32-10 words through ``tl.philox``, the same float64 arithmetic) and is launched with
+``enable_fp_fusion=False``; how far they agree: ``docs/kernels.md``.
 
 The kernels take a flat contiguous tensor; element ``e`` of it has the element index ``e`` of
 ``pmm_sde.streams.reference.element_index``. This module imports triton; import it only when triton is

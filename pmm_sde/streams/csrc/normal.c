@@ -5,9 +5,8 @@
  *     r = sqrt(-2 log U(w_radius)),  t = 2 pi U(w_angle),  lanes (r cos t, r sin t),
  * in double, rounded once to the output type. The transform runs over a chunk of groups at a
  * time in separate loops (log and sqrt, then cos, then sin) so that the compiler can call
- * vector math (glibc's libmvec under -ffast-math); those functions are within a few ulps of
- * the reference's, so float32 draws agree with the torch path to one ulp and almost always
- * exactly, float64 draws in their last bits.
+ * vector math (glibc's libmvec under -ffast-math). How the draws agree with the torch path:
+ * docs/kernels.md.
  */
 #include <math.h>
 #include <stddef.h>

@@ -1,7 +1,9 @@
-/* Fused CPU steps of pmm_sde.kernels.steps: one pass that reads mu and xhat, draws the step's
+/* Fused CPU steps of pmm_sde.kernels.ops: one pass that reads mu and xhat, draws the step's
  * noise from the counter-based stream and writes mu', with the torch reference's arithmetic in
  * the state's type T (float or double) and order (compile without fast-math or fused
- * multiply-adds):
+ * multiply-adds). An elementwise step pmm_<op>_step_f32 / _f64 takes
+ * (mu, xhat, n, coefficient..., seed, counter, out), the coefficients in the order of the op's
+ * torch reference (pmm_sde.streams.native.fused_step declares it):
  *   euler_maruyama: mu' = mu + drift (xhat - mu) h + diffusion z,
  *   pmm_chain:      mu' = (lam0 mu + (dA xhat + sqrt_dA z)) / lam1,
  *   tau_leap:       mu' = (lam0 mu + N) / lam1,  N ~ Poisson(dA xhat),

@@ -26,13 +26,12 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 
-from ._validation import positive_int
-from .convergence import FUNCTIONALS, OrderFit, fit_order, study_steps
-from .driver import sample
-from .grids import information_steps
-from .processes import NormalNormalSDE
-from .solvers import get_solver
-from .solvers.base import Evaluator, Interval, State
+from .._validation import positive_int
+from ..driver import prepare_run, sample
+from ..processes import NormalNormalSDE
+from ..solvers import get_solver
+from ..solvers.base import Evaluator, State
+from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
 
 #: Pilot samples whose range sets each time's grid.
 PILOT_SAMPLES = 4000
@@ -50,8 +49,9 @@ class _NodeNoise:
 
     def __init__(self, z: torch.Tensor):
         self.z = z
+        self.shape = tuple(z.shape)
 
-    def normal(self, k: int, slot: int = 0, interval=None) -> torch.Tensor:
+    def normal(self, k: int, slot: int = 0) -> torch.Tensor:
         if slot != 0:
             raise ValueError("quadrature expectations need a solver with one normal (slot 0) per step")
         return self.z
@@ -109,25 +109,22 @@ def scheme_expectations(process: NormalNormalSDE, solver, steps: int, functions,
                          f"(multistep, or its own noise), so quadrature does not apply")
     pilot = sample(process, solver, steps=steps, n=PILOT_SAMPLES, seed=seed, grid=grid, save_at="grid",
                    dtype=torch.float64)
-    times = pilot.times
-    A64, _ = information_steps(process.schedule, times)
-    rate64 = process.schedule.rate(times).to(torch.float64)
-    process = process.cast(A64)
-    solver.prepare(process, times, A64, rate64)
-    paths = pilot.trajectory.reshape(len(times), -1).numpy()
+    process, run_grid = prepare_run(process, process.shape, pilot.times, torch.float64, torch.device("cpu"))
+    paths = pilot.trajectory.reshape(len(pilot.times), -1).numpy()
     z, w = np.polynomial.hermite_e.hermegauss(nodes)
     w = w / w.sum()
     state_shape = (grid_points * nodes, *process.shape)
     predict = Evaluator(process, torch.Size(state_shape), "cpu", torch.float64)
     noise = _NodeNoise(torch.as_tensor(np.tile(z, grid_points), dtype=torch.float64).reshape(state_shape))
+    carry = solver.init(process, run_grid, noise)
+    intervals = run_grid.intervals(torch.float64, "cpu")
     u = lambda x: np.stack([f(x) for f in functions], -1)  # noqa: E731 - u_N = f
-    for k in range(len(times) - 2, -1, -1):
+    for k in range(len(intervals) - 1, -1, -1):
         low, high = paths[k].min(), paths[k].max()
         width = max(high - low, 1e-12)
         points = np.linspace(low - 0.5 * width, high + 0.5 * width, grid_points) if k else np.full(grid_points, low)
         mu = torch.as_tensor(np.repeat(points, nodes), dtype=torch.float64).reshape(state_shape)
-        interval = Interval(k, times[k], times[k + 1], A64[k], A64[k + 1], rate64[k], rate64[k + 1])
-        moved = solver.step(predict, State(mu, A64[k]), interval, noise)
+        moved = solver.step(process, predict, State(mu, intervals[k].A0, carry), intervals[k], noise)
         values = u(moved.mu.reshape(-1).numpy()).reshape(grid_points, nodes, -1)
         u_k = np.einsum("gjm,j->gm", values, w)
         u = _spline(points, u_k) if k else None

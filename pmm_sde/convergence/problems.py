@@ -6,10 +6,10 @@ import torch
 
 import numpy as np
 
-from . import schedules, targets
+from .. import schedules, targets
+from ..families import GammaPoisson, NormalNormal
+from ..processes import GammaPoissonCoxSDE, NormalNormalSDE, PMMProcess
 from .count_laws import target_count_law
-from .families import GammaPoisson, NormalNormal
-from .processes import GammaPoissonCoxSDE, NormalNormalSDE, PMMProcess
 
 
 #: The Gamma-mixture target of the Cox problem; ``N_T`` is a mixture of negative binomials exactly.

@@ -1,18 +1,17 @@
 """Weak and strong orders measured by successive refinement with common random numbers.
 
-For step counts ``N_0 < N_1 < ...`` (each grid refining the previous one) the weak error of a
-functional ``E f(mu_T)`` behaves like ``C N^-p``, so the differences between successive
-refinements ``D_i = E f(Y_{N_i}) - E f(Y_{N_{i+1}})`` behave like ``C (1 - r^-p) N_i^-p``: the
-log-log slope of ``|D_i|`` against ``N_i`` estimates ``p`` without an exact reference. Runs share
-their randomness (``common_noise``: one torchsde Brownian path for the Brownian solvers with a
-strong order, one set of unit-rate Poisson paths for tau-leaping, the same seed otherwise), so
-``D_i`` has a far smaller Monte Carlo error than either expectation; each ``D_i`` comes with its
-standard error, and points below ``min_z`` standard errors are left out of the fit.
+The differences of successive refinements ``D_i = E f(Y_{N_i}) - E f(Y_{N_{i+1}})`` are fitted by
+``pmm_sde.convergence.orders`` (the log-log slope of ``|D_i|`` against ``N_i`` estimates the weak
+order). Runs share their randomness (``common_noise``: one torchsde Brownian path for the Brownian
+solvers with a strong order, one set of unit-rate Poisson paths for tau-leaping, the same seed
+otherwise), so ``D_i`` has a far smaller Monte Carlo error than either expectation; each ``D_i``
+comes with its standard error, and points below ``min_z`` standard errors are left out of the fit.
 
 Exact weak errors (``exact_weak_orders``): for a one-dimensional Gamma-Poisson process the laws of
-``N_T`` under tau-leaping and under the target are computed exactly (``pmm_sde.count_laws``), so
-the errors of the functionals carry no Monte Carlo noise; this is how weak order 2 of
-``tau_leap_2`` is resolved, which Monte Carlo would need millions of samples per step count for.
+``N_T`` under tau-leaping and under the target are computed exactly
+(``pmm_sde.convergence.count_laws``), so the errors of the functionals carry no Monte Carlo noise;
+this is how weak order 2 of ``tau_leap_2`` is resolved, which Monte Carlo would need millions of
+samples per step count for.
 
 Antithetic refinement (``coupling="antithetic"``, Brownian one-step solvers, step counts that
 double): each difference ``D_i`` is estimated from its own coarse run and two fine runs whose
@@ -36,20 +35,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import stats
 from tqdm.auto import tqdm
 
-from . import _validation
+from .. import _validation
+from ..driver import sample
+from ..grids import make_grid
+from ..processes import NormalNormalSDE, PMMProcess
+from ..solvers import get_solver
+from ..streams import AntitheticRefinement, PoissonPaths
 from .count_laws import scheme_count_law
-from .streams import AntitheticRefinement
-from .driver import sample
-from .grids import make_grid
-from .streams import PoissonPaths
-from .processes import NormalNormalSDE, PMMProcess
-from .streams import MAX_STEPS
-from .solvers import get_solver
+from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
+from .quadrature import quadrature_weak_orders
 
-FUNCTIONALS = ("mean", "variance", "cos")
 #: How a study's weak errors were measured.
 REFINEMENT = "differences of successive refinements, Monte Carlo with common noise"
 EXACT_LAW = "errors of the scheme's exact law of N_T against the target's"
@@ -57,19 +54,6 @@ QUADRATURE = "differences of successive refinements, expectations by backward qu
 ANTITHETIC = "differences of successive refinements, Monte Carlo with an antithetic Brownian-bridge coupling"
 #: Counter words reserved per refinement difference of the antithetic coupling (``counter_base = i << 24``).
 ANTITHETIC_COUNTER_BITS = 24
-
-
-def study_steps(steps, minimum: int = 3) -> list[int]:
-    """The step counts of a study: at least ``minimum`` ints in ``[1, MAX_STEPS]``, strictly
-    increasing (an order is a slope through at least two errors, hence three refinements)."""
-    if isinstance(steps, (str, bytes)) or not hasattr(steps, "__iter__"):
-        raise ValueError(f"steps must be a list of step counts, got {steps!r}")
-    steps = [_validation.positive_int(N, "each entry of steps", maximum=MAX_STEPS) for N in steps]
-    if len(steps) < minimum:
-        raise ValueError(f"steps must hold at least {minimum} step counts to fit an order, got {steps}")
-    if any(fine <= coarse for coarse, fine in zip(steps, steps[1:])):
-        raise ValueError(f"steps must be strictly increasing, got {steps}")
-    return steps
 
 
 def study_samples(n) -> int:
@@ -83,42 +67,6 @@ def study_samples(n) -> int:
 def _per_sample(flat: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
     """Per-sample values of the functionals of states ``(n, d)``, averaged over coordinates: ``(n, 3)``."""
     return torch.stack([flat, (flat - centre) ** 2, torch.cos(flat)], -1).mean(1)
-
-
-@dataclass
-class OrderFit:
-    """Fitted order of one functional: ``slope`` with its least-squares standard error and the 95%
-    confidence interval ``slope -+ t_{0.975, m-2} stderr`` over the ``m`` points used (NaN with
-    fewer than three)."""
-
-    functional: str
-    slope: float
-    stderr: float
-    steps: list[int]
-    differences: list[float]
-    standard_errors: list[float]
-    used: list[bool]
-    interval: tuple[float, float] = (float("nan"), float("nan"))
-
-
-def fit_order(steps, differences, standard_errors, min_z: float = 5.0, functional: str = "") -> OrderFit:
-    """Least-squares slope of ``-log|D|`` on ``log N`` over points with ``|D| > min_z * SE``."""
-    if not len(steps) == len(differences) == len(standard_errors):
-        raise ValueError(f"steps, differences and standard_errors must have the same length, got "
-                         f"{len(steps)}, {len(differences)} and {len(standard_errors)}")
-    steps = np.asarray(steps, dtype=float)
-    D = np.abs(np.asarray(differences, dtype=float))
-    se = np.asarray(standard_errors, dtype=float)
-    used = D > min_z * se
-    slope, stderr = float("nan"), float("nan")
-    if used.sum() >= 2:
-        x, y = np.log(steps[used]), np.log(D[used])
-        coef, cov = np.polyfit(x, y, 1, cov=True) if used.sum() > 2 else (np.polyfit(x, y, 1), None)
-        slope = -float(coef[0])
-        stderr = float(np.sqrt(cov[0, 0])) if cov is not None else float("nan")
-    half = float(stats.t.ppf(0.975, used.sum() - 2)) * stderr if used.sum() > 2 else float("nan")
-    return OrderFit(functional, slope, stderr, steps.astype(int).tolist(), D.tolist(), se.tolist(), used.tolist(),
-                    (slope - half, slope + half))
 
 
 def common_noise(process: PMMProcess, solver, n: int, seed: int, dtype: torch.dtype = torch.float64) -> dict:
@@ -386,14 +334,13 @@ def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int],
     orders from the same coupled runs (see ``strong_order``), with a progress bar. With
     ``exact_law`` (the target's pmf of ``N_T``, one-dimensional Gamma-Poisson) the weak orders are
     exact (``exact_weak_orders``); with ``quadrature`` (one-dimensional Normal-Normal) the
-    ``markov`` solvers' expectations are computed by quadrature (``pmm_sde.quadrature``). Monte
-    Carlo runs are made for the other solvers and for the strong orders; with
+    ``markov`` solvers' expectations are computed by quadrature
+    (``pmm_sde.convergence.quadrature``). Monte Carlo runs are made for the other solvers and for
+    the strong orders; with
     ``coupling="antithetic"`` the weak differences of the one-step Brownian solvers driven by a
     Brownian motion use the antithetic coupling (``weak_orders``), the others the common one
     (``weak_methods`` records which). ``steps``: at least three (two with ``exact_law``), increasing;
     ``n``: at least 2."""
-    from .quadrature import quadrature_weak_orders
-
     steps = study_steps(steps, minimum=2 if exact_law is not None else 3)
     n, seed = study_samples(n), _validation.seed(seed)
     names = [] if isinstance(solvers, (str, bytes)) or not hasattr(solvers, "__iter__") else list(solvers)

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from scipy import stats
 
-from ._validation import as_float_tensor, positive_int
-from .grids import DEFAULT_GRID, make_grid
-from .processes import GammaPoissonCoxSDE
-from .targets import Gamma, GammaMixture, PointMasses
+from .._validation import as_float_tensor, positive_int
+from ..grids import DEFAULT_GRID, make_grid
+from ..processes import GammaPoissonCoxSDE
+from ..targets import Gamma, GammaMixture, PointMasses
 
 #: The most probability mass a truncated law may lose beyond its support.
 TAIL_TOLERANCE = 1e-9

@@ -77,7 +77,6 @@ def test_the_triton_steps_from_a_later_sample_repeat_the_tail(solver):
     pytest.importorskip("triton")
     if not INTERPRET:
         pytest.skip("compiled Triton (TRITON_INTERPRET=0) needs CUDA tensors")
-    torch.set_num_threads(1)
     process = dirichlet_process() if solver == "dirichlet" else (
         gamma_process((5,)) if solver == "tau_leap" else normal_process((5,)))
     run = dict(solver="tau_leap" if solver == "dirichlet" else solver, steps=3, seed=4, dtype=F64)
@@ -127,3 +126,16 @@ def test_a_bad_first_sample_is_refused(bad):
 def test_a_first_sample_past_the_element_indices_is_refused():
     with pytest.raises(ValueError, match="first_sample \\+ n"):
         pmm.sample(normal_process(), steps=2, n=2, first_sample=2**62)
+
+
+@pytest.mark.parametrize("offset", [3, 8])
+def test_the_triton_draws_at_an_offset_are_the_tail_of_the_draws_from_zero(offset):
+    pytest.importorskip("triton")
+    if not INTERPRET:
+        pytest.skip("compiled Triton (TRITON_INTERPRET=0) needs CUDA tensors")
+    rate = torch.linspace(0.0, 45.0, offset + 70, dtype=F64)
+    counts = draws.poisson(rate, 5, 2, backend="triton")
+    assert torch.equal(draws.poisson(rate[offset:], 5, 2, backend="triton", offset=offset), counts[offset:])
+    assert torch.equal(counts, reference.poisson(rate, 5, 2))
+    whole = draws.normal((offset + 70,), 5, 2, dtype=F64, backend="triton")
+    assert torch.equal(draws.normal((70,), 5, 2, dtype=F64, backend="triton", offset=offset), whole[offset:])

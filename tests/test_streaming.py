@@ -88,3 +88,8 @@ def test_custom_functionals_and_their_shape():
 def test_bad_blocks_and_chunks_are_refused(kwargs, name):
     with pytest.raises(ValueError, match=name):
         streaming_statistics(normal_process(), steps=2, n=10, **kwargs)
+
+
+def test_a_histogram_entry_outside_the_state_is_refused():
+    with pytest.raises(ValueError, match="histogram_entry must be an integer in \\[0, 1\\]"):
+        streaming_statistics(gamma_process(), "tau_leap", steps=2, n=10, histogram_bins=4, histogram_entry=2)

@@ -29,6 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import _validation
+from ..chain import resolve_shape
 from ..driver import sample
 from ..processes import GammaPoissonCoxSDE, PMMProcess
 
@@ -199,7 +200,10 @@ def streaming_statistics(process: PMMProcess, solver="pmm_chain", steps: int = 1
             raise ValueError("histogram_bins needs a Gamma-Poisson Cox process, whose counts N = b(A_T) mu - a0 "
                              "are integers")
         histogram_bins = _validation.positive_int(histogram_bins, "histogram_bins")
-        histogram_entry = _validation.positive_int(histogram_entry, "histogram_entry", minimum=0)
+        shape = process.shape if run.get("shape") is None else resolve_shape(process.family, run["shape"])
+        entries = math.prod(process.family.state_shape(shape))
+        histogram_entry = _validation.positive_int(histogram_entry, "histogram_entry", maximum=entries - 1,
+                                                   minimum=0)
     counts, sums, squares = [], [], []
     histogram = None if histogram_bins is None else torch.zeros(histogram_bins + 1, dtype=torch.int64)
     per_chunk = chunk // block
@@ -217,9 +221,6 @@ def streaming_statistics(process: PMMProcess, solver="pmm_chain", steps: int = 1
                 squares.append(q)
                 if histogram is not None:
                     A = result.A if result.A.dim() == 0 else result.A[rows]
-                    if histogram_entry >= mu[0].numel():
-                        raise ValueError(f"histogram_entry must be below the {mu[0].numel()} entries of a sample's "
-                                         f"state, got {histogram_entry}")
                     histogram += _count_histogram(process, mu, A, histogram_entry, histogram_bins)
             bar.update(last - first)
     return StreamingStatistics(tuple(functionals), block, blocks.start, torch.tensor(counts, dtype=torch.int64),

@@ -46,14 +46,15 @@ def validate_alphas(alphas, dtype: torch.dtype, device) -> torch.Tensor:
     return alphas.to(dtype=dtype, device=device)
 
 
-def sample_count(n, state_shape: tuple[int, ...]) -> int:
-    """``n`` samples of state shape ``state_shape`` (one sample): an int >= 1 whose
-    ``n * numel`` elements the random streams' int64 element indices can number."""
+def sample_count(n, state_shape: tuple[int, ...], first_sample: int = 0) -> int:
+    """``n`` samples of state shape ``state_shape`` (one sample): an int >= 1 such that the
+    ``(first_sample + n) * numel`` elements of the global samples ``0 .. first_sample + n - 1`` are
+    numbered by the random streams' int64 element indices."""
     n = positive_int(n, "n")
     per_sample = math.prod(state_shape)
-    if n * per_sample > MAX_ELEMENTS:
-        raise ValueError(f"n = {n} samples of {per_sample} elements exceed the {MAX_ELEMENTS} element indices "
-                         f"of the random streams")
+    if (first_sample + n) * per_sample > MAX_ELEMENTS:
+        raise ValueError(f"first_sample + n = {first_sample} + {n} samples of {per_sample} elements exceed the "
+                         f"{MAX_ELEMENTS} element indices of the random streams")
     return n
 
 

@@ -62,7 +62,7 @@ def prepare_run(process: PMMProcess, shape: tuple[int, ...], times: torch.Tensor
 def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 10_000, shape=None,
            seed: int = 0, grid=None, bm=None, poisson_paths: PoissonPaths | None = None, save_at=None,
            dtype: torch.dtype | None = None, device: torch.device | str | None = None, backend: str = "auto",
-           progress: bool = False) -> SampleResult:
+           progress: bool = False, first_sample: int = 0) -> SampleResult:
     """Simulate ``n`` samples of ``process`` from its prior state at ``t = 0`` to the grid's end.
 
     ``solver``: a registered name (``pmm.solvers.available(process)``) or a ``Solver`` object.
@@ -77,7 +77,10 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     (default: the default dtype). ``device``: ``"cpu"`` or an available CUDA device. ``backend``:
     where the draws and fused steps run, chosen once for the run (``"auto"``: Triton on CUDA, compiled
     C on the CPU, where available; ``"torch"``, ``"native"``, ``"triton"``); every backend gives the
-    same numbers. ``progress``: a tqdm bar. A prediction of the wrong shape, dtype or device, or outside the family's range,
+    same numbers. ``progress``: a tqdm bar. ``first_sample``: the global index of the run's first
+    sample: the run simulates samples ``first_sample .. first_sample + n - 1``, whose draws depend only
+    on ``(seed, global sample index)``, so ``sample(n=7).mu[3:]`` equals ``sample(n=4, first_sample=3).mu``
+    to the last bit (a ``bm``, sized for one run, is refused with ``first_sample > 0``). A prediction of the wrong shape, dtype or device, or outside the family's range,
     raises ``ValueError``, and so does a final state that overflowed to NaN or inf.
     """
     if not isinstance(process, PMMProcess):
@@ -87,9 +90,14 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     dtype = _validation.run_dtype(dtype)
     device = _validation.device(device)
     shape = process.shape if shape is None else resolve_shape(process.family, shape)
-    n = sample_count(n, process.family.state_shape(shape))
+    first_sample = _validation.positive_int(first_sample, "first_sample", minimum=0)
+    n = sample_count(n, process.family.state_shape(shape), first_sample)
     if bm is not None and not isinstance(process, NormalNormalSDE):
         raise ValueError("bm drives Brownian solvers only; a Cox process takes poisson_paths")
+    if bm is not None and first_sample:
+        raise ValueError(f"bm is a Brownian motion of the run's own size (n, d), whose rows are not keyed by global "
+                         f"sample indices: it cannot be used with first_sample = {first_sample} > 0 (leave bm out: "
+                         f"the default CounterBrownian is keyed by (seed, global sample index))")
     if poisson_paths is not None and not isinstance(poisson_paths, PoissonPaths):
         raise ValueError(f"poisson_paths must be a PoissonPaths, got {type(poisson_paths).__name__}")
     if poisson_paths is not None and not solver.poisson_counts:
@@ -100,7 +108,8 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     mu, A_state = process.family.initial_state(n, process.shape)
     if bm is not None:
         check_brownian_motion(bm, (n, mu.numel() // n), float(times[0]), float(times[-1]))
-    noise = Noise(seed, mu.shape, dtype, mu.device, backend=backend, times=times, bm=bm, poisson_paths=poisson_paths)
+    noise = Noise(seed, mu.shape, dtype, mu.device, backend=backend, times=times, bm=bm, poisson_paths=poisson_paths,
+                  offset=first_sample * (mu.numel() // n))
     state = State(mu, A_state, solver.init(process, grid, noise))
     predict = Evaluator(process, mu.shape, mu.device, mu.dtype)
 

@@ -190,3 +190,12 @@ def test_kernel_sass_counts_the_poisson_search_loop_without_division_or_barrier(
     search = record["loops"][0]
     assert record["barriers"] == 0 and record["local_memory_ops"] == 0
     assert search["issue_slots"] <= 40 and search["fp64"] <= 6 * record["elements_per_thread"]
+
+
+def test_the_scale_benchmark_reports_the_streaming_peak(tmp_path):
+    from benchmarks import scale
+
+    report = scale.main(["--n", "300", "500", "--one-call-max", "300", "--out", str(tmp_path / "scale.json")])
+    assert [r["n"] for r in report["runs"]] == [300, 500]
+    assert report["runs"][0]["peak_bytes_streaming"] > 0 and "peak_bytes_one_call" not in report["runs"][1]
+    assert json.loads((tmp_path / "scale.json").read_text())["chunk"] == scale.CHUNK

@@ -18,6 +18,12 @@ def test_help_runs():
     assert out.returncode == 0 and "demo" in out.stdout
 
 
+def test_the_package_runs_as_a_module():
+    """``python -m pmm_sde`` is the command line (what ``torchrun -m pmm_sde`` starts)."""
+    out = subprocess.run([sys.executable, "-m", "pmm_sde", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "converge" in out.stdout and out.stdout.startswith("usage: pmm-sde")
+
+
 def test_demo_trains_samples_and_writes_metrics(tmp_path):
     assert main(["demo", "--out", str(tmp_path), "--n", "300", "--train-steps", "150"]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())

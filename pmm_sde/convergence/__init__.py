@@ -9,7 +9,9 @@ known answers.
   tau-leaping and under the target;
 - ``problems``: the oracle problems of ``pmm-sde converge``;
 - ``oracle_trajectories``: whole-trajectory simulators of one-dimensional oracle problems (fused
-  Triton kernels, an event-to-event simulator), for studies at large sample sizes.
+  Triton kernels, an event-to-event simulator), for studies at large sample sizes;
+- ``streaming``: statistics of functionals over fixed blocks of global sample indices, in chunks,
+  bitwise the same for any chunk size.
 
 Imports run one way: ``orders`` and ``count_laws`` at the bottom, ``quadrature`` and ``problems``
 on them, ``studies`` on all but ``problems``.
@@ -21,6 +23,7 @@ from .oracle_trajectories import (gamma_mixture_oracle_tau_leap, gamma_oracle_ta
                                   gaussian_oracle_pmm_chain, point_masses_oracle_tau_leap)
 from .problems import PROBLEMS, convergence_problem, exact_count_law
 from .quadrature import quadrature_weak_orders, scheme_expectations
+from .streaming import FIRST_ENTRY_FUNCTIONALS, StreamingStatistics, streaming_statistics
 from .studies import (ANTITHETIC, ANTITHETIC_COUNTER_BITS, EXACT_LAW, QUADRATURE, REFINEMENT, ConvergenceStudy,
                       common_noise, convergence_study, exact_weak_orders, strong_order, study_samples, weak_orders)
 
@@ -33,4 +36,5 @@ __all__ = [
     "PROBLEMS", "convergence_problem", "exact_count_law",
     "gamma_oracle_tau_leap", "gamma_oracle_tau_leap_events", "gamma_mixture_oracle_tau_leap",
     "point_masses_oracle_tau_leap", "gaussian_oracle_pmm_chain",
+    "FIRST_ENTRY_FUNCTIONALS", "StreamingStatistics", "streaming_statistics",
 ]

@@ -33,7 +33,7 @@ class FusedOp:
     """An update with its torch ``reference`` and its compiled implementations: ``native``
     (default: the C function ``pmm_<name>_step`` of ``streams/csrc``, elementwise in ``mu`` and
     ``xhat``) and Triton's ``kernels.triton_steps.<name>``; each takes ``(*tensors, coefficients,
-    seed, counter)``."""
+    seed, counter, offset)``, ``offset`` the element index of the state's first entry."""
 
     def __init__(self, reference: Callable, tensors: int, native_step: Callable | None):
         functools.update_wrapper(self, reference)
@@ -49,7 +49,8 @@ class FusedOp:
         compiled = self.implementations.get(noise.backend) if noise.counter_based else None
         if compiled is None or any(c.numel() != 1 for c in coefficients):
             return self.reference(noise, k, slot, *args)
-        return compiled(*tensors, [c.reshape(()) for c in coefficients], noise.seed, noise.counter(k, slot))
+        return compiled(*tensors, [c.reshape(()) for c in coefficients], noise.seed, noise.counter(k, slot),
+                        noise.offset)
 
 
 def fused_op(tensors: int = 2, native_step: Callable | None = None) -> Callable[[Callable], FusedOp]:

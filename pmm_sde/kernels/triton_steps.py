@@ -3,8 +3,8 @@ oracle simulators of :mod:`pmm_sde.convergence.oracle_trajectories`.
 
 A fused step reads ``mu`` and ``xhat``, draws from the device functions of
 :mod:`pmm_sde.streams.triton_draws` and writes ``mu'``; its wrapper, named like the op, takes
-``(mu, xhat, coefficients, seed, counter)`` with the coefficients computed by torch in the state's
-dtype. A whole-trajectory kernel keeps ``mu`` in registers for all steps and evaluates the oracle
+``(mu, xhat, coefficients, seed, counter, offset)`` with the coefficients computed by torch in the
+state's dtype and ``offset`` the element index of the state's first entry. A whole-trajectory kernel keeps ``mu`` in registers for all steps and evaluates the oracle
 in the kernel. Each repeats its torch reference operation for operation (``enable_fp_fusion=False``,
 ``_div``, float64 ``_exp`` and ``_lgamma``); how far they agree: ``docs/kernels.md``.
 
@@ -21,7 +21,7 @@ from ..streams import reference as streams
 from ..streams import triton_draws as triton_random
 from ..streams.reference import COUNTERS_PER_STEP
 from ..streams.triton_draws import (_HALF_LOG_2PI, _S0, _S1, _S2, _S3, _S4, _WORD_BITS, _any, _counter_word, _key,
-                            _normal_block, _poisson_draw)
+                            _normal_block, _normal_draw, _poisson_draw)
 
 _COUNTERS_PER_STEP = tl.constexpr(COUNTERS_PER_STEP)
 _NEG_INF = tl.constexpr(float("-inf"))
@@ -114,10 +114,11 @@ def _component_row(components_ptr, row, K: tl.constexpr, KP: tl.constexpr, OTHER
 
 
 @triton.jit
-def _tau_leap_update(mu, xhat, lam0, lam1, dA, n, seed, counter, BLOCK: tl.constexpr):
+def _tau_leap_update(mu, xhat, lam0, lam1, dA, n, seed, counter, offset, BLOCK: tl.constexpr,
+                     ALIGNED: tl.constexpr):
     """``(lam0 mu + N) / lam1``, ``N ~ Poisson(dA xhat)`` from stream ``(seed, counter)``, cast to mu's dtype
-    (this program's ``BLOCK`` elements, of ``n``)."""
-    counts = _poisson_draw(dA * xhat, seed, _first(BLOCK), n, counter, BLOCK).to(mu.dtype)
+    (this program's ``BLOCK`` entries, of ``n``, at element indices ``offset`` on; ``_poisson_draw``)."""
+    counts = _poisson_draw(dA * xhat, seed, _first(BLOCK), n, offset, counter, BLOCK, ALIGNED).to(mu.dtype)
     return _div(lam0 * mu + counts, lam1)
 
 
@@ -137,21 +138,23 @@ def _mixture_mean(log_weights, means):
     return tl.sum(r * means, axis=1)
 
 
-@triton.jit(do_not_specialize=["seed", "counter"])
-def _tau_leap_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, BLOCK: tl.constexpr):
+@triton.jit(do_not_specialize=["seed", "counter", "offset"])
+def _tau_leap_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, offset, BLOCK: tl.constexpr,
+                     ALIGNED: tl.constexpr):
     """``mu' = (lam0 mu + Poisson(dA xhat)) / lam1`` with ``coef = (lam0, lam1, dA)``."""
     index, in_range, mu, xhat = _load_state(mu_ptr, xhat_ptr, n, BLOCK)
     mu = _tau_leap_update(mu, xhat, tl.load(coef_ptr), tl.load(coef_ptr + 1), tl.load(coef_ptr + 2), n, seed,
-                          counter, BLOCK)
+                          counter, offset, BLOCK, ALIGNED)
     tl.store(out_ptr + index, mu, mask=in_range)
 
 
-@triton.jit(do_not_specialize=["seed", "counter"])
+@triton.jit(do_not_specialize=["seed", "counter", "offset"])
 def _categorical_tau_leap_kernel(mu_ptr, xhat_ptr, A_ptr, out_ptr, A_out_ptr, coef_ptr, positions, seed, counter,
-                                 K: tl.constexpr, KP: tl.constexpr, BP: tl.constexpr):
+                                 offset, K: tl.constexpr, KP: tl.constexpr, BP: tl.constexpr):
     """``kernels.categorical_tau_leap`` on ``BP`` positions of ``K`` classes (padded to ``KP``, a power
     of 2), ``coef = (s0, dA)``: ``c ~ Poisson(dA xhat)``, ``A' = A + sum_k c_k``,
-    ``mu' = ((s0 + A) mu + c) / (s0 + A')``; element ``(p, k)`` has flat index ``p K + k``."""
+    ``mu' = ((s0 + A) mu + c) / (s0 + A')``; entry ``(p, k)`` has flat index ``p K + k`` and element
+    index ``offset + p K + k``."""
     position = tl.program_id(0).to(tl.int64) * BP + tl.arange(0, BP)
     klass = tl.arange(0, KP)
     in_position = position < positions
@@ -162,7 +165,7 @@ def _categorical_tau_leap_kernel(mu_ptr, xhat_ptr, A_ptr, out_ptr, A_out_ptr, co
     A = tl.load(A_ptr + position, mask=in_position, other=0.0)
     s0 = tl.load(coef_ptr)
     dA = tl.load(coef_ptr + 1)
-    counts = triton_random._poisson_draw_at(tl.reshape(dA * xhat, (BP * KP,)), tl.reshape(index, (BP * KP,)),
+    counts = triton_random._poisson_draw_at(tl.reshape(dA * xhat, (BP * KP,)), tl.reshape(offset + index, (BP * KP,)),
                                             tl.reshape(in_range, (BP * KP,)), seed, counter)
     counts = tl.where(in_range, tl.reshape(counts, (BP, KP)).to(mu.dtype), 0.0)
     A_next = A + tl.sum(counts, axis=1)
@@ -171,27 +174,27 @@ def _categorical_tau_leap_kernel(mu_ptr, xhat_ptr, A_ptr, out_ptr, A_out_ptr, co
     tl.store(A_out_ptr + position, A_next, mask=in_position)
 
 
-@triton.jit(do_not_specialize=["seed", "counter"])
-def _pmm_chain_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, BITS: tl.constexpr,
-                      BLOCK: tl.constexpr):
+@triton.jit(do_not_specialize=["seed", "counter", "offset"])
+def _pmm_chain_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, offset, BITS: tl.constexpr,
+                      BLOCK: tl.constexpr, ALIGNED: tl.constexpr):
     """``mu' = (lam0 mu + (dA xhat + sqrt(dA) z)) / lam1`` with ``coef = (lam0, lam1, dA, sqrt(dA))``."""
     index, in_range, mu, xhat = _load_state(mu_ptr, xhat_ptr, n, BLOCK)
-    z = _normal_block(seed, _first(BLOCK), counter, BITS, BLOCK).to(mu.dtype)
+    z = _normal_draw(seed, offset + _first(BLOCK), counter, BITS, BLOCK, ALIGNED).to(mu.dtype)
     mu = _frozen_normal_update(mu, xhat, tl.load(coef_ptr), tl.load(coef_ptr + 1), tl.load(coef_ptr + 2),
                                tl.load(coef_ptr + 3), z)
     tl.store(out_ptr + index, mu, mask=in_range)
 
 
-@triton.jit(do_not_specialize=["seed", "counter"])
-def _euler_maruyama_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, BITS: tl.constexpr,
-                           BLOCK: tl.constexpr):
+@triton.jit(do_not_specialize=["seed", "counter", "offset"])
+def _euler_maruyama_kernel(mu_ptr, xhat_ptr, out_ptr, coef_ptr, n, seed, counter, offset, BITS: tl.constexpr,
+                           BLOCK: tl.constexpr, ALIGNED: tl.constexpr):
     """``mu' = mu + c (xhat - mu) h + g z`` with ``coef = (c, h, g)``, ``c = alpha0 / lambda0``,
     ``g = sqrt(alpha0 h) / lambda0``."""
     index, in_range, mu, xhat = _load_state(mu_ptr, xhat_ptr, n, BLOCK)
     c = tl.load(coef_ptr)
     h = tl.load(coef_ptr + 1)
     g = tl.load(coef_ptr + 2)
-    z = _normal_block(seed, _first(BLOCK), counter, BITS, BLOCK).to(mu.dtype)
+    z = _normal_draw(seed, offset + _first(BLOCK), counter, BITS, BLOCK, ALIGNED).to(mu.dtype)
     tl.store(out_ptr + index, mu + c * (xhat - mu) * h + g * z, mask=in_range)
 
 
@@ -213,7 +216,7 @@ def _gamma_oracle_tau_leap_kernel(out_ptr, grid_ptr, coef_ptr, n, seed, STEPS: t
         A1 = tl.load(grid_ptr + k + 1)
         lam0 = b0 + A0
         xhat = _div(a_star + (lam0 * mu - a0), b_star + A0)
-        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, n, seed, k * _COUNTERS_PER_STEP, BLOCK)
+        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, n, seed, k * _COUNTERS_PER_STEP, 0, BLOCK, True)
     tl.store(out_ptr + index, mu, mask=in_range)
 
 
@@ -300,7 +303,7 @@ def _gamma_mixture_tau_leap_kernel(out_ptr, grid_ptr, log_rates_ptr, components_
         log_weights = tl.where(real[None, :], log_w[None, :] + evidence, _NEG_INF)
         means = _div(aN, tl.zeros_like(aN) + (b + A0)[None, :])
         xhat = _mixture_mean(log_weights, means)
-        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, n, seed, k * _COUNTERS_PER_STEP, BLOCK)
+        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, n, seed, k * _COUNTERS_PER_STEP, 0, BLOCK, True)
     tl.store(out_ptr + index, mu, mask=in_range)
 
 
@@ -333,7 +336,7 @@ def _point_masses_tau_leap_kernel(out_ptr, grid_ptr, components_ptr, coef_ptr, n
         evidence = tl.where(zero, 0.0, N * tl.where(zero, 0.0, log_v[None, :])) - A0 * v[None, :]
         log_weights = tl.where(real[None, :], log_w[None, :] + evidence, _NEG_INF)
         xhat = _mixture_mean(log_weights, values)
-        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, n, seed, k * _COUNTERS_PER_STEP, BLOCK)
+        mu = _tau_leap_update(mu, xhat, lam0, b0 + A1, A1 - A0, n, seed, k * _COUNTERS_PER_STEP, 0, BLOCK, True)
     tl.store(out_ptr + index, mu, mask=in_range)
 
 
@@ -363,15 +366,16 @@ def _gaussian_pmm_chain_kernel(out_ptr, table_ptr, coef_ptr, n, seed, STEPS: tl.
 
 
 def _launch(kernel, launch: triton_random.Launch, mu: torch.Tensor, xhat: torch.Tensor, coef: torch.Tensor,
-            seed: int, counter: int, **meta) -> torch.Tensor:
-    """Run an elementwise step ``kernel`` on the flat contiguous ``mu`` and ``xhat``; ``mu'`` shaped like ``mu``."""
+            seed: int, counter: int, offset: int, **meta) -> torch.Tensor:
+    """Run an elementwise step ``kernel`` on the flat contiguous ``mu`` and ``xhat`` whose first entry is
+    element ``offset``; ``mu'`` shaped like ``mu``."""
     mu_flat, xhat_flat = mu.contiguous(), xhat.contiguous()
     out = torch.empty_like(mu_flat)
     n = out.numel()
     if n:
         kernel[(triton.cdiv(n, launch.block),)](mu_flat, xhat_flat, out, coef, n, _key(seed), _counter_word(counter),
-                                                BLOCK=launch.block, num_warps=launch.num_warps,
-                                                enable_fp_fusion=False, **meta)
+                                                int(offset), BLOCK=launch.block, ALIGNED=offset % 4 == 0,
+                                                num_warps=launch.num_warps, enable_fp_fusion=False, **meta)
     return out
 
 
@@ -393,11 +397,11 @@ def _components_meta(components: torch.Tensor) -> dict[str, int]:
     return {"K": K, "KP": triton.next_power_of_2(K)}
 
 
-def tau_leap(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int
-             ) -> torch.Tensor:
+def tau_leap(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int,
+             offset: int = 0) -> torch.Tensor:
     """``kernels.tau_leap`` by ``_tau_leap_kernel``; ``coefficients = (b0 + A0, b0 + A1, dA)`` in mu's dtype."""
     return _launch(_tau_leap_kernel, triton_random.POISSON_LAUNCH, mu, xhat, torch.stack(coefficients), seed,
-                   counter).reshape(mu.shape)
+                   counter, offset).reshape(mu.shape)
 
 
 #: Elements per program of the categorical tau-leap step (positions per program: this over KP).
@@ -405,7 +409,7 @@ CATEGORICAL_BLOCK = 64
 
 
 def categorical_tau_leap(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, coefficients: list[torch.Tensor],
-                         seed: int, counter: int) -> tuple[torch.Tensor, torch.Tensor]:
+                         seed: int, counter: int, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``kernels.categorical_tau_leap`` by ``_categorical_tau_leap_kernel``; ``coefficients = (s0, dA)`` in
     mu's dtype, ``A`` shaped ``mu.shape[:-1] + (1,)``."""
     coef = torch.stack(coefficients)
@@ -417,23 +421,24 @@ def categorical_tau_leap(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, 
         KP = triton.next_power_of_2(K)
         BP = max(1, CATEGORICAL_BLOCK // KP)
         _categorical_tau_leap_kernel[(triton.cdiv(positions, BP),)](
-            mu_flat, xhat_flat, A_flat, out, A_out, coef, positions, _key(seed), _counter_word(counter), K=K, KP=KP,
+            mu_flat, xhat_flat, A_flat, out, A_out, coef, positions, _key(seed), _counter_word(counter), int(offset),
+            K=K, KP=KP,
             BP=BP, num_warps=triton_random.POISSON_LAUNCH.num_warps, enable_fp_fusion=False)
     return out, A_out
 
 
-def pmm_chain(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int
-              ) -> torch.Tensor:
+def pmm_chain(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int,
+              offset: int = 0) -> torch.Tensor:
     """``kernels.pmm_chain`` by ``_pmm_chain_kernel``; ``coefficients = (l0 + A0, l0 + A1, dA, sqrt(dA))``."""
     return _launch(_pmm_chain_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, torch.stack(coefficients), seed, counter,
-                   BITS=streams.unit_interval_bits(mu.dtype)).reshape(mu.shape)
+                   offset, BITS=streams.unit_interval_bits(mu.dtype)).reshape(mu.shape)
 
 
-def euler_maruyama(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int
-                   ) -> torch.Tensor:
+def euler_maruyama(mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int, counter: int,
+                   offset: int = 0) -> torch.Tensor:
     """``kernels.euler_maruyama`` by ``_euler_maruyama_kernel``; ``coefficients = (reversion, h, scale)``."""
     return _launch(_euler_maruyama_kernel, triton_random.NORMAL_LAUNCH, mu, xhat, torch.stack(coefficients), seed,
-                   counter, BITS=streams.unit_interval_bits(mu.dtype)).reshape(mu.shape)
+                   counter, offset, BITS=streams.unit_interval_bits(mu.dtype)).reshape(mu.shape)
 
 
 def gamma_oracle_tau_leap(n: int, grid: torch.Tensor, coef: torch.Tensor, seed: int) -> torch.Tensor:

@@ -67,7 +67,7 @@ class TorchsdeSolver(Solver):
         times = grid.times.to(noise.dtype).to(torch.float64)
         size = (noise.shape[0], math.prod(noise.shape[1:]))
         return CounterBrownian(float(times[0]), float(times[-1]), size, noise.seed, times=times, dtype=noise.dtype,
-                               device=noise.device)
+                               device=noise.device, first_sample=noise.offset // size[1])
 
     def step(self, process, predict, state, interval, noise):
         mu = state.mu

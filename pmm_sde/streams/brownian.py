@@ -1,9 +1,10 @@
 """Counter-based Brownian motion: a Brownian bridge tree drawn from the package's Philox streams.
 
 ``CounterBrownian`` is a torchsde ``BaseBrownian`` on ``[t0, t1]`` whose values are pure functions of
-``(seed, element index, tree node)``: entry ``j`` of sample ``i`` (element ``i * d + j``) sees the
-same path whatever the batch size, the order of the queries, or the device (to the last bits of
-float64, ``docs/kernels.md``).
+``(seed, element index, tree node)``: entry ``j`` of sample ``i`` (element ``(first_sample + i) * d + j``,
+``first_sample`` the global index of the batch's first sample) sees the same path whatever the batch
+size, the split of the samples into batches, the order of the queries, or the device (to the last
+bits of float64, ``docs/kernels.md``).
 
 Tree. Node ``id`` (root 1, children ``2 id`` and ``2 id + 1``, level ``floor(log2 id)``) covers
 ``[s, u]`` (length ``h``) and holds the increment ``W = W(u) - W(s)`` and the space-time Levy area
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 import torch
 import torchsde
 
+from .._validation import positive_int
 from . import draws
 
 #: Deepest level of the tree: node ids stay below 2^31, so counters ``2 id + 1`` fit in 32 bits.
@@ -90,13 +92,15 @@ class CounterBrownian(torchsde.BaseBrownian):
 
     ``times``: points of ``[t0, t1]`` placed as nodes of the tree, where the path is exact and cheap
     to read (a solver's grid); ``tol``: the length below which a node between two of them is a leaf.
+    ``first_sample``: the global index of row 0 (rows ``i`` are samples ``first_sample + i``).
     ``bm(ta, tb)`` is ``W(tb) - W(ta)``, ``bm(ta)`` is ``W(ta) - W(t0)``; ``return_U=True`` adds
     ``U = int_ta^tb (W(r) - W(ta)) dr`` (torchsde's convention, ``U = h (W/2 + H)``).
     """
 
     def __init__(self, t0: float, t1: float, size: int | tuple[int, ...], seed: int = 0, *,
                  times: torch.Tensor | list[float] | None = None, tol: float = 1e-6,
-                 dtype: torch.dtype | None = None, device: torch.device | str | None = None):
+                 dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+                 first_sample: int = 0):
         self.t0, self.t1 = _time(t0, "t0"), _time(t1, "t1")
         if not self.t0 < self.t1:
             raise ValueError(f"t0 must be < t1, got t0={t0!r}, t1={t1!r}")
@@ -116,6 +120,8 @@ class CounterBrownian(torchsde.BaseBrownian):
         self._dtype = dtype
         self._device = torch.empty(0, device=device).device
         self.seed, self.tol = seed, tol
+        self.first_sample = positive_int(first_sample, "first_sample", minimum=0)
+        self._offset = self.first_sample * math.prod(size[1:])
         self.times = self._knots(times)
         T = self.t1 - self.t0
         z0, z1 = (self._normal(counter) for counter in (0, 1))
@@ -195,7 +201,8 @@ class CounterBrownian(torchsde.BaseBrownian):
         return t
 
     def _normal(self, counter: int) -> torch.Tensor:
-        return draws.normal(tuple(self._shape), self.seed, counter, dtype=torch.float64, device=self._device)
+        return draws.normal(tuple(self._shape), self.seed, counter, dtype=torch.float64, device=self._device,
+                            offset=self._offset)
 
     def _is_leaf(self, node: _Node) -> bool:
         if node.last - node.first > 1:

@@ -90,11 +90,11 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     u64, u32, i64, ptr = ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int64, ctypes.c_void_p
     signatures = {}
     for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        signatures[f"pmm_normal_{suffix}"] = [u64, u32, i64, ptr]
-        signatures[f"pmm_poisson_{suffix}"] = [ptr, i64, u64, u32, ptr]
+        signatures[f"pmm_normal_{suffix}"] = [u64, u32, i64, i64, ptr]
+        signatures[f"pmm_poisson_{suffix}"] = [ptr, i64, u64, u32, i64, ptr]
         signatures[f"pmm_gamma_events_{suffix}"] = [i64, ptr, ptr, i64, ctypes.c_double, real, real, u64, ptr]
-        signatures[f"pmm_categorical_tau_leap_step_{suffix}"] = [ptr, ptr, ptr, i64, i64, real, real, u64, u32, ptr,
-                                                                 ptr]
+        signatures[f"pmm_categorical_tau_leap_step_{suffix}"] = [ptr, ptr, ptr, i64, i64, real, real, u64, u32, i64,
+                                                                 ptr, ptr]
     for name, argtypes in signatures.items():
         getattr(lib, name).argtypes = argtypes
         getattr(lib, name).restype = None
@@ -150,55 +150,58 @@ def _suffix(dtype: torch.dtype) -> str:
     return "f64" if dtype == torch.float64 else "f32"
 
 
-def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype) -> torch.Tensor:
-    """``pmm_sde.streams.reference.normal(shape, seed, counter, dtype=dtype)`` (float32 or float64) on the CPU."""
+def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype, offset: int = 0) -> torch.Tensor:
+    """``pmm_sde.streams.reference.normal(shape, seed, counter, dtype=dtype, offset=offset)`` (float32 or
+    float64) on the CPU: the normals of elements ``offset .. offset + numel - 1``."""
     out = torch.empty(shape, dtype=dtype)
     getattr(_library(), "pmm_normal_" + _suffix(dtype))(int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF,
-                                                        out.numel(), out.data_ptr())
+                                                        int(offset), out.numel(), out.data_ptr())
     return out
 
 
-def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
+def poisson(rate: torch.Tensor, seed: int, counter: int, offset: int = 0) -> torch.Tensor:
     """``pmm_sde.streams.reference.poisson(rate, seed, counter, validate=False)`` for a float32 or float64 CPU
-    ``rate``: NaN where a rate is negative, NaN or infinite."""
+    ``rate``, entry ``e`` at element index ``offset + e``: NaN where a rate is negative, NaN or infinite."""
     rate = rate.contiguous()
     out = torch.empty_like(rate)
     getattr(_library(), "pmm_poisson_" + _suffix(rate.dtype))(rate.data_ptr(), rate.numel(),
                                                                int(seed) & 0xFFFFFFFFFFFFFFFF,
-                                                               int(counter) & 0xFFFFFFFF, out.data_ptr())
+                                                               int(counter) & 0xFFFFFFFF, int(offset),
+                                                               out.data_ptr())
     return out
 
 
 def fused_step(step: str, mu: torch.Tensor, xhat: torch.Tensor, coefficients: list[torch.Tensor], seed: int,
-               counter: int) -> torch.Tensor:
+               counter: int, offset: int = 0) -> torch.Tensor:
     """The elementwise fused step ``pmm_<step>_step_f32`` / ``_f64`` of ``csrc/steps.c`` on float32
     or float64 CPU tensors ``mu`` and ``xhat`` of one shape, with ``coefficients`` (0-dim tensors of
-    mu's dtype) in the order of the op's torch reference (:mod:`pmm_sde.kernels.ops`). The C
-    signature is ``(mu, xhat, n, coefficient..., seed, counter, out)``, declared on first use."""
+    mu's dtype) in the order of the op's torch reference (:mod:`pmm_sde.kernels.ops`); entry ``e`` draws
+    at element index ``offset + e``. The C signature is ``(mu, xhat, n, coefficient..., seed, counter,
+    offset, out)``, declared on first use."""
     mu, xhat = mu.contiguous(), xhat.contiguous()
     out = torch.empty_like(mu)
     function = getattr(_library(), f"pmm_{step}_step_{_suffix(mu.dtype)}")
     if function.argtypes is None:
         real = ctypes.c_double if mu.dtype == torch.float64 else ctypes.c_float
         function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, *[real] * len(coefficients),
-                             ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p]
+                             ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int64, ctypes.c_void_p]
         function.restype = None
     function(mu.data_ptr(), xhat.data_ptr(), mu.numel(), *(float(c) for c in coefficients),
-             int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr())
+             int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, int(offset), out.data_ptr())
     return out
 
 
 def categorical_tau_leap_step(mu: torch.Tensor, xhat: torch.Tensor, A: torch.Tensor, coefficients: list[torch.Tensor],
-                              seed: int, counter: int) -> tuple[torch.Tensor, torch.Tensor]:
+                              seed: int, counter: int, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``(mu', A')`` of ``pmm_sde.kernels.categorical_tau_leap`` by ``csrc/steps.c``: float32 or float64
     CPU tensors ``mu``, ``xhat`` (K classes on the last axis) and ``A`` (``mu.shape[:-1] + (1,)``);
-    ``coefficients = (s0, dA)``, 0-dim tensors of mu's dtype."""
+    ``coefficients = (s0, dA)``, 0-dim tensors of mu's dtype; entry ``e`` draws at element index ``offset + e``."""
     mu, xhat, A = mu.contiguous(), xhat.contiguous(), A.contiguous()
     out, A_out = torch.empty_like(mu), torch.empty_like(A)
     s0, dA = (float(c) for c in coefficients)
     getattr(_library(), "pmm_categorical_tau_leap_step_" + _suffix(mu.dtype))(
         mu.data_ptr(), xhat.data_ptr(), A.data_ptr(), A.numel(), mu.shape[-1], s0, dA,
-        int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, out.data_ptr(), A_out.data_ptr())
+        int(seed) & 0xFFFFFFFFFFFFFFFF, int(counter) & 0xFFFFFFFF, int(offset), out.data_ptr(), A_out.data_ptr())
     return out, A_out
 
 

@@ -2,8 +2,10 @@
 user's Brownian motion.
 
 Step ``k`` owns counters ``k * COUNTERS_PER_STEP + slot``; element ``i * numel + j`` belongs to
-sample ``i``, so every draw depends only on ``(seed, sample index, step, slot)``, never on the batch
-size. With ``poisson_paths`` Poisson counts are increments of unit-rate Poisson processes at the
+sample ``i`` (its global index: a run that starts at sample ``first`` has ``offset = first * numel``,
+and its entry ``(i, j)`` is element ``offset + i * numel + j``), so every draw depends only on
+``(seed, global sample index, step, slot)``, never on the batch size or on how the samples are split
+into runs. With ``poisson_paths`` Poisson counts are increments of unit-rate Poisson processes at the
 run's internal times, so runs at different step counts share their jumps. With ``bm`` the normals
 of slot 0 are ``bm(t_k, t_{k+1}) / sqrt(t_{k+1} - t_k)`` on the grid ``times``.
 """
@@ -21,10 +23,12 @@ from .reference import COUNTERS_PER_STEP
 class Noise:
     """Noise source of one run: ``seed`` (an int in ``[0, 2^64)``), the state's shape, dtype and
     device, and the ``backend`` of its draws and of the fused steps, resolved once here
-    (``"auto"``: Triton on CUDA, compiled C on the CPU, where available; ``resolve_backend``)."""
+    (``"auto"``: Triton on CUDA, compiled C on the CPU, where available; ``resolve_backend``).
+    ``offset``: the element index of the state's first entry (the run's first global sample times
+    the entries per sample)."""
 
     def __init__(self, seed: int, shape: torch.Size, dtype: torch.dtype, device, backend: str = "auto",
-                 times: torch.Tensor | None = None, bm=None, poisson_paths=None):
+                 times: torch.Tensor | None = None, bm=None, poisson_paths=None, offset: int = 0):
         self.seed = _validation.seed(seed)
         self.shape = tuple(shape)
         self.dtype = dtype
@@ -34,8 +38,9 @@ class Noise:
             raise ValueError("a Brownian motion bm is read on the grid: pass times")
         self.times = None if times is None else times.to(dtype).unbind()
         self.bm = bm
-        self._index = reference.element_index(self.shape, device)
-        self._cursor = None if poisson_paths is None else poisson_paths.cursor(self.shape, device)
+        self.offset = _validation.positive_int(offset, "offset", minimum=0)
+        self._index = reference.element_index(self.shape, device, self.offset)
+        self._cursor = None if poisson_paths is None else poisson_paths.cursor(self.shape, device, self.offset)
 
     @property
     def counter_based(self) -> bool:
@@ -56,7 +61,7 @@ class Noise:
             dW = self.bm(t0.item(), t1.item())
             return (dW / torch.sqrt(t1 - t0)).reshape(self.shape).to(self.dtype)
         return draws.normal(self.shape, self.seed, self.counter(k, slot), dtype=self.dtype, device=self.device,
-                            backend=self.backend)
+                            backend=self.backend, offset=self.offset)
 
     @property
     def index(self) -> torch.Tensor:
@@ -78,4 +83,5 @@ class Noise:
         """
         if self._cursor is not None:
             return self._cursor.increment(rate)
-        return draws.poisson(rate, self.seed, self.counter(k, slot), backend=self.backend, validate=False)
+        return draws.poisson(rate, self.seed, self.counter(k, slot), backend=self.backend, validate=False,
+                             offset=self.offset)

@@ -35,9 +35,11 @@ class PoissonPaths:
     def __init__(self, seed: int = 0):
         self.seed = _validation.seed(seed)
 
-    def cursor(self, shape: tuple[int, ...], device: torch.device | str | None = None) -> "PoissonCursor":
-        """A fresh walk along the paths of a state of ``shape``, at internal time 0."""
-        return PoissonCursor(self.seed, shape, device)
+    def cursor(self, shape: tuple[int, ...], device: torch.device | str | None = None,
+               offset: int = 0) -> "PoissonCursor":
+        """A fresh walk along the paths of a state of ``shape`` whose first entry is element ``offset``,
+        at internal time 0."""
+        return PoissonCursor(self.seed, shape, device, offset)
 
     def __repr__(self) -> str:
         return f"PoissonPaths(seed={self.seed})"
@@ -45,12 +47,12 @@ class PoissonPaths:
 
 class PoissonCursor:
     """Position of one run on its paths: internal time ``L``, next event index ``j`` and time ``T_j``
-    of every element (held flat)."""
+    of every element (held flat); entry ``e`` of the state is element ``offset + e``."""
 
-    def __init__(self, seed: int, shape: tuple[int, ...], device):
+    def __init__(self, seed: int, shape: tuple[int, ...], device, offset: int = 0):
         self.seed = seed
         self.shape = tuple(shape)
-        index = reference.element_index((math.prod(self.shape),), device)
+        index = reference.element_index((math.prod(self.shape),), device, offset)
         self._lo, self._hi = index & 0xFFFFFFFF, index >> 32
         self.internal_time = torch.zeros(index.shape, dtype=torch.float64, device=device)
         self._next = torch.zeros_like(index)

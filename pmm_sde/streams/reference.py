@@ -166,19 +166,23 @@ def _normal_blocks(seed: int, counter: int, groups: torch.Tensor, dtype: torch.d
 
 
 def normal(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dtype = torch.float32,
-           device: torch.device | str | None = None, index: torch.Tensor | None = None) -> torch.Tensor:
+           device: torch.device | str | None = None, index: torch.Tensor | None = None,
+           offset: int = 0) -> torch.Tensor:
     """Standard normal draws by Box-Muller.
 
     Elements ``4g .. 4g+3`` share one Philox block ``(g, counter, 0)``: words ``(w0, w1)`` give
     lanes 0 and 1 (``r cos``, ``r sin``), words ``(w2, w3)`` lanes 2 and 3. The uniforms are
     ``to_unit_interval(w, dtype)``; the transform is evaluated in float64 and rounded once to
     ``dtype``.
-    Without ``index`` (elements ``0 .. numel - 1``) each block is computed once for its 4 lanes.
+    Without ``index`` (elements ``offset .. offset + numel - 1``) each block is computed once for
+    its 4 lanes.
     """
     if index is None:
         numel = math.prod(_sizes(shape))
-        groups = torch.arange((numel + 3) // 4, dtype=torch.int64, device=device)
-        return _normal_blocks(seed, counter, groups, dtype).to(dtype).reshape(-1)[:numel].reshape(shape)
+        first, lead = divmod(offset, 4)
+        groups = torch.arange(first, (offset + numel + 3) // 4, dtype=torch.int64, device=device)
+        blocks = _normal_blocks(seed, counter, groups, dtype).to(dtype).reshape(-1)
+        return blocks[lead:lead + numel].reshape(shape)
     blocks = _normal_blocks(seed, counter, index >> 2, dtype)
     return blocks.gather(-1, (index & 3).unsqueeze(-1)).squeeze(-1).to(dtype)
 
@@ -285,13 +289,14 @@ def _poisson_ptrs(rate: torch.Tensor, seed: int, counter: int, index: torch.Tens
 
 
 def poisson(rate: torch.Tensor, seed: int, counter: int = 0, *, index: torch.Tensor | None = None,
-            validate: bool = True) -> torch.Tensor:
+            validate: bool = True, offset: int = 0) -> torch.Tensor:
     """Poisson(rate) counts, exact in law for every finite rate >= 0, deterministic in (seed, counter).
 
     Inversion by sequential search for rate < 30 (one uniform: ``lane_word``, word ``e & 3`` of
     block ``(e >> 2, counter, 0)``), PTRS transformed rejection (Hormann 1993) for rate >= 30
     (attempt ``j`` from block ``(e, counter, j + 1)``), computed in float64 so float32 rates up to
-    1e7 and beyond are safe. Returns counts with the dtype and shape of ``rate``. With
+    1e7 and beyond are safe. Entry ``e`` is element ``offset + e`` unless ``index`` gives the
+    elements. Returns counts with the dtype and shape of ``rate``. With
     ``validate=False`` an invalid rate (negative, NaN, inf) gives NaN at its position instead of
     raising, with no host sync.
     """
@@ -299,7 +304,7 @@ def poisson(rate: torch.Tensor, seed: int, counter: int = 0, *, index: torch.Ten
         bad = ~torch.isfinite(rate) | (rate < 0)
         if bool(bad.any()):
             raise ValueError("poisson: rate must be finite and >= 0")
-    index = element_index(rate.shape, rate.device) if index is None else index
+    index = element_index(rate.shape, rate.device, offset) if index is None else index
     rate64 = rate.to(torch.float64)
     valid = torch.isfinite(rate64) & (rate64 >= 0)
     lam = torch.where(valid, rate64, torch.zeros_like(rate64))

@@ -4,8 +4,10 @@ Each kernel repeats the torch reference operation for operation and in the same 
 Philox4x32-10 words through ``tl.philox``, the same float64 arithmetic) and is launched with
 ``enable_fp_fusion=False``; how far they agree: ``docs/kernels.md``.
 
-The kernels take a flat contiguous tensor; element ``e`` of it has the element index ``e`` of
-``pmm_sde.streams.reference.element_index``. This module imports triton; import it only when triton is
+The kernels take a flat contiguous tensor; entry ``e`` of it has the element index ``offset + e`` of
+``pmm_sde.streams.reference.element_index`` (``offset``: the element index of the first entry; the
+block draws share one Philox block per group of four elements where ``offset`` is a multiple of 4,
+the constant ``ALIGNED``, and draw each lane's group otherwise). This module imports triton; import it only when triton is
 installed (``pmm_sde.streams.backend.triton_available``).
 """
 
@@ -193,11 +195,15 @@ def _poisson_from_words(rate, words, index, in_range, seed, counter):
 
 
 @triton.jit
-def _poisson_draw(rate, seed, first, n, counter, BLOCK: tl.constexpr):
-    """``_poisson_from_words`` at the contiguous flat indices ``first + arange(BLOCK)`` (``first`` a multiple
-    of 4; lanes from ``n`` on are padding): one Philox block per group of four elements."""
-    index = first + tl.arange(0, BLOCK)
-    return _poisson_from_words(rate, _lane_words(seed, first, counter, BLOCK), index, index < n, seed, counter)
+def _poisson_draw(rate, seed, first, n, offset, counter, BLOCK: tl.constexpr, ALIGNED: tl.constexpr):
+    """``_poisson_from_words`` of the entries ``first + arange(BLOCK)`` (``first`` a multiple of 4; lanes
+    from ``n`` on are padding) at element indices ``offset`` on: one Philox block per group of four
+    elements where ``ALIGNED`` (``offset`` a multiple of 4), each lane's group's block otherwise."""
+    entry = first + tl.arange(0, BLOCK)
+    if ALIGNED:
+        return _poisson_from_words(rate, _lane_words(seed, offset + first, counter, BLOCK), offset + entry,
+                                   entry < n, seed, counter)
+    return _poisson_draw_at(rate, offset + entry, entry < n, seed, counter)
 
 
 @triton.jit
@@ -224,13 +230,14 @@ def _zero_truncated_poisson(rate, u, pending, seed, index, counter):
     return counts
 
 
-@triton.jit(do_not_specialize=["seed", "counter"])
-def _poisson_kernel(rate_ptr, out_ptr, n, seed, counter, BLOCK: tl.constexpr):
-    """``out[e] = pmm_sde.streams.reference.poisson(rate, seed, counter, validate=False)[e]`` for the flat ``rate``."""
+@triton.jit(do_not_specialize=["seed", "counter", "offset"])
+def _poisson_kernel(rate_ptr, out_ptr, n, seed, counter, offset, BLOCK: tl.constexpr, ALIGNED: tl.constexpr):
+    """``out[e] = pmm_sde.streams.reference.poisson(rate, seed, counter, validate=False, offset=offset)[e]`` for
+    the flat ``rate``."""
     first = tl.program_id(0).to(tl.int64) * BLOCK
     index = first + tl.arange(0, BLOCK)
     rate = tl.load(rate_ptr + index, mask=index < n, other=0.0)
-    tl.store(out_ptr + index, _poisson_draw(rate, seed, first, n, counter, BLOCK), mask=index < n)
+    tl.store(out_ptr + index, _poisson_draw(rate, seed, first, n, offset, counter, BLOCK, ALIGNED), mask=index < n)
 
 
 @triton.jit
@@ -253,12 +260,34 @@ def _normal_block(seed, first, counter, BITS: tl.constexpr, BLOCK: tl.constexpr)
     return _interleave(z0, z1, z2, z3, BLOCK)
 
 
-@triton.jit(do_not_specialize=["seed", "counter"])
-def _normal_kernel(out_ptr, n, seed, counter, BITS: tl.constexpr, BLOCK: tl.constexpr):
-    """``out[e] = pmm_sde.streams.reference.normal(shape, seed, counter)[e]`` for ``e < n``."""
+@triton.jit
+def _normal_at(seed, index, counter, BITS: tl.constexpr):
+    """``pmm_sde.streams.reference.normal(.., seed, counter, index=index)`` at arbitrary element indices, in
+    float64: each lane computes its group's Philox block ``(index >> 2, counter, 0)`` and the Box-Muller
+    pair of its lane."""
+    w0, w1, w2, w3 = _philox(seed, index >> 2, counter, 0)
+    lane = index & 3
+    second_pair = lane >= 2
+    z_cos, z_sin = _box_muller(tl.where(second_pair, w2, w0), tl.where(second_pair, w3, w1), BITS)
+    return tl.where((lane & 1) == 1, z_sin, z_cos)
+
+
+@triton.jit
+def _normal_draw(seed, first, counter, BITS: tl.constexpr, BLOCK: tl.constexpr, ALIGNED: tl.constexpr):
+    """The normals of elements ``first + arange(BLOCK)``: ``_normal_block`` where ``ALIGNED`` (``first`` a
+    multiple of 4), ``_normal_at`` otherwise."""
+    if ALIGNED:
+        return _normal_block(seed, first, counter, BITS, BLOCK)
+    return _normal_at(seed, first + tl.arange(0, BLOCK), counter, BITS)
+
+
+@triton.jit(do_not_specialize=["seed", "counter", "offset"])
+def _normal_kernel(out_ptr, n, seed, counter, offset, BITS: tl.constexpr, BLOCK: tl.constexpr,
+                   ALIGNED: tl.constexpr):
+    """``out[e] = pmm_sde.streams.reference.normal(shape, seed, counter, offset=offset)[e]`` for ``e < n``."""
     first = tl.program_id(0).to(tl.int64) * BLOCK
     index = first + tl.arange(0, BLOCK)
-    tl.store(out_ptr + index, _normal_block(seed, first, counter, BITS, BLOCK), mask=index < n)
+    tl.store(out_ptr + index, _normal_draw(seed, offset + first, counter, BITS, BLOCK, ALIGNED), mask=index < n)
 
 
 def _key(seed: int) -> int:
@@ -271,8 +300,9 @@ def _counter_word(counter: int) -> int:
     return int(counter) & 0xFFFFFFFF
 
 
-def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
-    """Poisson counts equal to ``pmm_sde.streams.reference.poisson(rate, seed, counter)``, by a Triton kernel.
+def poisson(rate: torch.Tensor, seed: int, counter: int, offset: int = 0) -> torch.Tensor:
+    """Poisson counts equal to ``pmm_sde.streams.reference.poisson(rate, seed, counter, offset=offset)``, by a
+    Triton kernel.
 
     ``rate`` is a float32 or float64 tensor of finite entries >= 0 (not checked here); the
     counts have its dtype and shape.
@@ -282,14 +312,16 @@ def poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
     n = flat.numel()
     if n:
         block, num_warps = POISSON_LAUNCH
-        _poisson_kernel[(triton.cdiv(n, block),)](flat, out, n, _key(seed), _counter_word(counter), BLOCK=block,
-                                                  num_warps=num_warps, enable_fp_fusion=False)
+        _poisson_kernel[(triton.cdiv(n, block),)](flat, out, n, _key(seed), _counter_word(counter), int(offset),
+                                                  BLOCK=block, ALIGNED=offset % 4 == 0, num_warps=num_warps,
+                                                  enable_fp_fusion=False)
     return out
 
 
 def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype,
-           device: torch.device | str | None) -> torch.Tensor:
-    """Standard normals equal to ``pmm_sde.streams.reference.normal(shape, seed, counter, dtype=dtype)``.
+           device: torch.device | str | None, offset: int = 0) -> torch.Tensor:
+    """Standard normals equal to ``pmm_sde.streams.reference.normal(shape, seed, counter, dtype=dtype,
+    offset=offset)``.
 
     ``dtype`` is float32 or float64; computed by a Triton kernel in float64, stored in ``dtype``.
     """
@@ -298,6 +330,6 @@ def normal(shape: tuple[int, ...], seed: int, counter: int, dtype: torch.dtype,
     if n:
         block, num_warps = NORMAL_LAUNCH
         _normal_kernel[(triton.cdiv(n, block),)](
-            out, n, _key(seed), _counter_word(counter), BITS=reference.unit_interval_bits(dtype),
-            BLOCK=block, num_warps=num_warps, enable_fp_fusion=False)
+            out, n, _key(seed), _counter_word(counter), int(offset), BITS=reference.unit_interval_bits(dtype),
+            BLOCK=block, ALIGNED=offset % 4 == 0, num_warps=num_warps, enable_fp_fusion=False)
     return out

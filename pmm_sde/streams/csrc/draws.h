@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-/* Normals of elements first .. first + count - 1 into out[0 .. count - 1]; first is a multiple of 4. */
+/* Normals of elements first .. first + count - 1 into out[0 .. count - 1]. */
 void pmm_normal_range_f32(uint64_t seed, uint32_t counter, int64_t first, int64_t count, float *out);
 void pmm_normal_range_f64(uint64_t seed, uint32_t counter, int64_t first, int64_t count, double *out);
 

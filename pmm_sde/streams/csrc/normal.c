@@ -1,4 +1,4 @@
-/* Standard normals of pmm_sde.streams.reference.normal (elements 0 .. numel - 1), compiled for the CPU.
+/* Standard normals of pmm_sde.streams.reference.normal (elements first .. first + numel - 1), compiled for the CPU.
  *
  * Group g (elements 4g .. 4g+3) is the Philox block (g, counter, 0); words (w0, w1) give the
  * radius and angle of lanes 0 and 1, words (w2, w3) those of lanes 2 and 3:
@@ -27,9 +27,13 @@
         (out)[4 * i + 3] = (lane_sin)[(n) + i];          \
     }
 
-/* Normals of elements 4 g0 .. 4 g0 + count - 1 (count <= 4 n) into out32 (float) or out64 (double). */
-static void normal_chunk(uint64_t seed, uint32_t counter, int bits, int64_t g0, int n, int count,
+/* The normals of the CHUNK groups g0 .. g0 + CHUNK - 1 (g0 a multiple of CHUNK), of which elements
+ * 4 g0 + lo .. 4 g0 + hi - 1 go to out32 (float) or out64 (double). Every chunk is computed whole at
+ * a position fixed by its groups: vector math may round differently from its scalar remainder loop,
+ * so a group's lanes go through the same code whatever range is asked for. */
+static void normal_chunk(uint64_t seed, uint32_t counter, int bits, int64_t g0, int lo, int hi,
                          float *out32, double *out64) {
+    enum { n = CHUNK };
     uint32_t w0[CHUNK], w1[CHUNK], w2[CHUNK], w3[CHUNK];
     double radius[2 * CHUNK], angle[2 * CHUNK], lane_cos[2 * CHUNK], lane_sin[2 * CHUNK];
     pmm_philox_blocks(seed, (uint64_t)g0, n, counter, 0, w0, w1, w2, w3);
@@ -45,7 +49,7 @@ static void normal_chunk(uint64_t seed, uint32_t counter, int bits, int64_t g0, 
     }
     for (int j = 0; j < 2 * n; ++j) lane_cos[j] = radius[j] * cos(angle[j]);
     for (int j = 0; j < 2 * n; ++j) lane_sin[j] = radius[j] * sin(angle[j]);
-    if (count == 4 * n) {  /* whole groups: lanes interleaved without a branch per element */
+    if (lo == 0 && hi == 4 * n) {  /* the whole chunk: lanes interleaved without a branch per element */
         if (out32 != NULL) {
             STORE_LANES(out32, n, lane_cos, lane_sin)
         } else {
@@ -53,20 +57,25 @@ static void normal_chunk(uint64_t seed, uint32_t counter, int bits, int64_t g0, 
         }
         return;
     }
-    for (int j = 0; j < count; ++j) {
+    for (int j = lo; j < hi; ++j) {
         int pair = ((j & 3) >> 1) * n + (j >> 2);
         double value = (j & 1) ? lane_sin[pair] : lane_cos[pair];
-        if (out32 != NULL) out32[j] = (float)value;
-        else out64[j] = value;
+        if (out32 != NULL) out32[j - lo] = (float)value;
+        else out64[j - lo] = value;
     }
 }
 
+/* Elements first .. first + count - 1, from the chunks of CHUNK groups that hold them. */
 static void normal_range(uint64_t seed, uint32_t counter, int bits, int64_t first, int64_t count,
                          float *out32, double *out64) {
-    for (int64_t done = 0; done < count; done += 4 * CHUNK) {
-        int part = count - done < 4 * CHUNK ? (int)(count - done) : 4 * CHUNK;
-        normal_chunk(seed, counter, bits, (first + done) / 4, (part + 3) / 4, part,
-                     out32 == NULL ? NULL : out32 + done, out64 == NULL ? NULL : out64 + done);
+    for (int64_t done = 0; done < count;) {
+        int64_t element = first + done;
+        int64_t g0 = (element >> 2) / CHUNK * CHUNK;
+        int lo = (int)(element - 4 * g0);
+        int hi = count - done < 4 * CHUNK - lo ? lo + (int)(count - done) : 4 * CHUNK;
+        normal_chunk(seed, counter, bits, g0, lo, hi, out32 == NULL ? NULL : out32 + done,
+                     out64 == NULL ? NULL : out64 + done);
+        done += hi - lo;
     }
 }
 
@@ -80,10 +89,10 @@ void pmm_normal_range_f64(uint64_t seed, uint32_t counter, int64_t first, int64_
     normal_range(seed, counter, 32, first, count, NULL, out);
 }
 
-void pmm_normal_f32(uint64_t seed, uint32_t counter, int64_t numel, float *out) {
-    pmm_normal_range_f32(seed, counter, 0, numel, out);
+void pmm_normal_f32(uint64_t seed, uint32_t counter, int64_t first, int64_t numel, float *out) {
+    pmm_normal_range_f32(seed, counter, first, numel, out);
 }
 
-void pmm_normal_f64(uint64_t seed, uint32_t counter, int64_t numel, double *out) {
-    pmm_normal_range_f64(seed, counter, 0, numel, out);
+void pmm_normal_f64(uint64_t seed, uint32_t counter, int64_t first, int64_t numel, double *out) {
+    pmm_normal_range_f64(seed, counter, first, numel, out);
 }

@@ -1,4 +1,4 @@
-/* Poisson counts of pmm_sde.streams.reference.poisson (element e = flat position), compiled for the CPU.
+/* Poisson counts of pmm_sde.streams.reference.poisson (element e = offset + flat position), compiled for the CPU.
  *
  * The same float64 operations in the same order as the torch reference, so compile without
  * fast-math and with -ffp-contract=off (no fused multiply-add):
@@ -114,12 +114,13 @@ double pmm_zero_truncated_poisson(double rate, double u, uint64_t seed, uint32_t
 }
 
 #define DEFINE_POISSON(T, SUFFIX)                                                                       \
-    void pmm_poisson_##SUFFIX(const T *rate, int64_t numel, uint64_t seed, uint32_t counter, T *out) {  \
+    void pmm_poisson_##SUFFIX(const T *rate, int64_t numel, uint64_t seed, uint32_t counter, int64_t offset, \
+                              T *out) {                                                                 \
         double rate64[CHUNK], counts[CHUNK];                                                            \
         for (int64_t first = 0; first < numel; first += CHUNK) {                                       \
             int n = numel - first < CHUNK ? (int)(numel - first) : CHUNK;                               \
             for (int i = 0; i < n; ++i) rate64[i] = (double)rate[first + i];                            \
-            pmm_poisson_range(rate64, first, n, seed, counter, counts);                                 \
+            pmm_poisson_range(rate64, offset + first, n, seed, counter, counts);                        \
             for (int i = 0; i < n; ++i) out[first + i] = (T)counts[i];                                  \
         }                                                                                               \
     }

@@ -1,0 +1,227 @@
+"""Streaming Monte Carlo statistics over fixed blocks of global sample indices.
+
+The samples ``0 .. n - 1`` are cut into blocks of ``block`` consecutive global indices (the last
+may be short). Each block's samples are simulated by ``sample(..., first_sample=...)``, so they do
+not depend on which run holds them; per block, in float64, the sufficient statistics of each
+functional ``f`` of the terminal state are one torch reduction of the block's own values:
+
+    count_b,   S_b = sum_{i in b} f(mu_i),   Q_b = sum_{i in b} f(mu_i)^2,
+
+and, for a Gamma-Poisson Cox process, the integer histogram of ``N = b(A_T) mu - a0`` at one entry.
+The totals are folded in block order, ``S = (..((S_0 + S_1) + S_2) ..) + S_{B-1}``, so they are
+bitwise the same whatever the chunk size (chunks are the runs held in memory, whole numbers of
+blocks), and results over consecutive block ranges merge into exactly the single-run result: what
+the ranks of a distributed run will do. Memory: one chunk of samples, plus ``3 F + 1`` numbers per
+block (``F`` functionals); independent of ``n`` for a fixed chunk up to those per-block numbers.
+
+Moments: ``mean = S / n``, ``variance = (Q - S^2 / n) / (n - 1)`` (unbiased), ``stderr = sqrt(variance / n)``.
+Why chunking cannot change the figures: ``docs/howto/scale.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import _validation
+from ..chain import resolve_shape
+from ..driver import sample
+from ..processes import GammaPoissonCoxSDE, PMMProcess
+
+
+def _first_entry(mu: torch.Tensor) -> torch.Tensor:
+    return mu.reshape(mu.shape[0], -1)[:, 0]
+
+
+#: Default functionals: ``x``, ``x^2`` and ``cos x`` of the first entry ``x`` of each sample's state.
+FIRST_ENTRY_FUNCTIONALS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "x": _first_entry,
+    "x^2": lambda mu: _first_entry(mu) ** 2,
+    "cos x": lambda mu: torch.cos(_first_entry(mu)),
+}
+#: Default block size: at most 32768 values, so a block's reduction runs in one thread (ATen's grain
+#: size) and its sum does not depend on the number of threads.
+DEFAULT_BLOCK = 4096
+
+
+@dataclass(frozen=True, eq=False)
+class StreamingStatistics:
+    """Per-block statistics of ``functionals`` over the blocks ``first_block ..`` of size ``block``.
+
+    ``counts`` (blocks,) int64 samples per block; ``sums`` and ``sums_of_squares`` (blocks, F)
+    float64, ``S_b`` and ``Q_b`` of each functional; ``histogram`` (bins + 1,) int64 counts of
+    ``N = 0 .. bins - 1`` and, last, of ``N >= bins`` (``None`` without a histogram).
+    """
+
+    functionals: tuple[str, ...]
+    block: int
+    first_block: int
+    counts: torch.Tensor
+    sums: torch.Tensor
+    sums_of_squares: torch.Tensor
+    histogram: torch.Tensor | None = None
+
+    @property
+    def blocks(self) -> int:
+        """How many blocks the statistics hold."""
+        return self.counts.numel()
+
+    @functools.cached_property
+    def n(self) -> int:
+        """Samples over all blocks."""
+        return int(self.counts.sum())
+
+    @functools.cached_property
+    def totals(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """``(S, Q)`` per functional, folded over the blocks in order."""
+        return _fold(self.sums), _fold(self.sums_of_squares)
+
+    @property
+    def means(self) -> dict[str, float]:
+        """``S / n`` per functional."""
+        return {name: s / self.n for name, s in zip(self.functionals, self.totals[0])}
+
+    @property
+    def variances(self) -> dict[str, float]:
+        """``(Q - S^2 / n) / (n - 1)`` per functional (NaN for one sample)."""
+        n = self.n
+        return {name: (q - s * s / n) / (n - 1) if n > 1 else math.nan
+                for name, s, q in zip(self.functionals, *self.totals)}
+
+    @property
+    def stderrs(self) -> dict[str, float]:
+        """``sqrt(variance / n)`` per functional: the standard error of each mean."""
+        return {name: math.sqrt(max(v, 0.0) / self.n) for name, v in self.variances.items()}
+
+    def merge(self, other: "StreamingStatistics") -> "StreamingStatistics":
+        """The statistics over this result's blocks followed by ``other``'s, which must start at the block
+        after this result's last, with the same functionals, block size and histogram bins: bitwise the
+        statistics of one run over both ranges."""
+        if not isinstance(other, StreamingStatistics):
+            raise ValueError(f"other must be a StreamingStatistics, got {type(other).__name__}")
+        if (other.functionals, other.block) != (self.functionals, self.block):
+            raise ValueError(f"other must have the same functionals and block: {self.functionals}, block {self.block}"
+                             f" against {other.functionals}, block {other.block}")
+        if other.first_block != self.first_block + self.blocks:
+            raise ValueError(f"other must start at block {self.first_block + self.blocks}, the block after this "
+                             f"result's last; got first_block {other.first_block}")
+        if (self.histogram is None) != (other.histogram is None) or (
+                self.histogram is not None and self.histogram.shape != other.histogram.shape):
+            raise ValueError("other must hold a histogram with the same bins as this result's, or neither holds one")
+        histogram = None if self.histogram is None else self.histogram + other.histogram
+        return StreamingStatistics(self.functionals, self.block, self.first_block,
+                                   torch.cat([self.counts, other.counts]), torch.cat([self.sums, other.sums]),
+                                   torch.cat([self.sums_of_squares, other.sums_of_squares]), histogram)
+
+    def to_dict(self) -> dict:
+        """The combined figures as plain numbers (for JSON)."""
+        return {"n": self.n, "block": self.block, "first_block": self.first_block, "blocks": self.blocks,
+                "sums": dict(zip(self.functionals, self.totals[0])),
+                "sums_of_squares": dict(zip(self.functionals, self.totals[1])),
+                "means": self.means, "variances": self.variances, "stderrs": self.stderrs,
+                "histogram": None if self.histogram is None else self.histogram.tolist()}
+
+
+def _fold(per_block: torch.Tensor) -> tuple[float, ...]:
+    """Column sums of ``per_block`` (blocks, F), added in block order in float64."""
+    totals = [0.0] * per_block.shape[1]
+    for row in per_block.tolist():
+        totals = [t + v for t, v in zip(totals, row)]
+    return tuple(totals)
+
+
+def _block_statistics(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(S_b, Q_b)`` of one block's values (rows, F), each one float64 reduction over the block's rows."""
+    values = values.to(torch.float64).contiguous()
+    return values.sum(0), (values * values).sum(0)
+
+
+def _functional_values(functionals: Mapping[str, Callable], mu: torch.Tensor) -> torch.Tensor:
+    """``(rows, F)``: each functional of the block's terminal states, one value per sample."""
+    columns = []
+    for name, f in functionals.items():
+        value = f(mu)
+        if not torch.is_tensor(value) or tuple(value.shape) != (mu.shape[0],):
+            got = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
+            raise ValueError(f"functional {name!r} must return one value per sample, shape ({mu.shape[0]},); "
+                             f"got {got}")
+        columns.append(value.to(torch.float64))
+    return torch.stack(columns, dim=1)
+
+
+def _count_histogram(process: PMMProcess, mu: torch.Tensor, A: torch.Tensor, entry: int, bins: int) -> torch.Tensor:
+    """Counts of ``N = b(A_T) mu - a0`` at flat entry ``entry`` of each sample: ``N = 0 .. bins - 1``, then
+    ``N >= bins`` (int64, ``bins + 1``)."""
+    N = process.family.statistic(mu, A).reshape(mu.shape[0], -1)[:, entry]
+    counts = torch.round(N.to(torch.float64)).clamp(0, bins).to(torch.int64)
+    return torch.bincount(counts.cpu(), minlength=bins + 1)
+
+
+def streaming_statistics(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 10_000, *,
+                         seed: int = 0, functionals: Mapping[str, Callable] | None = None,
+                         block: int = DEFAULT_BLOCK, chunk: int | None = None, blocks: range | None = None,
+                         histogram_bins: int | None = None, histogram_entry: int = 0, progress: bool = False,
+                         **run) -> StreamingStatistics:
+    """Per-block statistics of ``functionals`` of the terminal state of ``n`` samples of ``process``.
+
+    ``solver``, ``steps``, ``seed`` and ``run`` (``grid``, ``poisson_paths``, ``dtype``, ``device``,
+    ``backend``) are those of ``sample()``. ``functionals``: names and functions of a run's terminal
+    ``mu`` ``(rows, *state)``, each returning one value per sample (default ``FIRST_ENTRY_FUNCTIONALS``).
+    ``block``: global indices per block (an int >= 1). ``chunk``: samples per run held in memory, a
+    multiple of ``block`` (default ``16 * block``); it never changes the figures. ``blocks``: the
+    global blocks to simulate, a ``range`` with step 1 within ``range(ceil(n / block))`` (default all;
+    consecutive ranges merge with ``StreamingStatistics.merge``). ``histogram_bins``: for a
+    Gamma-Poisson Cox process, the histogram of the counts ``N`` at flat entry ``histogram_entry`` of
+    each sample's state. ``progress``: a tqdm bar over the blocks.
+    """
+    if not isinstance(process, PMMProcess):
+        raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")
+    n = _validation.positive_int(n, "n")
+    block = _validation.positive_int(block, "block")
+    chunk = 16 * block if chunk is None else _validation.positive_int(chunk, "chunk")
+    if chunk % block:
+        raise ValueError(f"chunk must be a multiple of block = {block} (chunks hold whole blocks), got {chunk}")
+    total_blocks = -(-n // block)
+    blocks = range(total_blocks) if blocks is None else blocks
+    if not isinstance(blocks, range) or blocks.step != 1 or len(blocks) == 0 or blocks.start < 0 \
+            or blocks.stop > total_blocks:
+        raise ValueError(f"blocks must be a non-empty range with step 1 within range({total_blocks}) (n = {n} "
+                         f"samples in blocks of {block}), got {blocks!r}")
+    functionals = dict(FIRST_ENTRY_FUNCTIONALS if functionals is None else functionals)
+    if not functionals or not all(isinstance(k, str) and callable(f) for k, f in functionals.items()):
+        raise ValueError("functionals must be a non-empty mapping of names to callables")
+    if histogram_bins is not None:
+        if not isinstance(process, GammaPoissonCoxSDE) or process.family.has_class_axis:
+            raise ValueError("histogram_bins needs a Gamma-Poisson Cox process, whose counts N = b(A_T) mu - a0 "
+                             "are integers")
+        histogram_bins = _validation.positive_int(histogram_bins, "histogram_bins")
+        shape = process.shape if run.get("shape") is None else resolve_shape(process.family, run["shape"])
+        entries = math.prod(process.family.state_shape(shape))
+        histogram_entry = _validation.positive_int(histogram_entry, "histogram_entry", maximum=entries - 1,
+                                                   minimum=0)
+    counts, sums, squares = [], [], []
+    histogram = None if histogram_bins is None else torch.zeros(histogram_bins + 1, dtype=torch.int64)
+    per_chunk = chunk // block
+    with tqdm(total=len(blocks), desc="blocks", disable=not progress, leave=False) as bar:
+        for first in range(blocks.start, blocks.stop, per_chunk):
+            last = min(first + per_chunk, blocks.stop)
+            start, stop = first * block, min(last * block, n)
+            result = sample(process, solver, steps=steps, n=stop - start, seed=seed, first_sample=start, **run)
+            for b in range(first, last):
+                rows = slice(b * block - start, min((b + 1) * block, n) - start)
+                mu = result.mu[rows]
+                s, q = _block_statistics(_functional_values(functionals, mu))
+                counts.append(mu.shape[0])
+                sums.append(s)
+                squares.append(q)
+                if histogram is not None:
+                    A = result.A if result.A.dim() == 0 else result.A[rows]
+                    histogram += _count_histogram(process, mu, A, histogram_entry, histogram_bins)
+            bar.update(last - first)
+    return StreamingStatistics(tuple(functionals), block, blocks.start, torch.tensor(counts, dtype=torch.int64),
+                               torch.stack(sums).cpu(), torch.stack(squares).cpu(), histogram)

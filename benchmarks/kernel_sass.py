@@ -31,11 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 #: Kernel name -> (module in ``pmm_sde.kernels``, function, signature, constexprs, launch): ``BLOCK`` and
 #: ``num_warps`` come from the launch the package uses (``triton_random.POISSON_LAUNCH`` or ``NORMAL_LAUNCH``).
 _STEP = {"mu_ptr": "*fp32", "xhat_ptr": "*fp32", "out_ptr": "*fp32", "coef_ptr": "*fp32", "n": "i32", "seed": "i64",
-         "counter": "i32"}
+         "counter": "i32", "offset": "i64"}
+#: The element offset of a run's first sample is a multiple of 4 (the aligned draws; a run from sample 0).
+_ALIGNED = {"ALIGNED": True}
 KERNELS = {
     "poisson": ("triton_random", "_poisson_kernel",
-                {"rate_ptr": "*fp32", "out_ptr": "*fp32", "n": "i32", "seed": "i64", "counter": "i32"}, {}, "POISSON"),
-    "tau_leap_step": ("triton_steps", "_tau_leap_kernel", _STEP, {}, "POISSON"),
+                {"rate_ptr": "*fp32", "out_ptr": "*fp32", "n": "i32", "seed": "i64", "counter": "i32", "offset": "i64"},
+                _ALIGNED, "POISSON"),
+    "tau_leap_step": ("triton_steps", "_tau_leap_kernel", _STEP, _ALIGNED, "POISSON"),
     "gamma_oracle_tau_leap": ("triton_steps", "_gamma_oracle_tau_leap_kernel",
                               {"out_ptr": "*fp32", "grid_ptr": "*fp32", "coef_ptr": "*fp32", "n": "i32",
                                "seed": "i64"}, {"STEPS": 32}, "POISSON"),
@@ -43,9 +46,10 @@ KERNELS = {
                                      {"out_ptr": "*fp32", "W_ptr": "*fp64", "w_ptr": "*fp64", "a_star_ptr": "*fp64",
                                       "terminal_ptr": "*fp32", "n": "i32", "seed": "i64"},
                                      {"STEPS": 4096, "SEARCH_PASSES": 13, "PER_LANE": 8}, "POISSON"),
-    "normal": ("triton_random", "_normal_kernel", {"out_ptr": "*fp32", "n": "i32", "seed": "i64", "counter": "i32"},
-               {"BITS": 23}, "NORMAL"),
-    "pmm_chain_step": ("triton_steps", "_pmm_chain_kernel", _STEP, {"BITS": 23}, "NORMAL"),
+    "normal": ("triton_random", "_normal_kernel",
+               {"out_ptr": "*fp32", "n": "i32", "seed": "i64", "counter": "i32", "offset": "i64"},
+               {"BITS": 23} | _ALIGNED, "NORMAL"),
+    "pmm_chain_step": ("triton_steps", "_pmm_chain_kernel", _STEP, {"BITS": 23} | _ALIGNED, "NORMAL"),
     "gaussian_oracle_pmm_chain": ("triton_steps", "_gaussian_pmm_chain_kernel",
                                   {"out_ptr": "*fp32", "table_ptr": "*fp32", "coef_ptr": "*fp32", "n": "i32",
                                    "seed": "i64"}, {"STEPS": 32, "BITS": 23}, "NORMAL"),

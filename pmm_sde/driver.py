@@ -66,22 +66,23 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     """Simulate ``n`` samples of ``process`` from its prior state at ``t = 0`` to the grid's end.
 
     ``solver``: a registered name (``pmm.solvers.available(process)``) or a ``Solver`` object.
-    ``steps``: an int in ``[1, MAX_STEPS]``. ``seed``: an int in ``[0, 2^64)``. ``grid``: ``None``
-    (the solver's default grid: log1p, or log1p_sqrt for probability-flow solvers), a grid name, or
-    a tensor of times from ``t_0 = 0`` (the prior's time); a tensor grid fixes the steps itself.
-    ``bm``: a torchsde Brownian motion over the grid's time span
-    with size ``(n, d)`` (Brownian solvers). ``poisson_paths``: a ``PoissonPaths`` whose unit-rate
-    processes give the counts of ``tau_leap`` / ``tau_leap_2`` by random time change, so runs at
-    different step counts share their jumps (for strong errors). ``save_at``: ``"grid"`` or a tensor of times (merged
-    into the grid); the states there form ``result.trajectory``. ``dtype``: float32 or float64
-    (default: the default dtype). ``device``: ``"cpu"`` or an available CUDA device. ``backend``:
-    where the draws and fused steps run, chosen once for the run (``"auto"``: Triton on CUDA, compiled
-    C on the CPU, where available; ``"torch"``, ``"native"``, ``"triton"``); every backend gives the
-    same numbers. ``progress``: a tqdm bar. ``first_sample``: the global index of the run's first
-    sample: the run simulates samples ``first_sample .. first_sample + n - 1``, whose draws depend only
-    on ``(seed, global sample index)``, so ``sample(n=7).mu[3:]`` equals ``sample(n=4, first_sample=3).mu``
-    to the last bit (a ``bm``, sized for one run, is refused with ``first_sample > 0``). A prediction of the wrong shape, dtype or device, or outside the family's range,
-    raises ``ValueError``, and so does a final state that overflowed to NaN or inf.
+    ``steps``: an int in ``[1, MAX_STEPS]``. ``seed``: an int in ``[0, 2^64)``. ``grid``: ``None`` (the
+    solver's default grid: log1p, or log1p_sqrt for probability-flow solvers), a grid name, or a tensor
+    of times from ``t_0 = 0`` (the prior's time); a tensor grid fixes the steps itself. ``bm``: a
+    torchsde Brownian motion over the grid's time span with size ``(n, d)`` (Brownian solvers).
+    ``poisson_paths``: a ``PoissonPaths`` whose unit-rate processes give the counts of ``tau_leap`` /
+    ``tau_leap_2`` by random time change, so runs at different step counts share their jumps (for strong
+    errors). ``save_at``: ``"grid"`` or a tensor of times (merged into the grid); the states there form
+    ``result.trajectory``. ``dtype``: float32 or float64 (default: the default dtype). ``device``:
+    ``"cpu"`` or an available CUDA device. ``backend``: where the draws and fused steps run, chosen once
+    for the run (``"auto"``: Triton on CUDA, compiled C on the CPU, where available; ``"torch"``,
+    ``"native"``, ``"triton"``; how they agree: ``docs/kernels.md``). ``progress``: a tqdm bar.
+    ``first_sample``: the global index of the run's first sample: the run simulates samples
+    ``first_sample .. first_sample + n - 1``, whose draws depend only on ``(seed, global sample
+    index)``, so ``sample(n=7).mu[3:]`` equals ``sample(n=4, first_sample=3).mu`` to the last bit (a
+    ``bm``, sized for one run, is refused with ``first_sample > 0``). A prediction of the wrong shape,
+    dtype or device, or outside the family's range, raises ``ValueError``, and so does a final state
+    that overflowed to NaN or inf.
     """
     if not isinstance(process, PMMProcess):
         raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")

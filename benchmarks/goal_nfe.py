@@ -7,9 +7,11 @@ The Normal-Normal goal problems of the few-step solver issue (19): prior N(0, 1)
 - ``mixture``: 0.3 N(-1, 0.3^2) + 0.7 N(1.5, 0.5^2);
 - ``point_masses``: 0.25 at -0.5, 0.75 at 1.
 
-For step counts in increasing order (a coarse scan, then every count up to the first three
-successive counts within tolerance), the first whose terminal law has ``|Var(mu_T) / Var* - 1| < 1%`` and ``|E mu_T - E*| < 0.01`` (with ``n`` samples; the Monte
-Carlo standard error of the variance ratio is ``sqrt(2 / n)``) is reported, and the first from which
+For step counts in increasing order (a coarse scan, then a scan with every count up to 30 from
+just after the last coarse count before the first three successive counts within tolerance), the
+first whose terminal law has ``|Var(mu_T) / Var* - 1| < 1%`` and ``|E mu_T - E*| < 0.01`` (with
+``n`` samples; the Monte Carlo standard error of the variance ratio is ``sqrt(2 / n)``) is
+reported, and the first from which
 three successive step counts stay within tolerance. The exact moments are closed forms for every
 target: ``mu_T = (l0 m0 + A x + B_A) / (l0 + A)`` with ``B_A ~ N(0, A)`` independent of ``x``, so
 
@@ -36,6 +38,8 @@ SOLVERS = ["euler_maruyama", "pmm_chain", "heun", "pmm_2", "ode_euler", "ode_heu
 STEPS = [3, 4, 6, 8, 10, 12, 15, 17, 19, 22, 25, 30, 35, 40, 50, 60, 70, 80, 100, 120, 150, 200, 250, 300, 400,
          500, 600, 800]
 QUICK_STEPS = [4, 8, 16]
+#: The refined scan takes every step count up to this one, then the counts of the coarse scan.
+FINE_UP_TO = 30
 TOTAL = 1e4
 #: Fewest NFE of the best of k-diffusion's samplers with the same exact denoiser (issue 19's table).
 PEER_NFE = {"gaussian": 19, "mixture": 12, "point_masses": 10}
@@ -45,7 +49,8 @@ def targets() -> dict[str, tuple[pmm.targets.Target, str]]:
     """The goal problems' targets (one-dimensional data) and their descriptions."""
     return {
         "gaussian": (pmm.targets.Gaussian(torch.tensor([1.5]), 0.5), "N(1.5, 0.5^2)"),
-        "mixture": (pmm.targets.GaussianMixture([0.3, 0.7], torch.tensor([[-1.0], [1.5]]), torch.tensor([[0.3], [0.5]])),
+        "mixture": (pmm.targets.GaussianMixture([0.3, 0.7], torch.tensor([[-1.0], [1.5]]),
+                                                torch.tensor([[0.3], [0.5]])),
                     "0.3 N(-1, 0.3^2) + 0.7 N(1.5, 0.5^2)"),
         "point_masses": (pmm.targets.PointMasses([0.25, 0.75], torch.tensor([[-0.5], [1.0]])),
                          "0.25 at -0.5, 0.75 at 1"),
@@ -70,7 +75,7 @@ def terminal_moments(family: pmm.NormalNormal, total: float, data_mean: float, d
     return (float(family.prior_statistic) + total * data_mean) / lam, gamma ** 2 * data_var + total / lam ** 2
 
 
-def goal_problem(name: str) -> tuple[pmm.NormalNormalSDE, tuple[float, float], str]:
+def goal_problem(name: str = "gaussian") -> tuple[pmm.NormalNormalSDE, tuple[float, float], str]:
     """A goal problem's process, the exact ``(E mu_T, Var mu_T)``, and its description."""
     target, description = targets()[name]
     family = pmm.NormalNormal(0.0, 1.0)
@@ -81,9 +86,9 @@ def goal_problem(name: str) -> tuple[pmm.NormalNormalSDE, tuple[float, float], s
 
 def fewest_nfe(process, moments: tuple[float, float], solver, n: int, var_tol: float, mean_tol: float,
                seed: int, streak: int = 3, steps_scan: list[int] = STEPS, grid: str | None = None) -> dict:
-    """Scan ``steps_scan`` against the exact terminal ``moments = (E mu_T, Var mu_T)``, then every step
-    count from the one after the last scanned count before the first ``streak`` of counts within
-    tolerance. ``stable``: the first step count from which ``streak`` successive counts (of that
+    """Scan ``steps_scan`` against the exact terminal ``moments = (E mu_T, Var mu_T)``, then again from
+    the count after the last one before the first ``streak`` of counts within tolerance, with every
+    count up to ``FINE_UP_TO`` added. ``stable``: the first step count from which ``streak`` successive counts (of that
     fine scan) are within tolerance (an error that changes sign can pass once by chance);
     ``first``: the smallest step count run within tolerance. ``solver``: a name or a ``Solver``
     object; ``grid``: its default when None."""
@@ -115,7 +120,9 @@ def fewest_nfe(process, moments: tuple[float, float], solver, n: int, var_tol: f
     stable = None
     if coarse is not None:
         earlier = [steps for steps in steps_scan if steps < coarse]
-        stable = streak_start(range(earlier[-1] + 1 if earlier else steps_scan[0], steps_scan[-1] + 1))
+        start = earlier[-1] + 1 if earlier else steps_scan[0]
+        fine = sorted({*range(start, FINE_UP_TO + 1), *(steps for steps in steps_scan if steps >= start)})
+        stable = streak_start(fine)
     scan = [rows[steps] for steps in sorted(rows)]
     first = next((row for row in scan if row["within"]), None)
     return {"first": first, "stable": None if stable is None else rows[stable], "scan": scan}

@@ -199,3 +199,25 @@ def test_the_scale_benchmark_reports_the_streaming_peak(tmp_path):
     assert [r["n"] for r in report["runs"]] == [300, 500]
     assert report["runs"][0]["peak_bytes_streaming"] > 0 and "peak_bytes_one_call" not in report["runs"][1]
     assert json.loads((tmp_path / "scale.json").read_text())["chunk"] == scale.CHUNK
+
+
+def test_goal_nfe_exact_moments_and_scan():
+    """The goal problems' exact terminal moments: the Gaussian's equal its marginal; the mixture's and
+    the point masses' match mu_T = (A x + B_A) / (1 + A) drawn from the data (5 standard errors);
+    the scan refines below the first coarse streak and reports the first of three successive counts."""
+    from benchmarks import goal_nfe
+
+    generator = torch.Generator().manual_seed(0)
+    for name, (target, _) in goal_nfe.targets().items():
+        process, (mean, var), _ = goal_nfe.goal_problem(name)
+        if name == "gaussian":
+            exact = target.marginal(process.family, goal_nfe.TOTAL)
+            assert abs(float(exact[0]) - mean) < 1e-12 and abs(float(exact[1]) - var) < 1e-12
+        n, A = 400_000, goal_nfe.TOTAL
+        x = target.sample(n, generator).double().reshape(-1)
+        mu = (A * x + A ** 0.5 * torch.randn(n, generator=generator, dtype=torch.float64)) / (1 + A)
+        assert abs(float(mu.mean()) - mean) < 5 * (var / n) ** 0.5
+        assert abs(float(mu.var()) / var - 1) < 5 * (2 / n) ** 0.5 * 1.5
+    process, moments, _ = goal_nfe.goal_problem("gaussian")
+    result = goal_nfe.fewest_nfe(process, moments, "ode_3m", 2000, 0.1, 0.1, seed=0, steps_scan=[4, 8, 16])
+    assert result["stable"]["steps"] == 4 and [row["steps"] for row in result["scan"]] == [4, 5, 6, 8, 16]

@@ -13,7 +13,7 @@ from pmm_sde.grids import information_steps, make_grid
 from pmm_sde.convergence.problems import convergence_problem
 
 F64 = torch.float64
-BROWNIAN = ["euler_maruyama", "pmm_chain", "heun", "pmm_2", "ode_euler", "ode_heun", "ode_2m"]
+BROWNIAN = ["euler_maruyama", "pmm_chain", "heun", "pmm_2", "ode_euler", "ode_heun", "ode_2m", "ode_3m"]
 
 
 def gaussian_process(total=100.0, shape=()):
@@ -137,7 +137,7 @@ PRE_ASYMPTOTIC = {(solver, case) for solver in ("heun", "pmm_2")
 
 
 #: Measured without Monte Carlo noise in tests/test_quadrature.py.
-BY_QUADRATURE = {(solver, case) for solver in ("heun", "pmm_2", "ode_heun", "ode_2m")
+BY_QUADRATURE = {(solver, case) for solver in ("heun", "pmm_2", "ode_heun", "ode_2m", "ode_3m")
                  for case in ("mixture", "point_masses")}
 
 
@@ -152,10 +152,21 @@ def test_measured_weak_order_matches_declared(solver, case):
     the antithetic coupling below. The probability flows are deterministic after
     their start, so their differences carry little noise: ode_2m measures 2.11, 2.20, 2.18 on the
     2-D mixture at 20-320 steps, and is superconvergent on the Gaussian oracle (slope about 2.7),
-    where it must reach at least 1.75."""
+    where it must reach at least 1.75. ode_3m measures 3.19 on the Gaussian (8-128 steps); on the
+    2-D mixture its variance and E cos slopes come down to 3 from above (3.63, 3.51, 3.35 over 8-128,
+    32-256, 64-512 steps: the third-order term is small there), its mean's is 2.69 at 8-128, so
+    there every resolved slope must lie in [2.6, 3.75] (2,000 samples: the flow's differences are
+    deterministic given the start, and resolved but for the mean's)."""
     process = ORDER_CASES[case]()
     n = 10_000 if case == "mixture_2d" else 20_000  # the functionals average the two coordinates
     declared = pmm.solvers.get_solver(solver, process).weak_order
+    if solver == "ode_3m" and case == "mixture_2d":
+        fits = weak_orders(process, solver, steps=[8, 16, 32, 64, 128], n=2000, seed=1)
+        measured = [f for f in fits.values() if not math.isnan(f.slope)]
+        assert measured, fits
+        for fit in measured:
+            assert 2.6 <= fit.slope <= 3.75, (fit.functional, fit.slope, fit.differences)
+        return
     if solver == "ode_2m":
         fits = weak_orders(process, solver, steps=[20, 40, 80, 160, 320], n=n, seed=1)
         measured = [f for f in fits.values() if not math.isnan(f.slope)]

@@ -121,13 +121,18 @@ class PMM2(Solver):
     strong_order = 1.0
 
     def step(self, process, predict, state, interval, noise):
+        return State(self.advance(process, predict, state, interval, noise)[0], interval.A1)
+
+    def advance(self, process: NormalNormalSDE, predict: Evaluator, state: State, interval: Interval,
+                noise) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu', xhat(mu, A0))``: the step's end state and its first prediction."""
         dA = interval.dA
         noise_term = torch.sqrt(dA) * noise.normal(interval.index)
         xhat0 = predict(state.mu, interval.A0)
         guess = process.advance_statistic(state.mu, interval.A0, interval.A1, dA * xhat0 + noise_term)
         xhat1 = predict(guess, interval.A1)
-        return State(process.advance_statistic(state.mu, interval.A0, interval.A1,
-                                               0.5 * dA * (xhat0 + xhat1) + noise_term), interval.A1)
+        return process.advance_statistic(state.mu, interval.A0, interval.A1,
+                                         0.5 * dA * (xhat0 + xhat1) + noise_term), xhat0
 
 
 class _ProbabilityFlow(Solver):
@@ -146,11 +151,16 @@ class _ProbabilityFlow(Solver):
 
     def step(self, process, predict, state, interval, noise):
         if interval.index == 0 and bool(interval.A0 == 0):
-            return self.start.step(process, predict, state, interval, noise)
+            return self.start_step(process, predict, state, interval, noise)
         u0, u1 = torch.sqrt(interval.A0), torch.sqrt(interval.A1)
         y1, carry = self.flow_step(process, predict, state, interval, process.flow_coordinate(state.mu, interval.A0),
                                    u1 - u0)
         return State(process.from_flow_coordinate(y1, interval.A1), interval.A1, carry)
+
+    def start_step(self, process: NormalNormalSDE, predict: Evaluator, state: State, interval: Interval,
+                   noise) -> State:
+        """The first, stochastic step from A = 0: the ``start`` solver's."""
+        return self.start.step(process, predict, state, interval, noise)
 
     @abstractmethod
     def flow_step(self, process: NormalNormalSDE, predict: Evaluator, state: State, interval: Interval,
@@ -213,3 +223,54 @@ class ODE2M(_ProbabilityFlow):
             r = (rho - previous_rho) / (torch.log1p(torch.sqrt(interval.A1)) - rho)
             slope_term = (xhat - previous_xhat) / (2 * r)
         return y0 + du * (xhat + slope_term), (xhat, rho)
+
+
+@register
+class ODE3M(_ProbabilityFlow):
+    """Three-step exponential Adams method on ``dy/du = xhat``: xhat interpolated by the quadratic in
+    ``rho = log(1 + u)`` through the last three predictions, integrated exactly in ``u``
+    (DPM-Solver++(3M) with eta = 0, Lu et al. 2022, in PMM coordinates):
+
+        y' = y + du [xhat_k + c1 D1 + c2 D2],   h = rho_{k+1} - rho_k,
+        c1 = h / (1 - e^-h) - 1,   c2 = (e^h (h^2 - 2h + 2) - 2) / (e^h - 1),
+
+    ``D1``, ``D2`` the interpolant's Taylor coefficients at ``rho_k`` (from divided differences of
+    the carried ``(xhat, rho)`` pairs). One NFE per step. The first step from A = 0 is ``pmm_2``
+    (Heun's method on the flow from ``y = z`` at ``u = 0``), whose prediction at ``u = 0`` starts the
+    history, so the second step is two-step and the rest three-step. Weak order 3 on its default
+    grid ``log1p_sqrt`` (uniform in ``rho``). Derivation: ``docs/solvers.md``.
+    """
+
+    name = "ode_3m"
+    weak_order = 3.0
+    markov = False
+    start = PMM2()
+
+    def start_step(self, process, predict, state, interval, noise):
+        mu, xhat0 = self.start.advance(process, predict, state, interval, noise)
+        return State(mu, interval.A1, ((xhat0, _rho(interval.A0)),))
+
+    def flow_step(self, process, predict, state, interval, y0, du):
+        xhat = predict(state.mu, interval.A0)
+        rho = _rho(interval.A0)
+        h = _rho(interval.A1) - rho
+        c1 = h / -torch.expm1(-h) - 1
+        c2 = (torch.exp(h) * (h * h - 2 * h + 2) - 2) / torch.expm1(h)
+        history = state.carry or ()
+        increment = xhat  # xhat_k + c1 D1 + c2 D2 as a combination of the predictions (docs/solvers.md)
+        if history:
+            previous_xhat, previous_rho = history[-1]
+            gap, curve = rho - previous_rho, 0.0
+            if len(history) == 2:
+                oldest_xhat, oldest_rho = history[0]
+                older_gap = previous_rho - oldest_rho
+                curve = (c1 * gap + c2) / (gap + older_gap)
+                increment = increment + (curve / older_gap) * (oldest_xhat - previous_xhat)
+            increment = increment + ((c1 + curve) / gap) * (xhat - previous_xhat)
+        return y0 + du * increment, (*history[-1:], (xhat, rho))
+
+
+def _rho(A: torch.Tensor) -> torch.Tensor:
+    """``rho = log(1 + sqrt(A))`` in float64, so that ``ode_3m``'s coefficients keep their accuracy
+    (``c2`` cancels to ``eps / h`` absolute) whatever the run's dtype."""
+    return torch.log1p(torch.sqrt(A.double()))

@@ -116,15 +116,25 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def _writable(path: str | None, option: str) -> None:
-    """Refuse an output file whose folder does not exist, before any work is done."""
-    if path is not None and not Path(path).absolute().parent.is_dir():
+def _output_file(path: str | None, option: str, name: str) -> Path | None:
+    """The file an output option writes: ``path``, or ``path/name`` when ``path`` is a folder. Checked
+    before any work: its folder exists and it ends in the suffix of ``name``."""
+    if path is None:
+        return None
+    target = Path(path)
+    if target.is_dir():
+        return target / name
+    if not target.absolute().parent.is_dir():
         raise ValueError(f"{option}: the folder of {path!r} does not exist")
+    suffix = Path(name).suffix
+    if target.suffix.lower() != suffix:
+        raise ValueError(f"{option} writes a {suffix} file: give a path ending in {suffix} or a folder, got {path!r}")
+    return target
 
 
 def _converge(args: argparse.Namespace) -> int:
-    _writable(args.json, "--json")
-    _writable(args.plot, "--plot")
+    json_file = _output_file(args.json, "--json", "convergence.json")
+    plot_file = _output_file(args.plot, "--plot", "convergence.png")
     if args.n < 2:
         raise ValueError(f"n must be an integer >= 2 (a weak error needs a sample variance), got {args.n}")
     process, description = convergence_problem(args.process)
@@ -138,10 +148,10 @@ def _converge(args: argparse.Namespace) -> int:
         if args.strong:
             line += f", strong order {row['strong_order']:.2f} (declared {row['declared_strong_order']:g})"
         print(line)
-    if args.json:
-        study.to_json(args.json)
-    if args.plot:
-        study.plot(args.plot)
+    for path, write in ((json_file, study.to_json), (plot_file, study.plot)):
+        if path is not None:
+            write(path)
+            print(f"wrote {path}")
     return 0
 
 
@@ -256,8 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "shared Brownian path, or per difference a coarse and two antithetic fine paths")
     conv.add_argument("--strong", action="store_true",
                       help="also measure strong (pathwise L1) orders on the same coupled runs")
-    conv.add_argument("--json", default=None, help="write the table as JSON here")
-    conv.add_argument("--plot", default=None, help="write the log-log figure (PNG) here")
+    conv.add_argument("--json", default=None, help="write the table here: a .json file, or a folder "
+                                                  "(convergence.json in it)")
+    conv.add_argument("--plot", default=None, help="write the log-log figure here: a .png file, or a folder "
+                                                  "(convergence.png in it)")
     conv.set_defaults(run=_converge)
     return parser
 

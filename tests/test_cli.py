@@ -98,6 +98,18 @@ def test_converge_writes_orders_and_plot(tmp_path):
     assert png.stat().st_size > 1000
 
 
+def test_converge_writes_into_a_folder_given_for_json_and_plot(tmp_path, capsys):
+    """A folder for --json / --plot gets convergence.json / convergence.png inside it, and the CLI
+    says what it wrote."""
+    code = main(["converge", "--process", "cox", "--solvers", "tau_leap", "--steps", "8,16,32", "--json", str(tmp_path),
+                 "--plot", str(tmp_path)])
+    assert code == 0
+    assert json.loads((tmp_path / "convergence.json").read_text())["solvers"]["tau_leap"]["declared_weak_order"] == 1
+    assert (tmp_path / "convergence.png").stat().st_size > 1000
+    printed = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'convergence.json'}" in printed and f"wrote {tmp_path / 'convergence.png'}" in printed
+
+
 def test_converge_unknown_solver_is_a_one_line_error(capsys):
     assert main(["converge", "--process", "normal", "--solvers", "rk45", "--n", "10"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -220,7 +232,9 @@ def test_help_lists_data_sets_solvers_and_defaults():
 def test_converge_refuses_what_cannot_give_an_order_before_working(tmp_path, capsys):
     for args, message in [(["--n", "1"], "n must be an integer >= 2"),
                           (["--json", str(tmp_path / "missing" / "x.json")], "--json: the folder"),
-                          (["--plot", str(tmp_path / "missing" / "x.png")], "--plot: the folder")]:
+                          (["--plot", str(tmp_path / "missing" / "x.png")], "--plot: the folder"),
+                          (["--plot", str(tmp_path / "figure")], "--plot writes a .png file"),
+                          (["--json", str(tmp_path / "table.txt")], "--json writes a .json file")]:
         assert main(["converge", "--solvers", "pmm_chain", *args]) == 2
         assert message in _one_line_error(capsys, "converge")
     with pytest.raises(SystemExit) as exit_status:

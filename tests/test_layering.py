@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pmm_sde"
 
 # Bottom to top. A module may import its own layer and the layers below it.
 LAYERS = Layering([
-    ("utilities", ["pmm_sde._validation", "pmm_sde.result"]),
+    ("utilities", ["pmm_sde._validation", "pmm_sde.result", "pmm_sde.distributed"]),
     ("streams: random streams, reference and backends", ["pmm_sde.streams.*"]),
     ("kernels: fused ops over the streams", ["pmm_sde.kernels.*"]),
     ("families", ["pmm_sde.families.*"]),

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import data
+from . import data, distributed
 from .convergence import PROBLEMS, convergence_problem, convergence_study, exact_count_law
 from .data.files import DEFAULT_HELDOUT_FRACTION, DEFAULT_TEXT_LENGTH
 from .demo import DEMO_TRAIN_STEPS
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     new_folders = _created_folders(getattr(args, "out", None))
     try:
         return args.run(args)
-    except (ValueError, OSError, ImportError) as error:
+    except (ValueError, OSError, ImportError, distributed.DistributedError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         print(f"pmm-sde {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import data, distributed
-from .convergence import PROBLEMS, convergence_problem, convergence_study, exact_count_law
+from .convergence import DEFAULT_BLOCK, PROBLEMS, convergence_problem, convergence_study, exact_count_law
 from .data.files import DEFAULT_HELDOUT_FRACTION, DEFAULT_TEXT_LENGTH
 from .demo import DEMO_TRAIN_STEPS
 from .families import DirichletCategorical, GammaPoisson, NormalNormal
@@ -138,11 +138,14 @@ def _converge(args: argparse.Namespace) -> int:
     if args.n < 2:
         raise ValueError(f"n must be an integer >= 2 (a weak error needs a sample variance), got {args.n}")
     process, description = convergence_problem(args.process)
-    study = convergence_study(process, args.solvers.split(","), args.steps, args.n, seed=args.seed,
-                              progress=True, name=description, strong=args.strong,
-                              exact_law=None if args.monte_carlo else exact_count_law(args.process),
-                              quadrature=args.process == "normal" and not args.monte_carlo,
-                              coupling=args.coupling)
+    with distributed.session("cpu") as world:
+        study = convergence_study(process, args.solvers.split(","), args.steps, args.n, seed=args.seed,
+                                  progress=True, name=description, strong=args.strong,
+                                  exact_law=None if args.monte_carlo else exact_count_law(args.process),
+                                  quadrature=args.process == "normal" and not args.monte_carlo,
+                                  coupling=args.coupling, block=args.block, chunk=args.chunk, world=world)
+        if not world.is_main:
+            return 0
     for solver, row in study.table().items():
         line = f"{solver:>15}: measured weak order {row['weak_order']:.2f} (declared {row['declared_weak_order']:g})"
         if args.strong:
@@ -256,8 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--process", choices=list(PROBLEMS), default="normal", help="oracle problem")
     conv.add_argument("--solvers", required=True, help=f"comma-separated solver names. {solvers}")
     conv.add_argument("--steps", type=_int_list, default=[8, 16, 32, 64, 128], help="refining step counts")
-    conv.add_argument("--n", type=int, default=20_000, help="samples per run")
+    conv.add_argument("--n", type=int, default=20_000, help="Monte Carlo samples per step count")
     conv.add_argument("--seed", type=int, default=1, help="seed of the coupled runs")
+    conv.add_argument("--block", type=int, default=DEFAULT_BLOCK,
+                      help="Monte Carlo samples per block: statistics are summed per block of global sample indices "
+                           "and folded in block order (the figures depend on n, seed and block only)")
+    conv.add_argument("--chunk", type=int, default=None,
+                      help="samples held in memory per run, a multiple of --block (default 16 blocks); it never "
+                           "changes the figures. Under torchrun the blocks are split over the ranks")
     conv.add_argument("--monte-carlo", action="store_true",
                       help="weak errors by Monte Carlo for every solver (default: exact count laws for cox, "
                            "quadrature for the normal problem's one-step solvers)")

@@ -80,9 +80,9 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     ``first_sample``: the global index of the run's first sample: the run simulates samples
     ``first_sample .. first_sample + n - 1``, whose draws depend only on ``(seed, global sample
     index)``, so ``sample(n=7).mu[3:]`` equals ``sample(n=4, first_sample=3).mu`` to the last bit (a
-    ``bm``, sized for one run, is refused with ``first_sample > 0``). A prediction of the wrong shape,
-    dtype or device, or outside the family's range, raises ``ValueError``, and so does a final state
-    that overflowed to NaN or inf.
+    ``bm`` must start at the same global sample: its ``first_sample``, 0 for torchsde's). A
+    prediction of the wrong shape, dtype or device, or outside the family's range, raises
+    ``ValueError``, and so does a final state that overflowed to NaN or inf.
     """
     if not isinstance(process, PMMProcess):
         raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")
@@ -95,10 +95,10 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     n = sample_count(n, process.family.state_shape(shape), first_sample)
     if bm is not None and not isinstance(process, NormalNormalSDE):
         raise ValueError("bm drives Brownian solvers only; a Cox process takes poisson_paths")
-    if bm is not None and first_sample:
-        raise ValueError(f"bm is a Brownian motion of the run's own size (n, d), whose rows are not keyed by global "
-                         f"sample indices: it cannot be used with first_sample = {first_sample} > 0 (leave bm out: "
-                         f"the default CounterBrownian is keyed by (seed, global sample index))")
+    if bm is not None and getattr(bm, "first_sample", 0) != first_sample:
+        raise ValueError(f"bm starts at global sample {getattr(bm, 'first_sample', 0)}, but the run's first_sample = "
+                         f"{first_sample}: a bm's rows must be the run's samples (CounterBrownian and "
+                         f"AntitheticRefinement take first_sample=; a torchsde Brownian motion starts at 0)")
     if poisson_paths is not None and not isinstance(poisson_paths, PoissonPaths):
         raise ValueError(f"poisson_paths must be a PoissonPaths, got {type(poisson_paths).__name__}")
     if poisson_paths is not None and not solver.poisson_counts:

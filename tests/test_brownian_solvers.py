@@ -180,7 +180,10 @@ def test_measured_weak_order_matches_declared(solver, case):
     if (solver, case) in PRE_ASYMPTOTIC:
         fits = weak_orders(process, solver, steps=[4, 8, 16, 32, 64], n=5 * n, seed=1)
     elif solver == "euler_maruyama":  # its variance error turns first order from about 16 steps
-        fits = weak_orders(process, solver, steps=[16, 32, 64, 128, 256], n=n, seed=1)
+        # On point masses the common coupling resolves the variance differences at two step counts
+        # only (measured 1.49 +- 0.3); the antithetic one resolves them at four (1.02).
+        fits = weak_orders(process, solver, steps=[16, 32, 64, 128, 256], n=n, seed=1,
+                           coupling="antithetic" if case == "point_masses" else "common")
     else:
         fits = weak_orders(process, solver, steps=[8, 16, 32, 64, 128], n=n, seed=1)
     measured = [f for f in fits.values() if not math.isnan(f.slope)]

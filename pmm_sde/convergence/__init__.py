@@ -23,9 +23,11 @@ from .oracle_trajectories import (gamma_mixture_oracle_tau_leap, gamma_oracle_ta
                                   gaussian_oracle_pmm_chain, point_masses_oracle_tau_leap)
 from .problems import PROBLEMS, convergence_problem, exact_count_law
 from .quadrature import quadrature_weak_orders, scheme_expectations
-from .streaming import FIRST_ENTRY_FUNCTIONALS, StreamingStatistics, streaming_statistics
+from .streaming import (DEFAULT_BLOCK, FIRST_ENTRY_FUNCTIONALS, StreamingStatistics, block_statistics,
+                        streaming_statistics)
 from .studies import (ANTITHETIC, ANTITHETIC_COUNTER_BITS, EXACT_LAW, QUADRATURE, REFINEMENT, ConvergenceStudy,
-                      common_noise, convergence_study, exact_weak_orders, strong_order, study_samples, weak_orders)
+                      common_noise, convergence_study, exact_weak_orders, refinement_statistics, strong_order,
+                      study_samples, weak_orders)
 
 __all__ = [
     "FUNCTIONALS", "OrderFit", "fit_order", "study_steps", "study_samples",
@@ -36,5 +38,6 @@ __all__ = [
     "PROBLEMS", "convergence_problem", "exact_count_law",
     "gamma_oracle_tau_leap", "gamma_oracle_tau_leap_events", "gamma_mixture_oracle_tau_leap",
     "point_masses_oracle_tau_leap", "gaussian_oracle_pmm_chain",
-    "FIRST_ENTRY_FUNCTIONALS", "StreamingStatistics", "streaming_statistics",
+    "DEFAULT_BLOCK", "FIRST_ENTRY_FUNCTIONALS", "StreamingStatistics", "block_statistics", "streaming_statistics",
+    "refinement_statistics",
 ]

@@ -28,7 +28,7 @@ from typing import Callable, Mapping
 import torch
 from tqdm.auto import tqdm
 
-from .. import _validation
+from .. import _validation, distributed
 from ..chain import resolve_shape
 from ..driver import sample
 from ..processes import GammaPoissonCoxSDE, PMMProcess
@@ -154,19 +154,73 @@ def _functional_values(functionals: Mapping[str, Callable], mu: torch.Tensor) ->
     return torch.stack(columns, dim=1)
 
 
-def _count_histogram(process: PMMProcess, mu: torch.Tensor, A: torch.Tensor, entry: int, bins: int) -> torch.Tensor:
-    """Counts of ``N = b(A_T) mu - a0`` at flat entry ``entry`` of each sample: ``N = 0 .. bins - 1``, then
-    ``N >= bins`` (int64, ``bins + 1``)."""
+def _count_bins(process: PMMProcess, mu: torch.Tensor, A: torch.Tensor, entry: int, bins: int) -> torch.Tensor:
+    """Histogram indices of ``N = b(A_T) mu - a0`` at flat entry ``entry`` of each sample: ``N`` for
+    ``N = 0 .. bins - 1``, ``bins`` for ``N >= bins`` (int64, one per sample)."""
     N = process.family.statistic(mu, A).reshape(mu.shape[0], -1)[:, entry]
-    counts = torch.round(N.to(torch.float64)).clamp(0, bins).to(torch.int64)
-    return torch.bincount(counts.cpu(), minlength=bins + 1)
+    return torch.round(N.to(torch.float64)).clamp(0, bins).to(torch.int64)
+
+
+def _check_blocks(n, block, chunk, blocks) -> tuple[int, int, int, range | None]:
+    n = _validation.positive_int(n, "n")
+    block = _validation.positive_int(block, "block")
+    chunk = 16 * block if chunk is None else _validation.positive_int(chunk, "chunk")
+    if chunk % block:
+        raise ValueError(f"chunk must be a multiple of block = {block} (chunks hold whole blocks), got {chunk}")
+    total_blocks = -(-n // block)
+    if blocks is not None and (not isinstance(blocks, range) or blocks.step != 1 or len(blocks) == 0
+                               or blocks.start < 0 or blocks.stop > total_blocks):
+        raise ValueError(f"blocks must be a non-empty range with step 1 within range({total_blocks}) (n = {n} "
+                         f"samples in blocks of {block}), got {blocks!r}")
+    return n, block, chunk, blocks
+
+
+def block_statistics(names: tuple[str, ...], simulate: Callable[[int, int], tuple[torch.Tensor, torch.Tensor | None]],
+                     n: int, *, block: int = DEFAULT_BLOCK, chunk: int | None = None, blocks: range | None = None,
+                     histogram_bins: int | None = None, world: distributed.World | None = None,
+                     progress: bool = False, desc: str = "blocks") -> StreamingStatistics:
+    """Per-block statistics of the per-sample values that ``simulate(start, stop)`` returns for the global
+    samples ``start .. stop - 1``: ``(values (rows, F) float64, bins)``, ``F = len(names)``, with ``bins``
+    (rows,) int64 histogram indices in ``0 .. histogram_bins`` or None.
+
+    ``chunk`` (a multiple of ``block``, default ``16 * block``) is the most samples one call simulates.
+    ``blocks``: the global blocks to simulate (default: all, split over the ranks of ``world``, default
+    ``distributed.current()``, and gathered in block order on every rank).
+    """
+    n, block, chunk, blocks = _check_blocks(n, block, chunk, blocks)
+    world = distributed.current() if world is None else world
+    if blocks is None:
+        share = distributed.block_range(-(-n // block), world)
+        parts = distributed.gather(None if len(share) == 0 else block_statistics(
+            names, simulate, n, block=block, chunk=chunk, blocks=share, histogram_bins=histogram_bins,
+            world=world, progress=progress and world.is_main, desc=desc), world)
+        return functools.reduce(StreamingStatistics.merge, [part for part in parts if part is not None])
+    counts, sums, squares = [], [], []
+    histogram = None if histogram_bins is None else torch.zeros(histogram_bins + 1, dtype=torch.int64)
+    per_chunk = chunk // block
+    with tqdm(total=len(blocks), desc=desc, disable=not progress, leave=False) as bar:
+        for first in range(blocks.start, blocks.stop, per_chunk):
+            last = min(first + per_chunk, blocks.stop)
+            start, stop = first * block, min(last * block, n)
+            values, bins = simulate(start, stop)
+            for b in range(first, last):
+                rows = slice(b * block - start, min((b + 1) * block, n) - start)
+                s, q = _block_statistics(values[rows])
+                counts.append(rows.stop - rows.start)
+                sums.append(s)
+                squares.append(q)
+            if histogram is not None:
+                histogram += torch.bincount(bins.cpu(), minlength=histogram_bins + 1)
+            bar.update(last - first)
+    return StreamingStatistics(tuple(names), block, blocks.start, torch.tensor(counts, dtype=torch.int64),
+                               torch.stack(sums).cpu(), torch.stack(squares).cpu(), histogram)
 
 
 def streaming_statistics(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 10_000, *,
                          seed: int = 0, functionals: Mapping[str, Callable] | None = None,
                          block: int = DEFAULT_BLOCK, chunk: int | None = None, blocks: range | None = None,
                          histogram_bins: int | None = None, histogram_entry: int = 0, progress: bool = False,
-                         **run) -> StreamingStatistics:
+                         world: distributed.World | None = None, **run) -> StreamingStatistics:
     """Per-block statistics of ``functionals`` of the terminal state of ``n`` samples of ``process``.
 
     ``solver``, ``steps``, ``seed`` and ``run`` (``grid``, ``poisson_paths``, ``dtype``, ``device``,
@@ -174,24 +228,15 @@ def streaming_statistics(process: PMMProcess, solver="pmm_chain", steps: int = 1
     ``mu`` ``(rows, *state)``, each returning one value per sample (default ``FIRST_ENTRY_FUNCTIONALS``).
     ``block``: global indices per block (an int >= 1). ``chunk``: samples per run held in memory, a
     multiple of ``block`` (default ``16 * block``); it never changes the figures. ``blocks``: the
-    global blocks to simulate, a ``range`` with step 1 within ``range(ceil(n / block))`` (default all;
-    consecutive ranges merge with ``StreamingStatistics.merge``). ``histogram_bins``: for a
-    Gamma-Poisson Cox process, the histogram of the counts ``N`` at flat entry ``histogram_entry`` of
-    each sample's state. ``progress``: a tqdm bar over the blocks.
+    global blocks to simulate, a ``range`` with step 1 within ``range(ceil(n / block))`` (default all,
+    split over the ranks of ``world``, default ``distributed.current()``; consecutive ranges merge
+    with ``StreamingStatistics.merge``). ``histogram_bins``: for a Gamma-Poisson Cox process, the
+    histogram of the counts ``N`` at flat entry ``histogram_entry`` of each sample's state.
+    ``progress``: a tqdm bar over the blocks.
     """
     if not isinstance(process, PMMProcess):
         raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")
-    n = _validation.positive_int(n, "n")
-    block = _validation.positive_int(block, "block")
-    chunk = 16 * block if chunk is None else _validation.positive_int(chunk, "chunk")
-    if chunk % block:
-        raise ValueError(f"chunk must be a multiple of block = {block} (chunks hold whole blocks), got {chunk}")
-    total_blocks = -(-n // block)
-    blocks = range(total_blocks) if blocks is None else blocks
-    if not isinstance(blocks, range) or blocks.step != 1 or len(blocks) == 0 or blocks.start < 0 \
-            or blocks.stop > total_blocks:
-        raise ValueError(f"blocks must be a non-empty range with step 1 within range({total_blocks}) (n = {n} "
-                         f"samples in blocks of {block}), got {blocks!r}")
+    _check_blocks(n, block, chunk, blocks)
     functionals = dict(FIRST_ENTRY_FUNCTIONALS if functionals is None else functionals)
     if not functionals or not all(isinstance(k, str) and callable(f) for k, f in functionals.items()):
         raise ValueError("functionals must be a non-empty mapping of names to callables")
@@ -204,24 +249,12 @@ def streaming_statistics(process: PMMProcess, solver="pmm_chain", steps: int = 1
         entries = math.prod(process.family.state_shape(shape))
         histogram_entry = _validation.positive_int(histogram_entry, "histogram_entry", maximum=entries - 1,
                                                    minimum=0)
-    counts, sums, squares = [], [], []
-    histogram = None if histogram_bins is None else torch.zeros(histogram_bins + 1, dtype=torch.int64)
-    per_chunk = chunk // block
-    with tqdm(total=len(blocks), desc="blocks", disable=not progress, leave=False) as bar:
-        for first in range(blocks.start, blocks.stop, per_chunk):
-            last = min(first + per_chunk, blocks.stop)
-            start, stop = first * block, min(last * block, n)
-            result = sample(process, solver, steps=steps, n=stop - start, seed=seed, first_sample=start, **run)
-            for b in range(first, last):
-                rows = slice(b * block - start, min((b + 1) * block, n) - start)
-                mu = result.mu[rows]
-                s, q = _block_statistics(_functional_values(functionals, mu))
-                counts.append(mu.shape[0])
-                sums.append(s)
-                squares.append(q)
-                if histogram is not None:
-                    A = result.A if result.A.dim() == 0 else result.A[rows]
-                    histogram += _count_histogram(process, mu, A, histogram_entry, histogram_bins)
-            bar.update(last - first)
-    return StreamingStatistics(tuple(functionals), block, blocks.start, torch.tensor(counts, dtype=torch.int64),
-                               torch.stack(sums).cpu(), torch.stack(squares).cpu(), histogram)
+
+    def simulate(start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        result = sample(process, solver, steps=steps, n=stop - start, seed=seed, first_sample=start, **run)
+        bins = None if histogram_bins is None else _count_bins(process, result.mu, result.A, histogram_entry,
+                                                               histogram_bins)
+        return _functional_values(functionals, result.mu), bins
+
+    return block_statistics(tuple(functionals), simulate, n, block=block, chunk=chunk, blocks=blocks,
+                            histogram_bins=histogram_bins, world=world, progress=progress)

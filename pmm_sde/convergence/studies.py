@@ -2,10 +2,13 @@
 
 The differences of successive refinements ``D_i = E f(Y_{N_i}) - E f(Y_{N_{i+1}})`` are fitted by
 ``pmm_sde.convergence.orders`` (the log-log slope of ``|D_i|`` against ``N_i`` estimates the weak
-order). Runs share their randomness (``common_noise``: one torchsde Brownian path for the Brownian
-solvers with a strong order, one set of unit-rate Poisson paths for tau-leaping, the same seed
-otherwise), so ``D_i`` has a far smaller Monte Carlo error than either expectation; each ``D_i``
-comes with its standard error, and points below ``min_z`` standard errors are left out of the fit.
+order). Runs share their randomness (``common_noise``: one counter-based Brownian path for the
+Brownian solvers with a strong order, one set of unit-rate Poisson paths for tau-leaping, the same
+seed otherwise), so ``D_i`` has a far smaller Monte Carlo error than either expectation; each
+``D_i`` comes with its standard error, and points below ``min_z`` standard errors are left out of
+the fit. The per-sample differences are streamed (``refinement_statistics``): float64 sums per
+block of global sample indices, folded in block order, so the figures do not depend on the chunk
+size or on how many ranks share the blocks (``docs/howto/scale.md``).
 
 Exact weak errors (``exact_weak_orders``): for a one-dimensional Gamma-Poisson process the laws of
 ``N_T`` under tau-leaping and under the target are computed exactly
@@ -35,17 +38,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .. import _validation
+from .. import _validation, distributed
 from ..driver import sample
 from ..grids import make_grid
 from ..processes import NormalNormalSDE, PMMProcess
 from ..solvers import get_solver
-from ..streams import AntitheticRefinement, PoissonPaths
+from ..streams import AntitheticRefinement, CounterBrownian, PoissonPaths
 from .count_laws import scheme_count_law
 from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
 from .quadrature import quadrature_weak_orders
+from .streaming import DEFAULT_BLOCK, StreamingStatistics, block_statistics
 
 #: How a study's weak errors were measured.
 REFINEMENT = "differences of successive refinements, Monte Carlo with common noise"
@@ -69,33 +72,65 @@ def _per_sample(flat: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
     return torch.stack([flat, (flat - centre) ** 2, torch.cos(flat)], -1).mean(1)
 
 
-def common_noise(process: PMMProcess, solver, n: int, seed: int, dtype: torch.dtype = torch.float64) -> dict:
+def _coordinates(process: PMMProcess) -> int:
+    return int(np.prod(process.family.state_shape(process.shape))) if process.shape else 1
+
+
+def common_noise(process: PMMProcess, solver, n: int, seed: int, dtype: torch.dtype = torch.float64,
+                 first_sample: int = 0, times: torch.Tensor | None = None) -> dict:
     """Keyword arguments of ``sample`` that make runs at different step counts share their noise:
-    ``bm`` (a torchsde ``BrownianInterval``) for Brownian solvers with a strong order,
-    ``poisson_paths`` for solvers drawing Poisson counts, none otherwise (the seed is shared)."""
+    ``bm`` (a ``CounterBrownian`` of the samples ``first_sample .. first_sample + n - 1``, exact at
+    ``times``) for Brownian solvers with a strong order, ``poisson_paths`` for solvers drawing Poisson
+    counts, none otherwise (the seed is shared). Each sample's noise depends on ``(seed, its global
+    index)`` only."""
     solver = get_solver(solver, process)
     if solver.poisson_counts:
         return {"poisson_paths": PoissonPaths(seed)}
     if solver.strong_order is not None and isinstance(process, NormalNormalSDE):
-        import torchsde
-
-        d = int(np.prod(process.family.state_shape(process.shape))) if process.shape else 1
-        return {"bm": torchsde.BrownianInterval(t0=0.0, t1=1.0, size=(n, d), dtype=dtype, entropy=seed,
-                                                cache_size=None, levy_area_approximation="space-time")}
+        return {"bm": CounterBrownian(0.0, 1.0, (n, _coordinates(process)), seed, times=times, dtype=dtype,
+                                      first_sample=first_sample)}
     return {}
 
 
-def _coupled_runs(process: PMMProcess, solver, steps: list[int], n: int, seed: int, grid: str | None,
-                  dtype: torch.dtype, progress) -> list[torch.Tensor]:
-    """Terminal states ``(n, -1)`` of ``solver`` at each step count, sharing ``common_noise``."""
-    noise = common_noise(process, solver, n, seed, dtype)
-    runs = []
-    for N in steps:
-        runs.append(sample(process, solver, steps=N, n=n, seed=seed, grid=grid, dtype=dtype, **noise)
-                    .mu.reshape(n, -1).double())
-        if progress is not None:
-            progress.update(1)
-    return runs
+def _study_times(process: PMMProcess, solver, steps: list[int], grid: str | None) -> torch.Tensor:
+    """Every time of the study's grids, for the nodes of its Brownian motion."""
+    return torch.unique(torch.cat([make_grid(process.schedule, N, grid or solver.default_grid) for N in steps]))
+
+
+def _centre(process: PMMProcess, solver, steps: list[int], n: int, seed: int, grid: str | None, dtype: torch.dtype,
+            block: int) -> torch.Tensor:
+    """``c`` of the variance functional ``(mu - c)^2``: the mean of the first block's terminal states at the
+    finest step count, the same for every chunk size and world size."""
+    rows = min(n, block)
+    noise = common_noise(process, solver, rows, seed, dtype, times=_study_times(process, solver, steps, grid))
+    return sample(process, solver, steps=steps[-1], n=rows, seed=seed, grid=grid, dtype=dtype,
+                  **noise).mu.reshape(rows, -1).double().mean(0)
+
+
+def _difference_names(steps: list[int], strong: bool) -> tuple[str, ...]:
+    names = [f"{name} {N}-{M}" for N, M in zip(steps, steps[1:]) for name in FUNCTIONALS]
+    return tuple(names + ([f"L1 {N}-{M}" for N, M in zip(steps, steps[1:])] if strong else []))
+
+
+def _coupled_differences(process: PMMProcess, solver, steps: list[int], seed: int, grid: str | None,
+                         dtype: torch.dtype, centre: torch.Tensor, strong: bool):
+    """``simulate(start, stop)`` of ``streaming.block_statistics``: per sample, the differences
+    ``f(Y_N) - f(Y_M)`` of successive step counts ``N, M`` of the functionals, then (``strong``) the
+    pathwise ``mean_d |Y_N - Y_M|``, from runs sharing ``common_noise``."""
+    times = _study_times(process, solver, steps, grid)
+
+    def simulate(start: int, stop: int) -> tuple[torch.Tensor, None]:
+        rows = stop - start
+        noise = common_noise(process, solver, rows, seed, dtype, first_sample=start, times=times)
+        runs = [sample(process, solver, steps=N, n=rows, seed=seed, grid=grid, dtype=dtype, first_sample=start,
+                       **noise).mu.reshape(rows, -1).double() for N in steps]
+        values = [_per_sample(mu, centre) for mu in runs]
+        columns = [values[i] - values[i + 1] for i in range(len(steps) - 1)]
+        if strong:
+            columns += [(runs[i] - runs[i + 1]).abs().mean(1, keepdim=True) for i in range(len(steps) - 1)]
+        return torch.cat(columns, 1), None
+
+    return simulate
 
 
 def _law_functionals(values: np.ndarray, law: np.ndarray) -> np.ndarray:
@@ -125,30 +160,19 @@ def exact_weak_orders(process: PMMProcess, solver: str, steps: list[int], exact_
             for j, name in enumerate(FUNCTIONALS)}
 
 
-def _refinement_fit(values: list[torch.Tensor], steps: list[int], min_z: float, name: str) -> OrderFit:
-    """Fit of the means of successive per-sample differences ``values[i]`` (shape ``(n,)``)."""
-    n = values[0].shape[0]
-    D = [float(v.mean()) for v in values]
-    se = [float(v.std() / n ** 0.5) for v in values]
-    return fit_order(steps[:-1], D, se, min_z, name)
+def _fits(statistics: StreamingStatistics, steps: list[int], min_z: float,
+          functionals: tuple[str, ...]) -> dict[str, OrderFit]:
+    """Order fits of the refinement differences' means and standard errors, per functional."""
+    means, stderrs = statistics.means, statistics.stderrs
+    pairs = [f"{N}-{M}" for N, M in zip(steps, steps[1:])]
+    return {name: fit_order(steps[:-1], [means[f"{name} {p}"] for p in pairs],
+                            [stderrs[f"{name} {p}"] for p in pairs], min_z, name) for name in functionals}
 
 
-def _weak_fits(runs: list[torch.Tensor], steps: list[int], min_z: float) -> dict[str, OrderFit]:
-    centre = runs[-1].mean(0)
-    values = [_per_sample(mu, centre) for mu in runs]
-    return {name: _refinement_fit([values[i][:, j] - values[i + 1][:, j] for i in range(len(steps) - 1)],
-                                  steps, min_z, name)
-            for j, name in enumerate(FUNCTIONALS)}
-
-
-def _strong_fit(runs: list[torch.Tensor], steps: list[int], min_z: float) -> OrderFit:
-    return _refinement_fit([(runs[i] - runs[i + 1]).abs().mean(1) for i in range(len(steps) - 1)],
-                           steps, min_z, "L1")
-
-
-def _antithetic_differences(process: NormalNormalSDE, solver, steps: list[int], n: int, seed: int,
-                            grid: str | None, dtype: torch.dtype, progress) -> list[torch.Tensor]:
-    """Per-sample ``f(Y_N) - (f(Y_2N^+) + f(Y_2N^-)) / 2`` of the functionals, ``(n, 3)`` per pair."""
+def _antithetic_differences(process: NormalNormalSDE, solver, steps: list[int], seed: int, grid: str | None,
+                            dtype: torch.dtype, centre: torch.Tensor):
+    """``simulate(start, stop)`` of ``streaming.block_statistics``: per sample and difference, the
+    functionals' ``f(Y_N) - (f(Y_2N^+) + f(Y_2N^-)) / 2``."""
     solver = get_solver(solver, process)
     if not isinstance(process, NormalNormalSDE) or solver.strong_order is None or not solver.markov:
         raise ValueError(f"the antithetic coupling needs a one-step Brownian solver driven by bm; "
@@ -158,52 +182,80 @@ def _antithetic_differences(process: NormalNormalSDE, solver, steps: list[int], 
     if 2 * steps[-1] > 1 << ANTITHETIC_COUNTER_BITS:
         raise ValueError(f"steps: the antithetic coupling takes at most {1 << (ANTITHETIC_COUNTER_BITS - 1)} "
                          f"steps (each difference owns 2^{ANTITHETIC_COUNTER_BITS} counters), got {steps[-1]}")
-    d = int(np.prod(process.family.state_shape(process.shape))) if process.shape else 1
-    runs = []
-    for i, N in enumerate(steps[:-1]):
-        fine_times = make_grid(process.schedule, 2 * N, grid or solver.default_grid)
-        coupling = AntitheticRefinement(fine_times, (n, d), seed, counter_base=i << ANTITHETIC_COUNTER_BITS)
-        runs.append([sample(process, solver, steps=steps_, n=n, seed=seed, grid=grid, dtype=dtype,
-                            bm=coupling.path(sign)).mu.reshape(n, -1).double()
-                     for steps_, sign in ((N, None), (2 * N, 1), (2 * N, -1))])
-        if progress is not None:
-            progress.update(1)
-    centre = runs[-1][1].mean(0)
-    return [_per_sample(coarse, centre) - 0.5 * (_per_sample(plus, centre) + _per_sample(minus, centre))
-            for coarse, plus, minus in runs]
+    d = _coordinates(process)
+    fine_grids = [make_grid(process.schedule, 2 * N, grid or solver.default_grid) for N in steps[:-1]]
+
+    def simulate(start: int, stop: int) -> tuple[torch.Tensor, None]:
+        rows, columns = stop - start, []
+        for i, (N, fine_times) in enumerate(zip(steps, fine_grids)):
+            coupling = AntitheticRefinement(fine_times, (rows, d), seed, counter_base=i << ANTITHETIC_COUNTER_BITS,
+                                            first_sample=start)
+            coarse, plus, minus = (_per_sample(sample(process, solver, steps=steps_, n=rows, seed=seed, grid=grid,
+                                                      dtype=dtype, bm=coupling.path(sign), first_sample=start)
+                                              .mu.reshape(rows, -1).double(), centre)
+                                   for steps_, sign in ((N, None), (2 * N, 1), (2 * N, -1)))
+            columns.append(coarse - 0.5 * (plus + minus))
+        return torch.cat(columns, 1), None
+
+    return simulate
+
+
+def refinement_statistics(process: PMMProcess, solver, steps: list[int], n: int, seed: int = 0,
+                          grid: str | None = None, dtype: torch.dtype = torch.float64, coupling: str = "common",
+                          strong: bool = False, block: int = DEFAULT_BLOCK, chunk: int | None = None,
+                          world: distributed.World | None = None, progress: bool = False) -> StreamingStatistics:
+    """Streaming statistics (``streaming.block_statistics``) of the per-sample refinement differences of
+    ``solver`` at the step counts ``steps``: ``"<functional> N-M"`` for each functional and pair of
+    successive counts, and with ``strong`` ``"L1 N-M"``. ``coupling``: ``"common"`` (``common_noise``)
+    or ``"antithetic"``. The variance functional's centre is ``_centre`` (first block, finest run).
+    Memory is one chunk of each step count's run; the figures do not depend on ``chunk`` or on the
+    number of ranks of ``world`` (default ``distributed.current()``) that share the blocks."""
+    if coupling not in ("common", "antithetic"):
+        raise ValueError(f"coupling must be 'common' or 'antithetic', got {coupling!r}")
+    if coupling == "antithetic" and strong:
+        raise ValueError("strong errors are measured on the common coupling's runs, not the antithetic one")
+    solver = get_solver(solver, process)
+    centre = _centre(process, solver, steps, n, seed, grid, dtype, block)
+    simulate = (_antithetic_differences(process, solver, steps, seed, grid, dtype, centre) if coupling == "antithetic"
+                else _coupled_differences(process, solver, steps, seed, grid, dtype, centre, strong))
+    names = _difference_names(steps, strong)
+    return block_statistics(names, simulate, n, block=block, chunk=chunk, world=world, progress=progress,
+                            desc=solver.name)
 
 
 def weak_orders(process: PMMProcess, solver, steps: list[int], n: int, seed: int = 0, grid: str | None = None,
-                dtype: torch.dtype = torch.float64, min_z: float = 5.0, progress=None,
-                coupling: str = "common") -> dict[str, OrderFit]:
+                dtype: torch.dtype = torch.float64, min_z: float = 5.0, progress: bool = False,
+                coupling: str = "common", block: int = DEFAULT_BLOCK, chunk: int | None = None,
+                world: distributed.World | None = None) -> dict[str, OrderFit]:
     """Measured weak order of ``solver`` on ``process`` for each functional in ``FUNCTIONALS``.
 
     ``steps`` should refine (doubling step counts refine the named grids). ``coupling``:
     ``"common"`` (one shared noise for all runs, ``common_noise``) or ``"antithetic"`` (per
-    difference a coarse and two antithetic fine runs; module docstring). ``progress``: a tqdm
-    bar advanced once per run (``"common"``) or per difference (``"antithetic"``). ``steps``: at
-    least three, increasing (``study_steps``); ``n``: at least 2 (``study_samples``).
+    difference a coarse and two antithetic fine runs; module docstring). The differences are
+    streamed (``refinement_statistics``: ``block``, ``chunk``, ``world``); ``progress``: a tqdm bar
+    over the blocks. ``steps``: at least three, increasing (``study_steps``); ``n``: at least 2
+    (``study_samples``).
     """
     steps, n, seed = study_steps(steps), study_samples(n), _validation.seed(seed)
-    if coupling == "antithetic":
-        differences = _antithetic_differences(process, solver, steps, n, seed, grid, dtype, progress)
-        return {name: _refinement_fit([D[:, j] for D in differences], steps, min_z, name)
-                for j, name in enumerate(FUNCTIONALS)}
-    if coupling != "common":
-        raise ValueError(f"coupling must be 'common' or 'antithetic', got {coupling!r}")
-    return _weak_fits(_coupled_runs(process, solver, steps, n, seed, grid, dtype, progress), steps, min_z)
+    statistics = refinement_statistics(process, solver, steps, n, seed, grid, dtype, coupling, block=block,
+                                       chunk=chunk, world=world, progress=progress)
+    return _fits(statistics, steps, min_z, FUNCTIONALS)
 
 
 def strong_order(process: PMMProcess, solver, steps: list[int], n: int, seed: int = 0, grid: str | None = None,
-                 dtype: torch.dtype = torch.float64, min_z: float = 5.0, progress=None) -> OrderFit:
+                 dtype: torch.dtype = torch.float64, min_z: float = 5.0, progress: bool = False,
+                 block: int = DEFAULT_BLOCK, chunk: int | None = None,
+                 world: distributed.World | None = None) -> OrderFit:
     """Measured strong (L1) order of ``solver``: the slope of ``E|Y_{N_i} - Y_{N_{i+1}}|`` against ``N_i``.
 
     Needs noise coupled across step counts (``common_noise``), so only solvers with a declared
-    strong order qualify.
+    strong order qualify. Streamed as ``weak_orders``.
     """
     steps, n, seed = study_steps(steps), study_samples(n), _validation.seed(seed)
     _require_strong_order(get_solver(solver, process))
-    return _strong_fit(_coupled_runs(process, solver, steps, n, seed, grid, dtype, progress), steps, min_z)
+    statistics = refinement_statistics(process, solver, steps, n, seed, grid, dtype, strong=True, block=block,
+                                       chunk=chunk, world=world, progress=progress)
+    return _fits(statistics, steps, min_z, ("L1",))["L1"]
 
 
 def _require_strong_order(solver) -> None:
@@ -329,18 +381,20 @@ def _plot_fit(ax, fit: OrderFit, declared: float, color: str, label: str) -> lis
 def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int], n: int, seed: int = 0,
                       progress: bool = False, name: str | None = None, strong: bool = False,
                       min_z: float = 5.0, exact_law: np.ndarray | None = None,
-                      quadrature: bool = False, coupling: str = "common") -> ConvergenceStudy:
+                      quadrature: bool = False, coupling: str = "common", block: int = DEFAULT_BLOCK,
+                      chunk: int | None = None, world: distributed.World | None = None) -> ConvergenceStudy:
     """Weak orders of each solver on ``process`` (see ``weak_orders``) and, with ``strong``, strong
     orders from the same coupled runs (see ``strong_order``), with a progress bar. With
     ``exact_law`` (the target's pmf of ``N_T``, one-dimensional Gamma-Poisson) the weak orders are
     exact (``exact_weak_orders``); with ``quadrature`` (one-dimensional Normal-Normal) the
     ``markov`` solvers' expectations are computed by quadrature
     (``pmm_sde.convergence.quadrature``). Monte Carlo runs are made for the other solvers and for
-    the strong orders; with
-    ``coupling="antithetic"`` the weak differences of the one-step Brownian solvers driven by a
-    Brownian motion use the antithetic coupling (``weak_orders``), the others the common one
-    (``weak_methods`` records which). ``steps``: at least three (two with ``exact_law``), increasing;
-    ``n``: at least 2."""
+    the strong orders, streamed over blocks of ``block`` global sample indices in chunks of
+    ``chunk`` and shared by the ranks of ``world`` (``refinement_statistics``): the figures are the
+    same, to the last bit, for any chunk size and number of ranks. With ``coupling="antithetic"``
+    the weak differences of the one-step Brownian solvers driven by a Brownian motion use the
+    antithetic coupling (``weak_orders``), the others the common one (``weak_methods`` records
+    which). ``steps``: at least three (two with ``exact_law``), increasing; ``n``: at least 2."""
     steps = study_steps(steps, minimum=2 if exact_law is not None else 3)
     n, seed = study_samples(n), _validation.seed(seed)
     names = [] if isinstance(solvers, (str, bytes)) or not hasattr(solvers, "__iter__") else list(solvers)
@@ -354,28 +408,27 @@ def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int],
                              declared_strong={s.name: s.strong_order for s in resolved} if strong else {})
     if coupling not in ("common", "antithetic"):
         raise ValueError(f"coupling must be 'common' or 'antithetic', got {coupling!r}")
+    world = distributed.current() if world is None else world
+    streaming = {"block": block, "chunk": chunk, "world": world, "progress": progress and world.is_main}
     for solver in resolved:
         antithetic = (coupling == "antithetic" and isinstance(process, NormalNormalSDE) and solver.markov
                       and solver.strong_order is not None)
         study.weak_methods[solver.name] = (EXACT_LAW if exact_law is not None
                                            else QUADRATURE if quadrature and (solver.markov or solver.random_start_only)
                                            else ANTITHETIC if antithetic else REFINEMENT)
-    with tqdm(total=len(resolved) * len(steps), desc="convergence", disable=not progress) as bar:
-        for solver in resolved:
-            method = study.weak_methods[solver.name]
-            runs = (_coupled_runs(process, solver, steps, n, seed, None, torch.float64, bar)
-                    if method == REFINEMENT or strong else None)
-            if method == EXACT_LAW:
-                study.fits[solver.name] = exact_weak_orders(process, solver.name, steps, exact_law)
-            elif method == QUADRATURE:
-                study.fits[solver.name] = quadrature_weak_orders(process, solver, steps)
-            elif method == ANTITHETIC:
-                study.fits[solver.name] = weak_orders(process, solver, steps, n, seed, min_z=min_z,
-                                                      coupling="antithetic")
-            else:
-                study.fits[solver.name] = _weak_fits(runs, steps, min_z)
-            if strong:
-                study.strong[solver.name] = _strong_fit(runs, steps, min_z)
-            if runs is None:
-                bar.update(len(steps))
+    for solver in resolved:
+        method = study.weak_methods[solver.name]
+        statistics = (refinement_statistics(process, solver, steps, n, seed, strong=strong, **streaming)
+                      if method == REFINEMENT or strong else None)
+        if method == EXACT_LAW:
+            study.fits[solver.name] = exact_weak_orders(process, solver.name, steps, exact_law)
+        elif method == QUADRATURE:
+            study.fits[solver.name] = quadrature_weak_orders(process, solver, steps)
+        elif method == ANTITHETIC:
+            study.fits[solver.name] = weak_orders(process, solver, steps, n, seed, min_z=min_z, coupling="antithetic",
+                                                  **streaming)
+        else:
+            study.fits[solver.name] = _fits(statistics, steps, min_z, FUNCTIONALS)
+        if strong:
+            study.strong[solver.name] = _fits(statistics, steps, min_z, ("L1",))["L1"]
     return study

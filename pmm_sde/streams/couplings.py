@@ -19,10 +19,13 @@ rather than ``N^-2``: a weak order 2 becomes measurable at step counts where the
 differences sink into their Monte Carlo error.
 
 ``z_k`` and ``zeta_k`` are counter-based streams (``pmm_sde.reference.normal``, counters ``base + 2k``
-and ``base + 2k + 1``), so a sample's path depends only on the seed and its index.
+and ``base + 2k + 1``), so a sample's path depends only on the seed and its global index
+(``first_sample`` is the global index of row 0).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -43,7 +46,8 @@ class AntitheticRefinement:
     """
 
     def __init__(self, fine_times: torch.Tensor, shape: tuple[int, ...], seed: int, counter_base: int = 0,
-                 dtype: torch.dtype = torch.float64, device: torch.device | str | None = None):
+                 dtype: torch.dtype = torch.float64, device: torch.device | str | None = None,
+                 first_sample: int = 0):
         times = _validation.as_float_tensor(fine_times, "fine_times", torch.float64).cpu()
         if times.dim() != 1 or times.numel() < 3 or (times.numel() - 1) % 2:
             raise ValueError(f"fine_times must be 1-D with 2N + 1 >= 3 times, got shape {tuple(times.shape)}")
@@ -58,6 +62,8 @@ class AntitheticRefinement:
                              f"{(times.numel() - 1) // 2} coarse steps are 32-bit words), got {counter_base!r}")
         self.counter_base = counter_base
         self.dtype, self.device = dtype, device
+        self.first_sample = _validation.positive_int(first_sample, "first_sample", minimum=0)
+        self._offset = self.first_sample * math.prod(self.shape[1:])
         self._cached: tuple[int, torch.Tensor, torch.Tensor] | None = None
 
     def _index(self, t: float) -> int:
@@ -70,8 +76,8 @@ class AntitheticRefinement:
         """``(z_k, zeta_k)`` of coarse step ``k`` (the last step's pair is kept)."""
         if self._cached is None or self._cached[0] != k:
             counter = self.counter_base + 2 * k
-            z, zeta = (reference.normal(self.shape, self.seed, counter + j, dtype=torch.float64, device=self.device)
-                       for j in (0, 1))
+            z, zeta = (reference.normal(self.shape, self.seed, counter + j, dtype=torch.float64, device=self.device,
+                                        offset=self._offset) for j in (0, 1))
             self._cached = (k, z, zeta)
         return self._cached[1], self._cached[2]
 
@@ -93,8 +99,20 @@ class AntitheticRefinement:
             dW = (h1 / H ** 0.5) * z + bridge if j0 % 2 == 0 else (h2 / H ** 0.5) * z - bridge
         return dW.to(self.dtype)
 
-    def path(self, sign: int | None):
-        """A callable ``bm(t0, t1)`` giving the increments of the chosen path."""
+    def path(self, sign: int | None) -> "AntitheticPath":
+        """The chosen path as a Brownian motion ``bm(t0, t1)``."""
         if sign not in (None, 1, -1):
             raise ValueError(f"sign must be None (coarse), +1 or -1, got {sign!r}")
-        return lambda t0, t1: self.increment(float(t0), float(t1), sign)
+        return AntitheticPath(self, sign)
+
+
+class AntitheticPath:
+    """One path of an ``AntitheticRefinement``: ``bm(t0, t1)`` is its increment; rows are the global
+    samples ``first_sample ..``."""
+
+    def __init__(self, coupling: AntitheticRefinement, sign: int | None):
+        self.coupling, self.sign = coupling, sign
+        self.first_sample = coupling.first_sample
+
+    def __call__(self, t0, t1) -> torch.Tensor:
+        return self.coupling.increment(float(t0), float(t1), self.sign)

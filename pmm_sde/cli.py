@@ -252,9 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
                                         "returns one tensor), the text (samples.txt) or image grid "
                                         "(samples_grid.png) of text and image data, samples.png and metrics.json "
                                         "into --out. The original data file is not needed. Under torchrun "
-                                        "(torchrun --nproc_per_node=K -m pmm_sde sample ...) the ranks write "
-                                        "the shards of contiguous ranges of chunks and rank 0 the other files: "
-                                        "the samples are bitwise those of one process.")
+                                        "(torchrun --nproc_per_node=K -m -- pmm_sde sample ...: the -- keeps "
+                                        "torchrun from reading --n as one of its options) the ranks write the "
+                                        "shards of contiguous ranges of chunks and rank 0 the other files: the "
+                                        "samples are bitwise those of one process.")
     sample.add_argument("--checkpoint", required=True, help="checkpoint.pt written by pmm-sde train")
     sample.add_argument("--solver", default=None,
                         help=f"solver (default: pmm_chain for real data, tau_leap for counts and tokens). {solvers}")

@@ -5,6 +5,8 @@ from . import data, networks
 from . import training
 from .chain import run_chain, run_exact_chain
 from .driver import sample
+from . import shards
+from .shards import load_samples, sample_to_files
 from .streams import CounterBrownian, PoissonPaths
 from .streams import reference as random
 from .processes import GammaPoissonCoxSDE, NormalNormalSDE
@@ -18,4 +20,5 @@ __all__ = [
     "schedules", "grids", "targets", "streams", "random", "metrics",
     "run_chain", "run_exact_chain", "SampleResult", "sample", "solvers",
     "NormalNormalSDE", "GammaPoissonCoxSDE", "PoissonPaths", "training", "CounterBrownian",
+    "shards", "sample_to_files", "load_samples",
 ]

@@ -7,13 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from . import data, distributed
+from . import _validation, data, distributed
 from .convergence import DEFAULT_BLOCK, PROBLEMS, convergence_problem, convergence_study, exact_count_law
 from .data.files import DEFAULT_HELDOUT_FRACTION, DEFAULT_TEXT_LENGTH
 from .demo import DEMO_TRAIN_STEPS
 from .families import DirichletCategorical, GammaPoisson, NormalNormal
 from .processes import GammaPoissonCoxSDE, NormalNormalSDE
 from .schedules import Linear
+from .shards import DEFAULT_CHUNK, rank_device
 from .solvers import available
 from .training import TIME_SAMPLERS, WEIGHTINGS, TrainConfig
 
@@ -96,13 +97,19 @@ def _train(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     from .training import sample_checkpoint
 
-    metrics = sample_checkpoint(args.checkpoint, Path(args.out), solver=args.solver, steps=args.steps, n=args.n,
-                                seed=args.seed, device=args.device)
-    print(f"{metrics['n']} samples by {metrics['solver']} in {metrics['steps']} steps, {metrics['nfe']} NFE, "
-          f"{metrics['seconds']:.2f}s")
+    device = _validation.device(args.device, "--device")
+    with distributed.session(device) as world:
+        metrics = sample_checkpoint(args.checkpoint, Path(args.out), solver=args.solver, steps=args.steps, n=args.n,
+                                    seed=args.seed, device=rank_device(device, world), chunk=args.chunk,
+                                    progress=True)
+        if not world.is_main:
+            return 0
+    print(f"{metrics['n']} samples by {metrics['solver']} in {metrics['steps']} steps, {metrics['nfe']} NFE a chunk, "
+          f"{metrics['processes']} process{'es' if metrics['processes'] > 1 else ''}, {metrics['seconds']:.2f}s")
     for quality in _quality_lines(metrics):
         print(quality)
-    print(f"wrote {', '.join(metrics['files'] + ['metrics.json'])} in {args.out}")
+    shards = f"{metrics['shards']} shard{'s' if metrics['shards'] > 1 else ''} (samples-*.npy)"
+    print(f"wrote {shards}, {', '.join(metrics['files'] + ['metrics.json'])} in {args.out}")
     return 0
 
 
@@ -242,17 +249,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run folder")
     train.set_defaults(run=_train)
     sample = sub.add_parser("sample", formatter_class=formatter, help="sample a trained checkpoint with a chosen solver",
-                            description="Sample a checkpoint; write the samples in the data's own form (samples.npy; "
-                                        "samples.txt for text, samples_grid.png for images), samples.png and "
-                                        "metrics.json into --out. The original data file is not needed.")
+                            description="Sample a checkpoint; write the samples in the data's own form as .npy shards "
+                                        "of --chunk samples (samples-000000.npy, ...) with manifest.json, which "
+                                        "lists them in order (numpy and json read them; pmm_sde.load_samples "
+                                        "returns one tensor), the text (samples.txt) or image grid "
+                                        "(samples_grid.png) of text and image data, samples.png and metrics.json "
+                                        "into --out. The original data file is not needed. Under torchrun "
+                                        "(torchrun --nproc_per_node=K -m -- pmm_sde sample ...: the -- keeps "
+                                        "torchrun from reading --n as one of its options) the ranks write the "
+                                        "shards of contiguous ranges of chunks and rank 0 the other files: the "
+                                        "samples are bitwise those of one process.")
     sample.add_argument("--checkpoint", required=True, help="checkpoint.pt written by pmm-sde train")
     sample.add_argument("--solver", default=None,
                         help=f"solver (default: pmm_chain for real data, tau_leap for counts and tokens). {solvers}")
     sample.add_argument("--steps", type=int, default=100, help="solver steps")
     sample.add_argument("--n", type=int, default=1000, help="number of samples")
-    sample.add_argument("--seed", type=int, default=0, help="seed: sample i depends on (seed, i) only")
-    sample.add_argument("--device", default=None, help="torch device (default: the checkpoint's)")
-    sample.add_argument("--out", required=True, help="output folder")
+    sample.add_argument("--chunk", type=int, default=DEFAULT_CHUNK,
+                        help="samples per shard: one sampling call of this many samples (the last may be shorter), "
+                             "held in memory at once. The chunks start at multiples of --chunk whatever the number "
+                             "of processes, so the samples do not depend on it")
+    sample.add_argument("--seed", type=int, default=0, help="seed: the random numbers of sample i depend on (seed, i) "
+                                                             "only")
+    sample.add_argument("--device", default=None,
+                        help="torch device (default: the checkpoint's; under torchrun cuda:LOCAL_RANK when CUDA is "
+                             "present, else cpu)")
+    sample.add_argument("--out", required=True, help="output folder (under torchrun on several machines, a folder "
+                                                     "they share)")
     sample.set_defaults(run=_sample)
     conv = sub.add_parser("converge", formatter_class=formatter,
                           help="measure solvers' weak (and strong) orders on an oracle problem")

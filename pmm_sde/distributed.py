@@ -19,7 +19,7 @@ import contextlib
 import datetime
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -139,3 +139,30 @@ def barrier(world: World) -> None:
     """Wait until every rank reaches this point (within the timeout)."""
     if world.size > 1:
         gather(None, world)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    rank: int
+    message: str
+
+
+def gather_work(work: Callable[[], Any], world: World) -> list[Any]:
+    """Run ``work()`` on this rank and ``gather`` every rank's result, in rank order, on every rank.
+
+    If ``work`` raised on some rank, every rank raises once all have arrived, instead of waiting for
+    the failed rank until the timeout: that rank its own exception, the others ``DistributedError``
+    naming the lowest failed rank and its error.
+    """
+    try:
+        outcome, error = work(), None
+    except Exception as caught:
+        outcome, error = _Failure(world.rank, f"{type(caught).__name__}: {caught}"), caught
+    results = gather(outcome, world)
+    if error is not None:
+        raise error
+    failures = [result for result in results if isinstance(result, _Failure)]
+    if failures:
+        raise DistributedError(f"rank {world.rank}: rank {failures[0].rank} of {world.size} failed: "
+                               f"{failures[0].message}")
+    return results

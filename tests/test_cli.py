@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from pmm_sde import load_samples
 from pmm_sde.cli import build_parser, main
 from pmm_sde.demo import DEMO_RUNS
 
@@ -68,7 +69,8 @@ def test_train_then_sample_a_checkpoint(tmp_path, capsys):
                  "--n", "50", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["nfe"] == 6 and metrics["energy_distance"] > 0 and metrics["sliced_wasserstein"] > 0
-    assert np.load(out / "samples.npy").shape == (50, 2)
+    assert load_samples(out).shape == (50, 2) and metrics["shards"] == 1 and metrics["processes"] == 1
+    assert "wrote 1 shard (samples-*.npy), manifest.json, samples.png, metrics.json" in capsys.readouterr().out
     assert (out / "samples.png").stat().st_size > 1000
     capsys.readouterr()
     assert main(["sample", "--checkpoint", str(run / "checkpoint.pt"), "--solver", "rk45", "--out", str(out)]) == 2
@@ -149,7 +151,7 @@ def test_every_family_trains_and_samples_through_the_cli(tmp_path, capsys, data,
                  "--out", str(out)]) == 0
     sampled = json.loads((out / "metrics.json").read_text())
     assert sampled["solver"] == solver and sampled["nfe"] >= 3 and set(distances) <= set(sampled)
-    assert np.load(out / "samples.npy").shape[0] == 12 and (out / "samples.png").stat().st_size > 1000
+    assert load_samples(out).shape[0] == 12 and (out / "samples.png").stat().st_size > 1000
     if data == "markov":
         assert sampled["true_law_bits_per_token"] > sampled["entropy_bits_per_token"] > 0
 
@@ -166,8 +168,8 @@ def _user_files(folder):
         image[rng.integers(0, 6), :] = 200
         Image.fromarray(image).save(folder / "images" / f"{i:02d}.png")
     (folder / "story.txt").write_text("the quick brown fox jumps over the lazy dog. " * 30, encoding="utf-8")
-    return {"ring.npy": ("real", ["samples.npy"]), "images": ("counts", ["samples.npy", "samples_grid.png"]),
-            "story.txt": ("tokens", ["samples.npy", "samples.txt"])}
+    return {"ring.npy": ("real", []), "images": ("counts", ["samples_grid.png"]),
+            "story.txt": ("tokens", ["samples.txt"])}
 
 
 def test_own_data_trains_and_samples_without_the_original_file(tmp_path, capsys):
@@ -185,13 +187,14 @@ def test_own_data_trains_and_samples_without_the_original_file(tmp_path, capsys)
                      "--out", str(out)]) == 0, capsys.readouterr().err
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["data"]["kind"] == kind and metrics["data"]["source"] == str(source / name)
-        assert set(files + ["samples.png"]) == set(metrics["files"])
+        assert set(["manifest.json"] + files + ["samples.png"]) == set(metrics["files"])
         assert all((out / file).stat().st_size > 0 for file in metrics["files"])
-    points = np.load(tmp_path / "sampled_ring.npy" / "samples.npy")
+    points = load_samples(tmp_path / "sampled_ring.npy").numpy()
     assert points.shape == (10, 2) and 50 < np.median(points[:, 0]) < 150  # the data's own units (x near 100)
     text = (tmp_path / "sampled_story.txt" / "samples.txt").read_text(encoding="utf-8")
     assert text.count("--- sample ") == 10 and set(text) <= set("the quick brown fox jumps over the lazy dog.-0123456789\n")
-    assert np.load(tmp_path / "sampled_images" / "samples.npy").shape == (10, 6, 6)
+    images = load_samples(tmp_path / "sampled_images")
+    assert images.shape == (10, 6, 6) and images.dtype == torch.int64
 
 
 def test_the_family_option_sets_how_a_file_is_read(tmp_path):

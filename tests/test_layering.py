@@ -27,7 +27,7 @@ LAYERS = Layering([
     ("chain: the discrete PMM chain and prediction checks", ["pmm_sde.chain"]),
     ("processes", ["pmm_sde.processes.*"]),
     ("solvers", ["pmm_sde.solvers.*"]),
-    ("driver: sample()", ["pmm_sde.driver"]),
+    ("driver: sample(), and to files in shards", ["pmm_sde.driver", "pmm_sde.shards"]),
     ("convergence", ["pmm_sde.convergence.*"]),
     ("networks, metrics, data, testing", ["pmm_sde.networks.*", "pmm_sde.metrics", "pmm_sde.data.*",
                                           "pmm_sde.testing.*"]),

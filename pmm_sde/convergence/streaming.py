@@ -191,7 +191,7 @@ def block_statistics(names: tuple[str, ...], simulate: Callable[[int, int], tupl
     world = distributed.current() if world is None else world
     if blocks is None:
         share = distributed.block_range(-(-n // block), world)
-        parts = distributed.gather(None if len(share) == 0 else block_statistics(
+        parts = distributed.gather_work(lambda: None if len(share) == 0 else block_statistics(
             names, simulate, n, block=block, chunk=chunk, blocks=share, histogram_bins=histogram_bins,
             world=world, progress=progress and world.is_main, desc=desc), world)
         return functools.reduce(StreamingStatistics.merge, [part for part in parts if part is not None])

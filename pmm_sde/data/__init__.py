@@ -8,7 +8,7 @@ and users' own data from tensors or files (points, counts, PNG images, text).
 
 from .dataset import Dataset
 from .digits import digit_images, load_digits
-from .files import from_file, from_tensor, from_text, image_grid, write_samples
+from .files import from_file, from_tensor, from_text, image_grid, sample_array, write_sample_views, write_samples
 from .markov import MarkovCorpus, load_markov
 from .registry import available, load
 from .toys import (gaussian_ring, load_checkerboard, load_gaussian_mixture, load_two_moons, sample_checkerboard,
@@ -16,4 +16,5 @@ from .toys import (gaussian_ring, load_checkerboard, load_gaussian_mixture, load
 
 __all__ = ["Dataset", "available", "load", "MarkovCorpus", "gaussian_ring", "sample_two_moons",
            "sample_checkerboard", "digit_images", "load_gaussian_mixture", "load_two_moons", "load_checkerboard",
-           "load_digits", "load_markov", "from_file", "from_tensor", "from_text", "write_samples", "image_grid"]
+           "load_digits", "load_markov", "from_file", "from_tensor", "from_text", "write_samples", "image_grid",
+           "sample_array", "write_sample_views"]

@@ -22,6 +22,7 @@ import csv
 import math
 import os
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -336,22 +337,46 @@ def write_image_grid(path: Path, images: torch.Tensor, low: float, high: float) 
     Image.fromarray(rgb.round().to(torch.uint8).numpy(), mode="RGB").save(path)
 
 
+def sample_array(samples: torch.Tensor, dataset: Dataset) -> np.ndarray:
+    """``samples`` (as the family sees data: standardised points, counts, token indices) in the
+    data's own form, as ``samples.npy`` holds them: float32 points in the user's units, int64
+    counts or token indices."""
+    return dataset.decode(samples.cpu()).numpy().astype(np.int64 if dataset.kind != "real" else np.float32)
+
+
+def write_sample_views(out: Path, arrays: Iterable[np.ndarray], dataset: Dataset) -> list[str]:
+    """The views of samples that the data's form asks for, from ``arrays``, consecutive runs of
+    samples in the data's own form (``sample_array``), read one at a time: ``samples.txt`` (each
+    sample after a ``--- sample i ---`` line) for text; ``samples_grid.png`` of the first
+    ``GRID_TILES`` samples for images. Returns the names written."""
+    out = Path(out)
+    if dataset.form == "text":
+        with open(out / "samples.txt", "w", encoding="utf-8") as text:
+            first = 0
+            for array in arrays:
+                text.writelines(f"--- sample {first + i} ---\n{sample}\n"
+                                for i, sample in enumerate(dataset.text(array)))
+                first += len(array)
+        return ["samples.txt"]
+    if dataset.form == "images":
+        tiles, held = [], 0
+        for array in arrays:
+            tiles.append(torch.from_numpy(array[: GRID_TILES - held]))
+            held += len(tiles[-1])
+            if held == GRID_TILES:
+                break
+        reference = dataset.decode(dataset.heldout)
+        write_image_grid(out / "samples_grid.png", torch.cat(tiles), float(reference.min()), float(reference.max()))
+        return ["samples_grid.png"]
+    return []
+
+
 def write_samples(out: Path, samples: torch.Tensor, dataset: Dataset) -> list[str]:
     """Write ``samples`` (as the family sees data: standardised points, counts, token indices) in
-    the data's own form into ``out``: ``samples.npy`` always (points in the user's units, counts,
-    token indices); ``samples.txt`` (one sample after each ``--- sample i ---`` line) for text;
-    ``samples_grid.png`` for images. Returns the names written."""
+    the data's own form into ``out``: ``samples.npy`` always (``sample_array``: points in the
+    user's units, counts, token indices), and the views of ``write_sample_views`` (``samples.txt``
+    for text, ``samples_grid.png`` for images). Returns the names written."""
     out = Path(out)
-    points = dataset.decode(samples.cpu())
-    array = points.numpy().astype(np.int64 if dataset.kind != "real" else np.float32)
+    array = sample_array(samples, dataset)
     np.save(out / "samples.npy", array)
-    written = ["samples.npy"]
-    if dataset.form == "text":
-        text = "".join(f"--- sample {i} ---\n{sample}\n" for i, sample in enumerate(dataset.text(points)))
-        (out / "samples.txt").write_text(text, encoding="utf-8")
-        written.append("samples.txt")
-    elif dataset.form == "images":
-        reference = dataset.decode(dataset.heldout)
-        write_image_grid(out / "samples_grid.png", points, float(reference.min()), float(reference.max()))
-        written.append("samples_grid.png")
-    return written
+    return ["samples.npy"] + write_sample_views(out, [array], dataset)

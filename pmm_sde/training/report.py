@@ -20,9 +20,10 @@ from pathlib import Path
 
 import torch
 
-from .. import data
+from .. import _validation, data, distributed
 from .._validation import positive_int
 from ..metrics import bits_per_token, energy_distance, ngram_total_variation, sliced_wasserstein
+from ..shards import DEFAULT_CHUNK, MANIFEST, iter_shards, load_samples, rank_device, sample_to_files
 from ..solvers import get_solver
 from .checkpoint import load_checkpoint
 from .model import TrainedModel, model_from_checkpoint
@@ -40,7 +41,13 @@ def _distances(samples: torch.Tensor, reference: torch.Tensor, dataset: data.Dat
 def sample_quality(samples: torch.Tensor, dataset: data.Dataset) -> dict:
     """Distances from ``samples`` (as the family sees data) to the held-out data, each with its
     held-out floor (``heldout_<name>``), at ``quality_points`` points; see the module."""
-    samples, heldout = dataset.decode(samples.cpu()), dataset.decode(dataset.heldout.cpu())
+    return points_quality(dataset.decode(samples.cpu()), dataset)
+
+
+def points_quality(points: torch.Tensor, dataset: data.Dataset) -> dict:
+    """``sample_quality`` of samples already in the data's own form (``data.sample_array``: points
+    in the user's units, counts, token indices), such as the shards of ``pmm-sde sample``."""
+    samples, heldout = points.cpu(), dataset.decode(dataset.heldout.cpu())
     if dataset.kind != "tokens":
         samples, heldout = samples.to(torch.float64), heldout.to(torch.float64)
     n = min(len(samples), len(heldout) // 2)
@@ -102,19 +109,48 @@ def checkpoint_dataset(payload: dict) -> data.Dataset:
 
 
 def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | None = None, steps: int = 100,
-                      n: int = 1000, seed: int = 0, device: str | None = None) -> dict:
-    """Sample a checkpoint's EMA model with ``solver`` (None: the model's default); write the
-    samples in the data's own form (``data.write_samples``), ``samples.png`` and ``metrics.json``
-    (checkpoint, solver, steps, NFE, seconds, files, sample quality) into ``out``."""
+                      n: int = 1000, seed: int = 0, device: str | None = None, chunk: int = DEFAULT_CHUNK,
+                      progress: bool = False) -> dict:
+    """Sample a checkpoint's EMA model with ``solver`` (None: the model's default) into ``out``: the
+    samples in the data's own form (``data.sample_array``) as ``.npy`` shards of ``chunk`` samples
+    with ``manifest.json`` (``pmm_sde.shards.sample_to_files``: split over the ranks of a
+    ``torchrun`` job, bitwise the same samples for any number of ranks); then, on rank 0, the views
+    of the data's form (``data.write_sample_views``: ``samples.txt`` for text, ``samples_grid.png``
+    for images), ``samples.png`` and ``metrics.json`` (checkpoint, solver, steps, NFE of a chunk,
+    seconds, files, sample quality) from the first ``min(n, held-out points)`` samples read back
+    from the shards. Every rank returns rank 0's metrics once it has written them. ``device``:
+    default the checkpoint's (one process) or the rank's (``torchrun``)."""
     n = positive_int(n, "n")
     steps = positive_int(steps, "steps")
+    chunk = positive_int(chunk, "chunk")
+    device = _validation.device(device)
     payload = load_checkpoint(checkpoint)
-    model = model_from_checkpoint(payload, device)
-    solver = get_solver(model.default_solver if solver is None else solver, model.process()).name
     dataset = checkpoint_dataset(payload)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = {"checkpoint": str(checkpoint), "data": dataset.record(),
-               **_write_samples(out, model, dataset, solver, steps, n, seed)}
+    with distributed.session(device) as world:
+        model = model_from_checkpoint(payload, rank_device(device, world))
+        process = model.process()
+        solver = get_solver(model.default_solver if solver is None else solver, process).name
+        began = time.perf_counter()
+        manifest = sample_to_files(process, solver, steps, n, out, shape=model.shape, seed=seed, chunk=chunk,
+                                   device=model.device, progress=progress,
+                                   transform=lambda result: data.sample_array(model.decode(result), dataset),
+                                   producer={"command": "pmm-sde sample", "checkpoint": str(checkpoint)})
+        seconds = time.perf_counter() - began
+        run = {"checkpoint": str(checkpoint), "data": dataset.record(), "solver": solver, "steps": steps,
+               "nfe": max(shard["nfe"] for shard in manifest["shards"]), "n": n, "seed": seed, "chunk": chunk,
+               "shards": len(manifest["shards"]), "processes": world.size, "seconds": seconds}
+        return distributed.gather_work(lambda: _report_samples(out, run, dataset) if world.is_main else None,
+                                       world)[0]
+
+
+def _report_samples(out: Path, run: dict, dataset: data.Dataset) -> dict:
+    """From the shards in ``out``: the views of the data's form, ``samples.png`` and ``metrics.json``
+    (``run``, the files written and the quality of the first samples); returns the metrics."""
+    preview = load_samples(out, n=min(run["n"], len(dataset.heldout)))
+    files = [MANIFEST] + data.write_sample_views(out, iter_shards(out), dataset)
+    plot_samples(out / "samples.png", {"held-out data": dataset.decode(dataset.heldout[:len(preview)]),
+                                       f"{run['solver']}, {run['steps']} steps": preview}, dataset)
+    metrics = {**run, "files": files + ["samples.png"], **points_quality(preview, dataset)}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -136,9 +136,11 @@ def _fold(per_block: torch.Tensor) -> tuple[float, ...]:
 
 
 def _block_statistics(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(S_b, Q_b)`` of one block's values (rows, F), each one float64 reduction over the block's rows."""
-    values = values.to(torch.float64).contiguous()
-    return values.sum(0), (values * values).sum(0)
+    """``(S_b, Q_b)`` of one block's values (rows, F): per functional, one float64 reduction of a
+    contiguous column of ``rows`` values (one thread when ``rows`` is below ATen's grain size)."""
+    columns = values.to(torch.float64).t().contiguous()
+    return (torch.stack([column.sum() for column in columns]),
+            torch.stack([(column * column).sum() for column in columns]))
 
 
 def _functional_values(functionals: Mapping[str, Callable], mu: torch.Tensor) -> torch.Tensor:

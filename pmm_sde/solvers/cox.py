@@ -94,14 +94,12 @@ class NegativeBinomialLeap(Solver):
     with x from the oracle's posterior, and an oracle's ``xhat0`` and ``xhat0 xhat1`` are that
     posterior's first two moments; the Gamma matches them (``docs/solvers.md``). Exact in law on
     any grid for a Gamma target; weak order 2 otherwise; 2 NFE per step, the Gamma from slot 0 and
-    the counts from slot 1 of step k. Gamma-Poisson only. Default grid ``log`` (uniform in log A
-    after a first step to ``A_min``), the best of the named grids on Gamma mixtures (``docs/solvers.md``).
+    the counts from slot 1 of step k. Gamma-Poisson only.
     """
 
     name = "nb_leap"
     process_type = GammaPoissonCoxSDE
     weak_order = 2.0
-    default_grid = "log"
     poisson_counts = True
     restriction = "Gamma-Poisson only: its Gamma fit is of a scalar intensity; use tau_leap or thinning"
 

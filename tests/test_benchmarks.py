@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -221,3 +222,17 @@ def test_goal_nfe_exact_moments_and_scan():
     process, moments, _ = goal_nfe.goal_problem("gaussian")
     result = goal_nfe.fewest_nfe(process, moments, "ode_3m", 2000, 0.1, 0.1, seed=0, steps_scan=[4, 8, 16])
     assert result["stable"]["steps"] == 4 and [row["steps"] for row in result["scan"]] == [4, 5, 6, 8, 16]
+
+
+def test_goal_nfe_cox_scans_exact_laws():
+    """The Cox goal problems' laws are the targets' (mean A_T E x); nb_leap is exact for the Gamma
+    target from one step (2 NFE), and the scan reports the first of three successive counts."""
+    from benchmarks import goal_nfe_cox
+
+    process, exact, _ = goal_nfe_cox.goal_problem("gamma")
+    k = np.arange(len(exact))
+    assert abs((k * exact).sum() - goal_nfe_cox.TOTAL * 2.0) < 1e-9 and goal_nfe_cox.law_errors(exact, exact) == (0, 0)
+    result = goal_nfe_cox.fewest_nfe(process, exact, "nb_leap", None, max_steps=3)
+    assert result["stable"]["nfe"] == 2 and [row["steps"] for row in result["scan"]] == [1, 2, 3]
+    result = goal_nfe_cox.fewest_nfe(process, exact, "tau_leap", None, max_steps=3)
+    assert result["stable"] is None and result["scan"][0]["tv"] > 0.1

@@ -51,8 +51,10 @@ CASES = {
     "torchsde:euler": (normal_process, "torchsde:euler", {}),
     "tau_leap": (gamma_process, "tau_leap", {}),
     "tau_leap_2": (gamma_process, "tau_leap_2", {}),
+    "nb_leap": (gamma_process, "nb_leap", {}),
     "tau_leap+paths": (small_gamma_process, "tau_leap", {"poisson_paths": PoissonPaths(9)}),
     "tau_leap_2+paths": (small_gamma_process, "tau_leap_2", {"poisson_paths": PoissonPaths(9)}),
+    "nb_leap+paths": (small_gamma_process, "nb_leap", {"poisson_paths": PoissonPaths(9)}),
     "thinning": (lambda: gamma_process(top=1.5, total=2.0), "thinning", {}),
     "dirichlet tau_leap": (dirichlet_process, "tau_leap", {}),
 }

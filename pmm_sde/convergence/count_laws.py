@@ -9,8 +9,11 @@ through each step's transition matrix on a truncated support ``{0, .., S - 1}``:
     tau_leap_2:  K[n, m] = sum_j Poisson(j - n; dA/2 xhat(n, A0))
                                  Poisson(m - j; dA/2 max(2 xhat(j, A0 + dA/2) - xhat(n, A0), 0)),
 
-the step equations of ``TauLeap`` and ``TauLeap2``, with ``xhat(n, A)`` the predictor at the state of
-count ``n``. The target's own law: for a Gamma mixture ``sum_m w_m Gamma(a_m, b_m)``,
+    nb_leap:     K[n, m] = NegativeBinomial(m - n; xhat(n, A0) / d_n, 1 / (1 + dA d_n)),
+                 d_n = max(xhat(n + 1, A0) - xhat(n, A0), 0)   (Poisson(m - n; dA xhat(n, A0)) where d_n = 0),
+
+the step equations of ``TauLeap``, ``TauLeap2`` and ``NegativeBinomialLeap``, with ``xhat(n, A)`` the
+predictor at the state of count ``n`` (evaluated on ``{0, .., S}``). The target's own law: for a Gamma mixture ``sum_m w_m Gamma(a_m, b_m)``,
 ``N_T ~ sum_m w_m NegativeBinomial(a_m, b_m / (b_m + A_T))`` (pmm-notes fact 12 per component);
 for point masses ``sum_m w_m delta(v_m)``, ``N_T ~ sum_m w_m Poisson(A_T v_m)``.
 A law that leaves more than ``TAIL_TOLERANCE`` of its mass beyond the support raises.
@@ -23,8 +26,9 @@ import torch
 from scipy import stats
 
 from .._validation import as_float_tensor, positive_int
-from ..grids import DEFAULT_GRID, make_grid
+from ..grids import make_grid, validate_times
 from ..processes import GammaPoissonCoxSDE
+from ..solvers import REGISTRY
 from ..targets import Gamma, GammaMixture, PointMasses
 
 #: The most probability mass a truncated law may lose beyond its support.
@@ -73,23 +77,34 @@ def target_count_law(target: Gamma | GammaMixture | PointMasses, A: float, suppo
 
 
 def _tau_leap(xhat, A0: float, A1: float, support: int) -> np.ndarray:
-    return poisson_kernel((A1 - A0) * xhat(A0), support)
+    return poisson_kernel((A1 - A0) * xhat(A0)[:support], support)
 
 
 def _tau_leap_2(xhat, A0: float, A1: float, support: int) -> np.ndarray:
     half = 0.5 * (A1 - A0)
-    x0 = xhat(A0)
-    second = half * np.maximum(2.0 * xhat(A0 + half)[None, :] - x0[:, None], 0.0)
+    x0 = xhat(A0)[:support]
+    second = half * np.maximum(2.0 * xhat(A0 + half)[None, :support] - x0[:, None], 0.0)
     return np.einsum("nj,njm->nm", poisson_kernel(half * x0, support), poisson_kernel(second, support))
 
 
-SCHEME_KERNELS = {"tau_leap": _tau_leap, "tau_leap_2": _tau_leap_2}
+def _nb_leap(xhat, A0: float, A1: float, support: int) -> np.ndarray:
+    x = xhat(A0)
+    x0, slope = x[:support], np.maximum(np.diff(x), 0.0)
+    spread = slope > 0
+    safe = np.where(spread, slope, 1.0)
+    offset = np.arange(support)[None, :] - np.arange(support)[:, None]
+    negative_binomial = stats.nbinom.pmf(np.maximum(offset, 0), (x0 / safe)[:, None], (1.0 / (1.0 + (A1 - A0) * safe))[:, None])
+    return np.where(spread[:, None], np.where(offset >= 0, negative_binomial, 0.0), poisson_kernel((A1 - A0) * x0, support))
+
+
+SCHEME_KERNELS = {"tau_leap": _tau_leap, "tau_leap_2": _tau_leap_2, "nb_leap": _nb_leap}
 
 
 def scheme_count_law(process: GammaPoissonCoxSDE, solver: str, steps: int, support: int,
-                     grid: str | None = None) -> np.ndarray:
-    """pmf of ``N_T`` under ``solver`` (``"tau_leap"`` or ``"tau_leap_2"``) with ``steps`` steps on
-    ``grid`` (default: the solvers' default grid), for a one-dimensional Gamma-Poisson ``process``."""
+                     grid: str | torch.Tensor | None = None) -> np.ndarray:
+    """pmf of ``N_T`` under ``solver`` (``"tau_leap"``, ``"tau_leap_2"`` or ``"nb_leap"``) with ``steps``
+    steps on ``grid`` (default: the solver's default grid; or a tensor of times), for a one-dimensional
+    Gamma-Poisson ``process``."""
     if not isinstance(solver, str) or solver not in SCHEME_KERNELS:
         raise ValueError(f"solver must be one of {sorted(SCHEME_KERNELS)}, got {solver!r}")
     support = positive_int(support, "support")
@@ -97,7 +112,7 @@ def scheme_count_law(process: GammaPoissonCoxSDE, solver: str, steps: int, suppo
         raise ValueError("process must be a Gamma-Poisson process")
     if process.shape not in ((), (1,)):
         raise ValueError(f"process must be one-dimensional, got shape {process.shape}")
-    N = torch.arange(support, dtype=torch.float64)
+    N = torch.arange(support + 1, dtype=torch.float64)
     family = process.family.cast(N)
 
     def xhat(A: float) -> np.ndarray:
@@ -105,7 +120,13 @@ def scheme_count_law(process: GammaPoissonCoxSDE, solver: str, steps: int, suppo
         mu = family.posterior_mean(N.reshape(-1, *process.shape), A)
         return process.predictor(mu, A).reshape(-1).double().numpy()
 
-    A = process.schedule.A(make_grid(process.schedule, steps, grid or DEFAULT_GRID)).double().numpy()
+    if isinstance(grid, torch.Tensor):
+        times = validate_times(grid)
+        if len(times) != steps + 1:
+            raise ValueError(f"steps must be the grid's {len(times) - 1} intervals, got {steps}")
+    else:
+        times = make_grid(process.schedule, steps, grid or REGISTRY[solver].default_grid)
+    A = process.schedule.A(times).double().numpy()
     law = np.eye(support)[0]
     for A0, A1 in zip(A[:-1], A[1:]):
         law = law @ SCHEME_KERNELS[solver](xhat, float(A0), float(A1), support)

@@ -83,6 +83,42 @@ class TauLeap2(Solver):
 
 
 @register
+class NegativeBinomialLeap(Solver):
+    """Negative-binomial leaping: the step's counts from a Gamma fitted to the posterior of x,
+
+        xhat0 = xhat(mu, A),   xhat1 = xhat(absorb(mu, A, 1, 0), A),   d = max(xhat1 - xhat0, 0),
+        x~ ~ Gamma(xhat0 / d, rate 1 / d),   c ~ Poisson(dA x~),   (mu', A') = absorb(mu, A, c, dA),
+
+    so ``c ~ NegativeBinomial(xhat0 / d, 1 / (1 + dA d))`` (``x~ = xhat0``, tau-leaping, where
+    ``d = 0``). Given the state at ``A`` the exact count over ``[A, A + dA]`` is ``Poisson(dA x)``
+    with x from the oracle's posterior, and an oracle's ``xhat0`` and ``xhat0 xhat1`` are that
+    posterior's first two moments; the Gamma matches them (``docs/solvers.md``). Exact in law on
+    any grid for a Gamma target; weak order 2 otherwise; 2 NFE per step, the Gamma from slot 0 and
+    the counts from slot 1 of step k. Gamma-Poisson only.
+    """
+
+    name = "nb_leap"
+    process_type = GammaPoissonCoxSDE
+    weak_order = 2.0
+    poisson_counts = True
+    restriction = "Gamma-Poisson only: its Gamma fit is of a scalar intensity; use tau_leap or thinning"
+
+    @classmethod
+    def applies_to(cls, process: PMMProcess) -> bool:
+        return super().applies_to(process) and not process.counts_information
+
+    def step(self, process, predict, state, interval, noise):
+        k = interval.index
+        xhat0 = predict(state.mu, state.A)
+        one_more = process.absorb_counts(state.mu, state.A, torch.ones_like(state.mu), torch.zeros_like(interval.dA))
+        slope = torch.clamp(predict(*one_more) - xhat0, min=0.0)
+        spread = slope > 0
+        shape = torch.where(spread, xhat0 / torch.where(spread, slope, torch.ones_like(slope)), torch.zeros_like(slope))
+        intensity = torch.where(spread, noise.gamma(k, shape, slot=0) * slope, xhat0)
+        return State(*process.leap(noise, k, 1, state.mu, state.A, intensity, interval.dA))
+
+
+@register
 class Thinning(Solver):
     """Exact simulation by thinning (Lewis-Shedler) on each grid window, in the exposure A.
 

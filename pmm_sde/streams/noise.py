@@ -75,6 +75,11 @@ class Noise:
         return reference.uniform(tuple(index.shape), self.seed, self.counter(k, slot), dtype=self.dtype,
                                  device=self.device, index=index, attempt=attempt)
 
+    def gamma(self, k: int, concentration: torch.Tensor, slot: int = 0) -> torch.Tensor:
+        """Gamma(concentration, 1) draws of step k, shaped like the state (Marsaglia-Tsang on the
+        counter-based streams, ``reference.gamma``; a concentration of 0 gives 0)."""
+        return reference.gamma(concentration, self.seed, self.counter(k, slot), index=self._index)
+
     def poisson(self, k: int, rate: torch.Tensor, slot: int = 0) -> torch.Tensor:
         """Poisson(rate) counts of step k (NaN where the rate is invalid; the caller checks rates).
 

@@ -87,11 +87,12 @@ def test_a_counter_brownian_keyed_by_global_indices_drives_a_run_from_any_first_
                    bm=pmm.streams.CounterBrownian(0.0, 1.0, (5, 1), 4, first_sample=4))
 
 
-def test_torchrun_converge_writes_the_figures_of_one_process(tmp_path):
-    """The issue's acceptance, smaller: two gloo ranks and one process write the same JSON bytes."""
+@pytest.mark.parametrize("ranks", [2, 4])
+def test_torchrun_converge_writes_the_figures_of_one_process(tmp_path, ranks):
+    """The issue's acceptance, smaller: gloo ranks and one process write the same JSON bytes."""
     args = ["converge", "--process", "cox", "--solvers", "tau_leap,tau_leap_2", "--monte-carlo", "--n", "3000",
             "--steps", "4,8,16", "--block", "256", "--seed", "5"]
-    done = torchrun(*args, "--json", "two.json", cwd=tmp_path)
+    done = torchrun(*args, "--json", "two.json", cwd=tmp_path, ranks=ranks)
     assert done.returncode == 0, done.stderr[-3000:]
     assert main(args + ["--chunk", "768", "--json", str(tmp_path / "one.json")]) == 0
     assert (tmp_path / "two.json").read_bytes() == (tmp_path / "one.json").read_bytes()

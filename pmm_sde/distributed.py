@@ -139,3 +139,17 @@ def barrier(world: World) -> None:
     """Wait until every rank reaches this point (within the timeout)."""
     if world.size > 1:
         gather(None, world)
+
+
+def average(value: torch.Tensor, world: World) -> torch.Tensor:
+    """The mean of ``value`` over the ranks (an all-reduce of a copy; every rank gets the same
+    tensor); ``value`` itself in a world of one."""
+    if world.size == 1:
+        return value
+    total = value.detach().clone()
+    try:
+        dist.all_reduce(total)
+    except (RuntimeError, ValueError) as error:
+        raise DistributedError(f"rank {world.rank}: averaging over {world.size} ranks failed (a rank failed, "
+                               f"or one did not reach the all-reduce within the timeout): {error}") from error
+    return total / world.size

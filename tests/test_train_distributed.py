@@ -81,22 +81,26 @@ def test_a_ranks_rows_are_the_same_rows_of_the_whole_batch(family, x):
     sampler = TimeSampler(schedule, "information")
     whole, part = BatchDraws(5, range(12)), BatchDraws(5, range(3, 9))
     for step in (0, 7):
-        assert torch.equal(part.indices(step, 1000, "cpu"), whole.indices(step, 1000, "cpu")[3:9])
-        t_whole, w_whole = whole.times(step, sampler, x)
-        t_part, w_part = part.times(step, sampler, x[3:9])
-        assert torch.equal(t_part, t_whole[3:9]) and torch.equal(w_part, w_whole[3:9])
-        mu_whole, A_whole = whole.state(step, family, schedule, x, t_whole)
-        mu_part, A_part = part.state(step, family, schedule, x[3:9], t_part)
+        whole_points = whole.points(step, 1000, sampler, "cpu")
+        for drawn, expected in zip(part.points(step, 1000, sampler, "cpu"), whole_points):
+            assert torch.equal(drawn, expected[3:9])
+        t = whole_points[1].to(x.dtype)
+        mu_whole, A_whole = whole.state(step, family, schedule, x, t)
+        mu_part, A_part = part.state(step, family, schedule, x[3:9], t[3:9])
         assert torch.equal(mu_part, mu_whole[3:9]) and torch.equal(A_part, A_whole[3:9])
-    assert not torch.equal(whole.indices(1, 1000, "cpu"), whole.indices(0, 1000, "cpu"))
-    assert not torch.equal(BatchDraws(6, range(12)).indices(0, 1000, "cpu"), whole.indices(0, 1000, "cpu"))
+    assert not torch.equal(whole.points(1, 1000, sampler, "cpu")[0], whole_points[0])
+    assert not torch.equal(BatchDraws(6, range(12)).points(7, 1000, sampler, "cpu")[0], whole_points[0])
 
 
-def test_training_points_are_drawn_uniformly():
-    """floor(10 Phi(z)) over 200 000 rows: each of 10 points within 5 standard errors of 1/10."""
-    counts = torch.bincount(BatchDraws(0, range(200_000)).indices(3, 10, "cpu"), minlength=10).double()
+def test_training_points_and_uniform_times_are_uniform():
+    """floor(10 Phi(z)) and t = Phi(z') (time sampler 'uniform') over 200 000 rows: each of 10 points,
+    and each tenth of [0, 1), holds 1/10 of the rows within 5 standard errors."""
+    sampler = TimeSampler(pmm.schedules.Exponential(100.0), "uniform")
+    index, t, inverse_density = BatchDraws(0, range(200_000)).points(3, 10, sampler, "cpu")
     stderr = (200_000 * 0.1 * 0.9) ** 0.5
-    assert counts.numel() == 10 and bool(((counts - 20_000).abs() < 5 * stderr).all())
+    for counts in (torch.bincount(index, minlength=10), torch.bincount((t * 10).long(), minlength=10)):
+        assert counts.numel() == 10 and bool(((counts.double() - 20_000).abs() < 5 * stderr).all())
+    assert torch.equal(inverse_density, torch.ones_like(t))
 
 
 def test_a_checkpoint_with_a_generator_state_samples_but_does_not_resume(tmp_path):

@@ -1,11 +1,12 @@
 """Counter-based training draws: row ``i`` of step ``k``'s global batch depends on ``(seed, k, i)`` only.
 
 Step ``k`` owns the stream counters ``k * COUNTERS_PER_STEP + slot`` of :mod:`pmm_sde.streams.reference`,
-one slot per draw: ``ROWS`` (which training point row ``i`` takes), ``TIMES`` (its training time) and
-``STATE`` (the noise of its posterior state). Row ``i`` of the global batch of ``b`` rows reads element
-``i`` of the ``ROWS`` and ``TIMES`` streams and elements ``i d .. (i + 1) d - 1`` of the ``STATE``
-stream (``d`` entries per data point), so a process that holds rows ``[first, last)`` draws exactly
-the numbers that one process drawing all ``b`` rows gives those rows. Under ``torchrun`` rank ``r``
+one slot per draw: ``POINTS`` (which training point row ``i`` takes, and its training time) and
+``STATE`` (the noise of its posterior state). Row ``i`` of the global batch of ``b`` rows reads
+elements ``2 i`` (its point) and ``2 i + 1`` (its time) of the ``POINTS`` stream and elements
+``i d .. (i + 1) d - 1`` of the ``STATE`` stream (``d`` entries per data point), so a process that
+holds rows ``[first, last)`` draws exactly the numbers that one process drawing all ``b`` rows gives
+those rows. Under ``torchrun`` rank ``r``
 of ``K`` holds rows ``[r b / K, (r + 1) b / K)`` (``batch_rows``), and the global batch, hence the
 trajectory of the loss and the weights, does not depend on ``K`` (``docs/howto/scale.md``).
 
@@ -33,8 +34,8 @@ from .times import TimeSampler
 
 #: Mixed into the seed: the training streams' key is ``seed ^ TRAINING_KEY`` (the bytes of "PMMtrain").
 TRAINING_KEY = int.from_bytes(b"PMMtrain", "big")
-#: Draw slots of a step: the training point, the training time, the posterior state's noise.
-ROWS, TIMES, STATE = 0, 1, 2
+#: Draw slots of a step: the training points and times, the posterior states' noise.
+POINTS, STATE = 0, 1
 
 
 def batch_rows(batch_size: int, world: World) -> range:
@@ -62,21 +63,17 @@ class BatchDraws:
             raise ValueError(f"step must be in [0, {MAX_STEPS}), got {step}")
         return step * COUNTERS_PER_STEP + slot
 
-    def uniform(self, step: int, slot: int, device: torch.device | str) -> torch.Tensor:
-        """``Phi(z)`` of the normals of this process's rows in stream ``slot`` of ``step``: float64 U(0, 1)."""
-        z = draws.normal((len(self.rows),), self.key, self.counter(step, slot), dtype=torch.float64, device=device,
-                         offset=self.rows.start)
-        return torch.special.ndtr(z)
-
-    def indices(self, step: int, n: int, device: torch.device | str) -> torch.Tensor:
-        """The training point of each row, drawn uniformly among ``n`` with replacement (int64)."""
-        u = self.uniform(step, ROWS, device)
-        return (u * n).long().clamp_(max=n - 1)
-
-    def times(self, step: int, sampler: TimeSampler, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training time of each row and its inverse density ``1 / r(t)``, in ``like``'s dtype and device."""
-        t, inverse_density = sampler.from_uniform(self.uniform(step, TIMES, like.device))
-        return t.to(like.dtype), inverse_density.to(like.dtype)
+    def points(self, step: int, n: int, sampler: TimeSampler, device: torch.device | str
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each row's training point, drawn uniformly among ``n`` with replacement (int64), its time
+        and the time's inverse density ``1 / r(t)`` (float64): ``floor(n u_0)`` and
+        ``sampler.from_uniform(u_1)`` for the uniforms ``u = Phi(z)`` of elements ``2 i`` and ``2 i + 1``
+        of stream ``POINTS``, one call for both."""
+        z = draws.normal((len(self.rows), 2), self.key, self.counter(step, POINTS), dtype=torch.float64,
+                         device=device, offset=2 * self.rows.start)
+        u = torch.special.ndtr(z)
+        index = (u[:, 0] * n).long().clamp_(max=n - 1)
+        return index, *sampler.from_uniform(u[:, 1])
 
     def state(self, step: int, family: ConjugateFamily, schedule: Schedule, x: torch.Tensor,
               t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,12 +84,13 @@ class BatchDraws:
         return family.state_from_statistic(S, A)
 
 
-def step_loss(family: ConjugateFamily, schedule: Schedule, predictor: Predictor, x: torch.Tensor,
-              batch: BatchDraws, step: int, weighting: str, sampler: TimeSampler) -> torch.Tensor:
-    """The PMM objective (``objectives.pmm_loss``) on this process's rows ``x`` of step ``step``:
-    ``mean_i w(t_i) D(x_i, xhat_i) / d`` with the times and states of ``batch``. Averaged over ranks
-    of equal shares it is the global batch's mean, and so is the average of its gradients."""
+def step_loss(family: ConjugateFamily, schedule: Schedule, predictor: Predictor, x: torch.Tensor, t: torch.Tensor,
+              inverse_density: torch.Tensor, batch: BatchDraws, step: int, weighting: str) -> torch.Tensor:
+    """The PMM objective (``objectives.pmm_loss``) on this process's rows ``x`` of step ``step`` at
+    their times ``t`` (``BatchDraws.points``): ``mean_i w(t_i) D(x_i, xhat_i) / d`` with the states of
+    ``batch``. Averaged over ranks of equal shares it is the global batch's mean, and so is the
+    average of its gradients."""
     family = family.cast(x)
-    t, inverse_density = batch.times(step, sampler, x)
+    t, inverse_density = t.to(x.dtype), inverse_density.to(x.dtype)
     state = batch.state(step, family, schedule, x, t)
     return state_loss(family, schedule, predictor, x, t, inverse_density, state, weighting).mean() / data_dims(family, x)

@@ -210,8 +210,9 @@ def _train(config: TrainConfig, world: distributed.World, out_dir: str | os.Path
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(config, step)
-        x = dataset.as_family_data(train_set[batch.indices(step, len(train_set), device)])
-        loss = step_loss(family, schedule, predictor, x, batch, step, config.weighting, sampler)
+        index, t, inverse_density = batch.points(step, len(train_set), sampler, device)
+        x = dataset.as_family_data(train_set[index])
+        loss = step_loss(family, schedule, predictor, x, t, inverse_density, batch, step, config.weighting)
         value = distributed.average(loss.detach(), world).item()
         if not math.isfinite(value):
             raise ValueError(f"training diverged: the loss is {value} at step {step} "

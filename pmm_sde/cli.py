@@ -76,7 +76,10 @@ def _train(args: argparse.Namespace) -> int:
                          time_sampler=args.time_sampler, seed=args.seed, device=args.device,
                          checkpoint_every=args.checkpoint_every, bound_points=args.bound_points,
                          sample_points=args.sample_n, sample_solver=args.solver, sample_steps=args.sample_steps)
-    model = train(config, out_dir=args.out, resume=args.resume)
+    with distributed.session(config.validate().torch_device()) as world:
+        model = train(config, out_dir=args.out, resume=args.resume)
+    if not world.is_main:
+        return 0
     metrics = json.loads((Path(args.out) / "metrics.json").read_text())
     print(f"data: {metrics['data']['description']}")
     line = f"trained {len(model.losses)} steps; final loss {metrics['final_loss']:.4g}"
@@ -207,7 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", formatter_class=formatter,
                            help="train a predictor network on a built-in data set or your own data",
                            description="Train a predictor with the PMM objective; write checkpoint.pt, metrics.json, "
-                                       "loss.png and samples (in the data's own form) with samples.png into --out.")
+                                       "loss.png and samples (in the data's own form) with samples.png into --out. "
+                                       "Under torchrun (torchrun --nproc_per_node=K -m pmm_sde train ...) each of K "
+                                       "ranks trains on batch-size / K rows of the same global batch (data-parallel); "
+                                       "rank 0 writes --out.")
     train.add_argument("--data", required=True,
                        help=f"a built-in data set ({', '.join(data.available())}) or a path: real points in "
                             f".npy/.npz/.pt (floating) or .csv; counts in .npy/.npz/.pt (integer) or a folder of "
@@ -226,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="network (default: transformer for tokens, an MLP with a bounded head for counts, "
                             "unet for real square images, else mlp)")
     train.add_argument("--steps", type=int, default=TrainConfig.steps, help="training steps")
-    train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="data points per step")
+    train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
+                       help="data points per step (the global batch: under torchrun divisible by the number of ranks)")
     train.add_argument("--lr", type=float, default=TrainConfig.lr, help="AdamW learning rate (cosine decay)")
     train.add_argument("--total", type=float, default=TrainConfig().schedule["total"],
                        help="A(1) of the exponential schedule")

@@ -166,3 +166,17 @@ def gather_work(work: Callable[[], Any], world: World) -> list[Any]:
         raise DistributedError(f"rank {world.rank}: rank {failures[0].rank} of {world.size} failed: "
                                f"{failures[0].message}")
     return results
+
+
+def average(value: torch.Tensor, world: World) -> torch.Tensor:
+    """The mean of ``value`` over the ranks (an all-reduce of a copy; every rank gets the same
+    tensor); ``value`` itself in a world of one."""
+    if world.size == 1:
+        return value
+    total = value.detach().clone()
+    try:
+        dist.all_reduce(total)
+    except (RuntimeError, ValueError) as error:
+        raise DistributedError(f"rank {world.rank}: averaging over {world.size} ranks failed (a rank failed, "
+                               f"or one did not reach the all-reduce within the timeout): {error}") from error
+    return total / world.size

@@ -10,6 +10,7 @@ import pmm_sde as pmm
 from pmm_sde.training import (TimeSampler, TrainConfig, load_checkpoint, load_model, path_kl_to_reference, pmm_loss,
                               pointwise_loss, train, variational_bound)
 from pmm_sde.training import trainer as trainer_module
+from pmm_sde.training.batches import step_loss
 
 LN2 = math.log(2)
 
@@ -142,9 +143,9 @@ def test_a_resumed_run_equals_the_uninterrupted_run(tmp_path, monkeypatch):
         calls.append(1)
         if len(calls) == 6:
             raise KeyboardInterrupt
-        return pmm_loss(*args, **kwargs)
+        return step_loss(*args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "pmm_loss", interrupted)
+    monkeypatch.setattr(trainer_module, "step_loss", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train(config, tmp_path / "part", progress=False)
     monkeypatch.undo()
@@ -185,10 +186,10 @@ def test_a_non_finite_loss_names_the_step(monkeypatch):
 
     def diverging(*args, **kwargs):
         calls.append(1)
-        loss = pmm_loss(*args, **kwargs)
+        loss = step_loss(*args, **kwargs)
         return loss * float("nan") if len(calls) == 3 else loss
 
-    monkeypatch.setattr(trainer_module, "pmm_loss", diverging)
+    monkeypatch.setattr(trainer_module, "step_loss", diverging)
     with pytest.raises(ValueError, match="at step 2"):
         train(_config(), progress=False)
 

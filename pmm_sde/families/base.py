@@ -23,18 +23,18 @@ from .._validation import cast_parameter
 from ..streams import draws
 
 
-def stream_normal(shape: tuple[int, ...], seed: int, counter: int, like: torch.Tensor) -> torch.Tensor:
-    """Standard normals of the stream ``(seed, counter)`` with ``like``'s dtype and device, drawn as
-    the samplers draw them (``pmm_sde.kernels.normal``: compiled on the CPU, Triton on CUDA; the
-    same numbers as ``pmm_sde.streams.reference.normal``)."""
-    return draws.normal(tuple(shape), seed, counter, dtype=like.dtype, device=like.device)
+def stream_normal(shape: tuple[int, ...], seed: int, counter: int, like: torch.Tensor, offset: int = 0) -> torch.Tensor:
+    """Standard normals of the stream ``(seed, counter)`` at element indices ``offset ..`` with
+    ``like``'s dtype and device, drawn as the samplers draw them (``pmm_sde.kernels.normal``:
+    compiled on the CPU, Triton on CUDA; the same numbers as ``pmm_sde.streams.reference.normal``)."""
+    return draws.normal(tuple(shape), seed, counter, dtype=like.dtype, device=like.device, offset=offset)
 
 
-def stream_poisson(rate: torch.Tensor, seed: int, counter: int) -> torch.Tensor:
-    """Poisson(rate) counts of the stream ``(seed, counter)``, NaN at an invalid rate, drawn as the
-    samplers draw them (``pmm_sde.kernels.poisson(validate=False)``; the same counts as
-    ``pmm_sde.streams.reference.poisson``)."""
-    return draws.poisson(rate, seed, counter, validate=False)
+def stream_poisson(rate: torch.Tensor, seed: int, counter: int, offset: int = 0) -> torch.Tensor:
+    """Poisson(rate) counts of the stream ``(seed, counter)`` at element indices ``offset ..``, NaN
+    at an invalid rate, drawn as the samplers draw them (``pmm_sde.kernels.poisson(validate=False)``;
+    the same counts as ``pmm_sde.streams.reference.poisson``)."""
+    return draws.poisson(rate, seed, counter, validate=False, offset=offset)
 
 
 def nonfinite(x: torch.Tensor) -> torch.Tensor:
@@ -75,9 +75,10 @@ class ConjugateFamily(ABC):
         """The tensors that define the family, by attribute name (for casting)."""
 
     @abstractmethod
-    def observe(self, x: torch.Tensor, alpha: torch.Tensor | float, seed: int, counter: int
+    def observe(self, x: torch.Tensor, alpha: torch.Tensor | float, seed: int, counter: int, offset: int = 0
                 ) -> torch.Tensor:
-        """Draw ``y ~ pi_alpha(y | x)`` from the counter-based stream ``(seed, counter)``."""
+        """Draw ``y ~ pi_alpha(y | x)`` from the counter-based stream ``(seed, counter)``; entry ``e`` of
+        the flattened ``x`` draws at element index ``offset + e``."""
 
     @abstractmethod
     def increments(self, y: torch.Tensor, alpha: torch.Tensor | float
@@ -135,10 +136,12 @@ class ConjugateFamily(ABC):
         """Invert the posterior mean: ``S = n(A) mu - n0 mu0``."""
         return self.strength(A) * mu - self.prior_statistic
 
-    def evidence(self, x: torch.Tensor, alpha: torch.Tensor | float, seed: int, counter: int
+    def evidence(self, x: torch.Tensor, alpha: torch.Tensor | float, seed: int, counter: int, offset: int = 0
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(s, a)`` of one observation ``y ~ pi_alpha(. | x)`` drawn from stream ``(seed, counter)``."""
-        return self.increments(self.observe(x, alpha, seed, counter), alpha)
+        """``(s, a)`` of one observation ``y ~ pi_alpha(. | x)`` drawn from stream ``(seed, counter)``
+        (entry ``e`` of ``x`` at element index ``offset + e``). With ``alpha = A`` the statistic ``s``
+        is a draw of ``statistic_law(x, A)``: one observation carrying ``A`` is sufficient."""
+        return self.increments(self.observe(x, alpha, seed, counter, offset), alpha)
 
     def absorb(self, mu: torch.Tensor, A: torch.Tensor, s: torch.Tensor, a: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -57,9 +57,9 @@ class DirichletCategorical(ConjugateFamily):
     def prior_statistic(self) -> torch.Tensor:
         return self.concentration
 
-    def observe(self, x, alpha, seed, counter):
+    def observe(self, x, alpha, seed, counter, offset=0):
         """Class counts ``c_k ~ Poisson(alpha x_k)`` (event count ~ Poisson(alpha), classes ~ x)."""
-        return stream_poisson(alpha * x, seed, counter)
+        return stream_poisson(alpha * x, seed, counter, offset)
 
     def increments(self, y, alpha):
         return y, y.sum(-1, keepdim=True)

@@ -41,9 +41,9 @@ class GammaPoisson(ConjugateFamily):
     def prior_statistic(self) -> torch.Tensor:
         return self.concentration
 
-    def observe(self, x, alpha, seed, counter):
+    def observe(self, x, alpha, seed, counter, offset=0):
         """``y ~ Poisson(alpha x)``."""
-        return stream_poisson(alpha * x, seed, counter)
+        return stream_poisson(alpha * x, seed, counter, offset)
 
     def increments(self, y, alpha):
         return y, torch.as_tensor(alpha, dtype=y.dtype, device=y.device)

@@ -43,15 +43,15 @@ class NormalNormal(ConjugateFamily):
     def prior_statistic(self) -> torch.Tensor:
         return self.precision * self.mean
 
-    def observe(self, x, alpha, seed, counter):
+    def observe(self, x, alpha, seed, counter, offset=0):
         """``y = x + alpha^(-1/2) z``, ``z`` standard normal."""
-        z = stream_normal(x.shape, seed, counter, x)
+        z = stream_normal(x.shape, seed, counter, x, offset)
         return x + z * torch.rsqrt(torch.as_tensor(alpha, dtype=x.dtype, device=x.device))
 
-    def evidence(self, x, alpha, seed, counter):
+    def evidence(self, x, alpha, seed, counter, offset=0):
         """``s = alpha y = alpha x + sqrt(alpha) z`` (finite also for a zero-information step)."""
         alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
-        z = stream_normal(x.shape, seed, counter, x)
+        z = stream_normal(x.shape, seed, counter, x, offset)
         return alpha * x + torch.sqrt(alpha) * z, alpha
 
     def increments(self, y, alpha):

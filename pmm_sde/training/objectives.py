@@ -85,6 +85,14 @@ def posterior_state(family: ConjugateFamily, schedule: Schedule, x: torch.Tensor
     return family.sample_state(x, A, generator)
 
 
+def state_loss(family: ConjugateFamily, schedule: Schedule, predictor: Predictor, x: torch.Tensor,
+               t: torch.Tensor, inverse_density: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor],
+               weighting: str = "uniform") -> torch.Tensor:
+    """``w(t) D(x, xhat(mu, A_info))`` per data point, shape ``(n,)``, for drawn ``state = (mu, A_info)``."""
+    mu, A_info = state
+    return time_weight(family, schedule, t, inverse_density, weighting) * divergence(family, x, predictor(mu, A_info))
+
+
 def pointwise_loss(family: ConjugateFamily, schedule: Schedule, predictor: Predictor, x: torch.Tensor,
                    t: torch.Tensor, inverse_density: torch.Tensor, weighting: str = "uniform",
                    generator: torch.Generator | None = None) -> torch.Tensor:
@@ -93,9 +101,8 @@ def pointwise_loss(family: ConjugateFamily, schedule: Schedule, predictor: Predi
         raise ValueError(f"t and inverse_density must have shape ({x.shape[0]},), got "
                          f"{tuple(t.shape)} and {tuple(inverse_density.shape)}")
     family = family.cast(x)
-    w = time_weight(family, schedule, t, inverse_density, weighting)
-    mu, A_info = posterior_state(family, schedule, x, t, generator)
-    return w * divergence(family, x, predictor(mu, A_info))
+    state = posterior_state(family, schedule, x, t, generator)
+    return state_loss(family, schedule, predictor, x, t, inverse_density, state, weighting)
 
 
 def pmm_loss(family: ConjugateFamily, schedule: Schedule, predictor: Predictor, x: torch.Tensor,

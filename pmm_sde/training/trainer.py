@@ -1,14 +1,23 @@
-"""The training loop: AdamW, EMA weights, gradient-norm clipping, one seeded generator.
+"""The training loop: AdamW, EMA weights, gradient-norm clipping, counter-based draws, data-parallel ranks.
 
-Per step k (of ``steps``): a batch ``x`` drawn with replacement from the training set, the PMM
-objective (``objectives.pmm_loss``), ``lr_k = lr`` or ``lr (1 + cos(pi k / steps)) / 2``
-(``lr_decay="cosine"``), gradients clipped to norm ``grad_clip``, an AdamW step, then the EMA
-``theta_ema <- d_k theta_ema + (1 - d_k) theta`` with ``d_k = min(ema_decay, (1 + k) / (10 + k))``.
+Per step k (of ``steps``): a global batch of ``batch_size`` points ``x`` drawn with replacement
+from the training set, the PMM objective (``objectives.pmm_loss``), ``lr_k = lr`` or
+``lr (1 + cos(pi k / steps)) / 2`` (``lr_decay="cosine"``), gradients clipped to norm ``grad_clip``,
+an AdamW step, then the EMA ``theta_ema <- d_k theta_ema + (1 - d_k) theta`` with
+``d_k = min(ema_decay, (1 + k) / (10 + k))``.
 
-The network's initial weights come from ``seed`` and every later draw (batches, times, states)
-from one ``torch.Generator`` seeded with ``seed``, so on the CPU two runs with one config give
-identical weights, and a run resumed from a checkpoint (which stores the generator's state) equals
-the uninterrupted run.
+The network's initial weights come from ``seed``; every later draw (batch rows, times, posterior
+states) is counter-based, a function of ``(seed, k, global batch row)`` (``batches.py``), not the
+state of a generator. So two runs with one config give identical weights on the CPU, a run resumed
+from a checkpoint equals the uninterrupted run (the checkpoint needs no generator state), and the
+global batch does not depend on the number of processes.
+
+Under ``torchrun`` (``pmm_sde.distributed.session``; gloo on the CPU, nccl on CUDA) rank ``r`` of
+``K`` draws rows ``[r b / K, (r + 1) b / K)`` of each global batch and the network is wrapped in
+``DistributedDataParallel``: the mean of the ranks' gradients of their batch means is the gradient of
+the global batch mean, and the logged loss is the all-reduced global mean, so clipping, AdamW and
+the EMA are the same on every rank and follow one process with the whole batch to float rounding.
+Rank 0 alone writes the run folder; the others wait for it at a barrier.
 """
 
 from __future__ import annotations
@@ -21,16 +30,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .. import data, networks
+from .. import data, distributed, networks
 from ..families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
 from ..solvers import get_solver
-from .checkpoint import load_checkpoint, save_checkpoint
+from .batches import BatchDraws, batch_rows, step_loss
+from .checkpoint import RESUMABLE_VERSION, load_checkpoint, save_checkpoint
 from .config import FAMILIES, TrainConfig, build_family, build_schedule, family_spec
 from .model import TrainedModel
-from .objectives import pmm_loss
 from .report import write_run_folder
+from .times import TimeSampler
 
 #: Fields that may differ between a checkpoint's config and the config that resumes it.
 RESUMABLE_CHANGES = ("steps", "checkpoint_every", "bound_points", "sample_points", "sample_solver", "sample_steps",
@@ -118,16 +129,43 @@ def _check_resumable(saved: dict, current: dict) -> None:
                          f"{list(RESUMABLE_CHANGES)} may change")
 
 
+def _resume_payload(path: str | os.PathLike, config: TrainConfig) -> dict:
+    """The checkpoint to resume from: its config must equal ``config`` except for ``RESUMABLE_CHANGES``,
+    and its draws must be counter-based (version ``RESUMABLE_VERSION``)."""
+    payload = load_checkpoint(path)
+    if payload["version"] < RESUMABLE_VERSION:
+        raise ValueError(f"resume: checkpoint {str(path)!r} (version {payload['version']}) was trained with draws "
+                         f"from a torch.Generator, which this version replaced by counter-based draws; it still "
+                         f"samples (pmm-sde sample), but training cannot continue it: train again")
+    _check_resumable(payload["config"], config.to_dict())
+    if payload["step"] > config.steps:
+        raise ValueError(f"steps must be >= the checkpoint's {payload['step']} steps, got {config.steps}")
+    return payload
+
+
 def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progress: bool = True,
           resume: str | os.PathLike | None = None) -> TrainedModel:
     """Train a predictor with ``config``; with ``out_dir``, write ``checkpoint.pt``, ``metrics.json``,
     ``loss.png`` and ``samples.png`` there (``report.write_run_folder``). ``resume``: a checkpoint
     to continue from (its config must equal ``config`` except for ``RESUMABLE_CHANGES``). The
-    sampling solver is checked against the model's process before training starts."""
+    sampling solver is checked against the model's process before training starts.
+
+    Under ``torchrun`` every rank calls ``train`` (it joins the process group unless one exists);
+    ``batch_size`` must be divisible by the number of ranks. Every rank returns the same model;
+    rank 0 writes ``out_dir``, and ``train`` returns on every rank once it is written."""
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
-    device = config.torch_device()
+    with distributed.session(config.torch_device()) as world:
+        return _train(config, world, out_dir, progress, resume)
+
+
+def _train(config: TrainConfig, world: distributed.World, out_dir: str | os.PathLike | None, progress: bool,
+           resume: str | os.PathLike | None) -> TrainedModel:
+    device = world.device
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    batch = BatchDraws(config.seed, batch_rows(config.batch_size, world))
     dataset = data.load(config.data, **config.data_options)
     family = resolve_family(config.family, dataset)
     schedule = build_schedule(config.schedule)
@@ -143,40 +181,39 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
     losses: list[float] = []
     model = TrainedModel(family, schedule, ema, config, tuple(dataset.shape), dataset.kind, losses)
     get_solver(model.default_solver if config.sample_solver is None else config.sample_solver, model.process())
-    generator = torch.Generator(device).manual_seed(config.seed)
     start = 0
     if resume is not None:
-        payload = load_checkpoint(resume)
-        _check_resumable(payload["config"], config.to_dict())
+        payload = _resume_payload(resume, config)
         network.load_state_dict(payload["network"])
         ema.load_state_dict(payload["ema"])
         optimizer.load_state_dict(payload["optimizer"])
-        generator.set_state(payload["generator"])
         start = payload["step"]
         losses.extend(payload["losses"].tolist())
-        if start > config.steps:
-            raise ValueError(f"steps must be >= the checkpoint's {start} steps, got {config.steps}")
-    out = Path(out_dir) if out_dir is not None else None
+    out = Path(out_dir) if out_dir is not None and world.is_main else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    predictor = network if world.size == 1 else DistributedDataParallel(
+        network, device_ids=[device.index] if device.type == "cuda" else None)
 
     def checkpoint(step: int) -> None:
         save_checkpoint(out / "checkpoint.pt", config=config.to_dict(), network=network.state_dict(),
                         ema=ema.state_dict(), optimizer=optimizer.state_dict(), step=step,
-                        losses=torch.tensor(losses), generator=generator.get_state(), shape=dataset.shape,
+                        losses=torch.tensor(losses), shape=dataset.shape,
                         kind=dataset.kind, data={"record": dataset.record(), "heldout": dataset.heldout})
 
     train_set = dataset.train.to(device)
+    sampler = TimeSampler(schedule, config.time_sampler)
     began = time.perf_counter()
     network.train()
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train")
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not (progress and world.is_main),
+               desc="train")
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(config, step)
-        index = torch.randint(len(train_set), (config.batch_size,), generator=generator, device=device)
+        index, t, inverse_density = batch.points(step, len(train_set), sampler, device)
         x = dataset.as_family_data(train_set[index])
-        loss = pmm_loss(family, schedule, network, x, generator, config.weighting, config.time_sampler)
-        value = loss.item()
+        loss = step_loss(family, schedule, predictor, x, t, inverse_density, batch, step, config.weighting)
+        value = distributed.average(loss.detach(), world).item()
         if not math.isfinite(value):
             raise ValueError(f"training diverged: the loss is {value} at step {step} "
                              f"(lower lr or grad_clip, or change the weighting)")
@@ -194,4 +231,5 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
     if out is not None:
         checkpoint(config.steps)
         write_run_folder(model, dataset, out, seconds, steps_run=config.steps - start)
+    distributed.barrier(world)
     return model

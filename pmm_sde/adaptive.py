@@ -44,13 +44,14 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
     memory = torch.ones(column, **f64)
     started = torch.zeros(column, dtype=torch.bool, device=mu.device)
     done, two_back = started, started
-    previous, oldest = (xhat0, zero), (xhat0, zero - 1.0)
+    previous, oldest = (xhat0, zero - 1.0), (xhat0, zero - 2.0)  # placeholders until a sample starts
     accepted = torch.zeros(column, dtype=torch.int64, device=mu.device)
     rejected = torch.zeros_like(accepted)
 
-    def proposal(rho, h):
-        """The step clipped at the end: ``(h, u at its end, whether it ends at A = total)``."""
-        h = torch.minimum(h, rho_end - rho)
+    def proposal(rho, h, done):
+        """The step clipped at the end: ``(h, u at its end, whether it ends at A = total)``; 1 for a
+        sample that is done (its values are not used; a zero step would divide 0 by 0)."""
+        h = torch.where(done, torch.ones_like(h), torch.minimum(h, rho_end - rho))
         at_end = rho + h >= rho_end
         return h, torch.where(at_end, u_end, torch.expm1(rho + h)), at_end
 
@@ -59,7 +60,7 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
             break
         first = ~started & ~done
         later = started & ~done
-        h, u1, at_end = proposal(rho, h)
+        h, u1, at_end = proposal(rho, h, done)
         du = (u1 - u).to(dtype)
         guess = y + du * xhat0
         u_eval = torch.where(first, u1, u)
@@ -82,7 +83,7 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
         for _ in range(MAX_TRIES):
             if not bool(pending.any()):
                 break
-            h, u1, at_end = proposal(rho, h)
+            h, u1, at_end = proposal(rho, h, done)
             du = (u1 - u).to(dtype)
             y1, error = solver.multistep_pair(y, xhat, rho, h, du, previous, oldest, two_back)
             ok, factor, remembered = controller.adapt(controller.error_ratio(error, y, y1, (1 + u1).to(dtype)), memory,
@@ -101,7 +102,8 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
             raise ValueError(f"{solver.name}: a sample's step was rejected {MAX_TRIES} times in a row (its error "
                              f"estimate is not finite, or rtol / atol are below what the dtype resolves)")
         oldest = tuple(torch.where(later, new, old) for new, old in zip(previous, oldest))
-        previous = tuple(torch.where(later, new, old) for new, old in zip((xhat, rho), previous))
+        previous = tuple(torch.where(later, new, torch.where(began, first_point, old))
+                         for new, first_point, old in zip((xhat, rho), (xhat0, zero), previous))
         two_back = two_back | later
         started = started | began
         y, rho, u, h, memory, done = new_y, new_rho, new_u, new_h, new_memory, new_done

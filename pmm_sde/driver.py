@@ -91,7 +91,7 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int | None = None, n:
     that overflowed to NaN or inf.
 
     An adaptive solver (``pmm.solvers.AdaptiveSolver``, e.g. ``"ode_3m_adaptive"``) chooses each
-    sample's steps itself to the tolerances ``rtol`` (default 1e-3) and ``atol`` (default 1e-6) of
+    sample's steps itself to the tolerances ``rtol`` and ``atol`` (default 1e-3 each) of
     a ``pmm.stepsize.PIController``: it refuses ``steps``, ``grid``, ``save_at`` and ``bm``, and the
     result reports the steps each sample accepted and rejected (``docs/solvers.md``, "Adaptive
     stepping"). A fixed-grid solver refuses ``rtol`` and ``atol``.

@@ -6,9 +6,7 @@ embedded pair), the scaled error of a sample is the RMS over its entries
     r = sqrt(mean((e / (atol c + rtol max(|y0|, |y1|)))^2)),
 
 ``c`` a typical size of y at the step (1 unless the caller knows better: the flow solvers give
-``1 + u``, since ``y = u x + z``);
-
-the step is accepted when ``r < 1``, and the next step size is ``h`` times
+``1 + u``, since ``y = u x + z``); the step is accepted when ``r < 1``, and the next step size is ``h`` times
 
     factor = clip(safety r^(-(pcoeff + icoeff) / k) r_prev^(pcoeff / k), lo, hi),
 
@@ -18,7 +16,8 @@ an accepted step and ``[factormin, safety]`` after a rejected one. This is diffr
 ``PIDController`` (Kidger, Neural differential equations, 2021, section 4.4) with ``dcoeff = 0``,
 computed per sample so that a sample's steps depend on its own errors only. Powers are taken as
 ``exp(c log r)``, whose CPU kernels round alike inside and outside a vectorised block (torch's
-``pow`` does not), so a sample's step sizes do not depend on the batch size either.
+``pow`` does not), so a sample's step sizes do not depend on the batch size either; their
+arguments are kept finite and positive (``RATIO_FLOOR``), so that no ``inf - inf`` arises.
 """
 
 from __future__ import annotations
@@ -29,6 +28,10 @@ import torch
 
 from ._validation import real_number
 
+#: Scaled errors are bounded to ``[RATIO_FLOOR, 1 / RATIO_FLOOR]`` where they set the factor (which
+#: is then clipped at ``factormax`` or ``factormin`` anyway).
+RATIO_FLOOR = 1e-10
+
 
 @dataclass(frozen=True)
 class PIController:
@@ -36,7 +39,7 @@ class PIController:
     ``pcoeff >= 0``, ``icoeff > 0``, ``0 < factormin < 1``, ``0 < safety < 1``, ``factormax > 1``."""
 
     rtol: float = 1e-3
-    atol: float = 1e-6
+    atol: float = 1e-3
     pcoeff: float = 0.4
     icoeff: float = 1.0
     safety: float = 0.9
@@ -73,10 +76,11 @@ class PIController:
         ``previous'`` is what the next call takes: ``ratio`` where the step is accepted (1 where that
         is 0, so a step with no error does not disturb the next), else ``previous``."""
         accept = ratio < 1
-        exponent = (self.pcoeff * torch.log(previous) - (self.pcoeff + self.icoeff) * torch.log(ratio)) / error_order
+        bounded = ratio.clamp(RATIO_FLOOR, 1 / RATIO_FLOOR)  # no inf or 0 into log and exp (module docstring)
+        exponent = (self.pcoeff * torch.log(previous) - (self.pcoeff + self.icoeff) * torch.log(bounded)) / error_order
         proposal = self.safety * torch.exp(exponent)
         low = torch.where(accept, torch.ones_like(ratio), torch.full_like(ratio, self.factormin))
         high = torch.where(accept, torch.full_like(ratio, self.factormax), torch.full_like(ratio, self.safety))
         factor = torch.minimum(torch.maximum(proposal, low), high)
-        remembered = torch.where(ratio > 0, ratio, torch.ones_like(ratio))
+        remembered = torch.where(ratio > 0, bounded, torch.ones_like(ratio))
         return accept, factor, torch.where(accept, remembered, previous)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import pmm_sde as pmm
+from pmm_sde.convergence import weak_orders
 from pmm_sde.stepsize import PIController
 from pmm_sde.streams import Noise
 
@@ -113,3 +114,5 @@ def test_bad_tolerances_and_fixed_grid_arguments_are_refused():
         pmm.solvers.ODE3MAdaptive(first_step=0.0)
     with pytest.raises(ValueError, match="safety"):
         PIController(safety=1.5)
+    with pytest.raises(ValueError, match="chooses each sample's steps itself"):  # tools that set step counts
+        weak_orders(process, "ode_3m_adaptive", [4, 8, 16], 100)

@@ -41,7 +41,7 @@ from .. import _validation
 from ..driver import sample
 from ..grids import make_grid
 from ..processes import NormalNormalSDE, PMMProcess
-from ..solvers import get_solver
+from ..solvers import get_grid_solver
 from ..streams import AntitheticRefinement, PoissonPaths
 from .count_laws import scheme_count_law
 from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
@@ -73,7 +73,7 @@ def common_noise(process: PMMProcess, solver, n: int, seed: int, dtype: torch.dt
     """Keyword arguments of ``sample`` that make runs at different step counts share their noise:
     ``bm`` (a torchsde ``BrownianInterval``) for Brownian solvers with a strong order,
     ``poisson_paths`` for solvers drawing Poisson counts, none otherwise (the seed is shared)."""
-    solver = get_solver(solver, process)
+    solver = get_grid_solver(solver, process)
     if solver.poisson_counts:
         return {"poisson_paths": PoissonPaths(seed)}
     if solver.strong_order is not None and isinstance(process, NormalNormalSDE):
@@ -149,7 +149,7 @@ def _strong_fit(runs: list[torch.Tensor], steps: list[int], min_z: float) -> Ord
 def _antithetic_differences(process: NormalNormalSDE, solver, steps: list[int], n: int, seed: int,
                             grid: str | None, dtype: torch.dtype, progress) -> list[torch.Tensor]:
     """Per-sample ``f(Y_N) - (f(Y_2N^+) + f(Y_2N^-)) / 2`` of the functionals, ``(n, 3)`` per pair."""
-    solver = get_solver(solver, process)
+    solver = get_grid_solver(solver, process)
     if not isinstance(process, NormalNormalSDE) or solver.strong_order is None or not solver.markov:
         raise ValueError(f"the antithetic coupling needs a one-step Brownian solver driven by bm; "
                          f"{solver.name!r} on {type(process).__name__} is not")
@@ -202,7 +202,7 @@ def strong_order(process: PMMProcess, solver, steps: list[int], n: int, seed: in
     strong order qualify.
     """
     steps, n, seed = study_steps(steps), study_samples(n), _validation.seed(seed)
-    _require_strong_order(get_solver(solver, process))
+    _require_strong_order(get_grid_solver(solver, process))
     return _strong_fit(_coupled_runs(process, solver, steps, n, seed, grid, dtype, progress), steps, min_z)
 
 
@@ -346,7 +346,7 @@ def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int],
     names = [] if isinstance(solvers, (str, bytes)) or not hasattr(solvers, "__iter__") else list(solvers)
     if not names:
         raise ValueError(f"solvers must be a non-empty list of solver names or Solver objects, got {solvers!r}")
-    resolved = [get_solver(s, process) for s in names]
+    resolved = [get_grid_solver(s, process) for s in names]
     if strong:
         for solver in resolved:
             _require_strong_order(solver)

@@ -37,7 +37,17 @@ def get_solver(solver: str | BaseSolver, process: PMMProcess) -> BaseSolver:
     return solver
 
 
-__all__ = ["BaseSolver", "Solver", "AdaptiveSolver", "State", "Grid", "Interval", "Evaluator", "REGISTRY", "register", "available", "get_solver",
-           "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2", "ODEEuler", "ODEHeun", "ODE2M", "ODE3M",
-           "ODE3MAdaptive", "TorchsdeSolver",
-           "TauLeap", "TauLeap2", "Thinning"]
+def get_grid_solver(solver: str | BaseSolver, process: PMMProcess) -> Solver:
+    """``get_solver`` for tools that run a solver at given step counts (convergence studies,
+    quadrature, training's samples): an adaptive solver is refused with a ValueError."""
+    resolved = get_solver(solver, process)
+    if not isinstance(resolved, Solver):
+        raise ValueError(f"solver {resolved.name!r} chooses each sample's steps itself (an adaptive solver: run it "
+                         f"with pmm.sample(process, {resolved.name!r}, rtol=..., atol=...)); this tool runs solvers "
+                         f"at given step counts: choose a fixed-grid solver from {available(process)}")
+    return resolved
+
+
+__all__ = ["BaseSolver", "Solver", "AdaptiveSolver", "State", "Grid", "Interval", "Evaluator", "REGISTRY", "register",
+           "available", "get_solver", "get_grid_solver", "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2",
+           "ODEEuler", "ODEHeun", "ODE2M", "ODE3M", "ODE3MAdaptive", "TorchsdeSolver", "TauLeap", "TauLeap2", "Thinning"]

@@ -23,7 +23,7 @@ import torch
 from .. import data
 from .._validation import positive_int
 from ..metrics import bits_per_token, energy_distance, ngram_total_variation, sliced_wasserstein
-from ..solvers import get_solver
+from ..solvers import get_grid_solver
 from .checkpoint import load_checkpoint
 from .model import TrainedModel, model_from_checkpoint
 from .plots import plot_loss, plot_samples
@@ -110,7 +110,7 @@ def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | No
     steps = positive_int(steps, "steps")
     payload = load_checkpoint(checkpoint)
     model = model_from_checkpoint(payload, device)
-    solver = get_solver(model.default_solver if solver is None else solver, model.process()).name
+    solver = get_grid_solver(model.default_solver if solver is None else solver, model.process()).name
     dataset = checkpoint_dataset(payload)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

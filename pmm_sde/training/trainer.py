@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .. import data, networks
 from ..families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
-from ..solvers import get_solver
+from ..solvers import get_grid_solver
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import FAMILIES, TrainConfig, build_family, build_schedule, family_spec
 from .model import TrainedModel
@@ -142,7 +142,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, progres
     ema = copy.deepcopy(network).requires_grad_(False)
     losses: list[float] = []
     model = TrainedModel(family, schedule, ema, config, tuple(dataset.shape), dataset.kind, losses)
-    get_solver(model.default_solver if config.sample_solver is None else config.sample_solver, model.process())
+    get_grid_solver(model.default_solver if config.sample_solver is None else config.sample_solver, model.process())
     generator = torch.Generator(device).manual_seed(config.seed)
     start = 0
     if resume is not None:

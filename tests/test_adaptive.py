@@ -30,7 +30,7 @@ def test_accept_and_reject_follow_the_pi_rule():
                 0.9 * 2.0 ** (-1.4 / 3),  # rejected: 0.651, below safety
                 0.2,                      # rejected far off: factormin
                 10.0,                     # no error: factormax
-                1.0,                      # accepted, but 0.9 0.99^(-1.4/3) 0.1^(0.4/3) = 0.665: never shrink after a success
+                1.0,                      # accepted: 0.9 0.99^(-1.4/3) 0.1^(0.4/3) = 0.665, but never below 1
                 0.2]                      # non-finite error: factormin
     assert torch.allclose(factor, torch.tensor(expected, dtype=F64), rtol=1e-14, atol=0)
     assert memory.tolist() == [0.5, 1.0, 1.0, 1.0, 0.99, 1.0]  # accepted ratios, 1 for a zero error, else kept

@@ -50,4 +50,5 @@ def get_grid_solver(solver: str | BaseSolver, process: PMMProcess) -> Solver:
 
 __all__ = ["BaseSolver", "Solver", "AdaptiveSolver", "State", "Grid", "Interval", "Evaluator", "REGISTRY", "register",
            "available", "get_solver", "get_grid_solver", "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2",
-           "ODEEuler", "ODEHeun", "ODE2M", "ODE3M", "ODE3MAdaptive", "TorchsdeSolver", "TauLeap", "TauLeap2", "Thinning"]
+           "ODEEuler", "ODEHeun", "ODE2M", "ODE3M", "ODE3MAdaptive", "TorchsdeSolver", "TauLeap", "TauLeap2",
+           "Thinning"]

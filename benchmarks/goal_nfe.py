@@ -12,7 +12,11 @@ just after the last coarse count before the first three successive counts within
 first whose terminal law has ``|Var(mu_T) / Var* - 1| < 1%`` and ``|E mu_T - E*| < 0.01`` (with
 ``n`` samples; the Monte Carlo standard error of the variance ratio is ``sqrt(2 / n)``) is
 reported, and the first from which
-three successive step counts stay within tolerance. The exact moments are closed forms for every
+three successive step counts stay within tolerance. Adaptive solvers (``ode_3m_adaptive``)
+run a ladder of tolerances ``rtol = atol`` instead; their figure is the NFE of the loosest
+tolerance from which every tighter one of the ladder is within tolerance (``nfe``: evaluations of
+the batch, the most any sample needed; the mean accepted and rejected steps per sample are kept
+too). The exact moments are closed forms for every
 target: ``mu_T = (l0 m0 + A x + B_A) / (l0 + A)`` with ``B_A ~ N(0, A)`` independent of ``x``, so
 
     E* = (l0 m0 + A E x) / lambda,   Var* = gamma^2 Var x + A / lambda^2,   lambda = l0 + A, gamma = A / lambda,
@@ -20,13 +24,19 @@ target: ``mu_T = (l0 m0 + A x + B_A) / (l0 + A)`` with ``B_A ~ N(0, A)`` indepen
 at ``A = A(1) = total``, from the data's mean and variance (a mixture's by the law of total variance).
 
     python -m benchmarks.goal_nfe --out goal_nfe.json [--n 200000] [--seed 0] [--max-steps 800]
-        [--problems gaussian mixture point_masses] [--quick]
+        [--problems gaussian mixture point_masses] [--solvers ...] [--merge] [--quick]
+
+``--merge`` keeps the other solvers' results of an existing ``--out`` file and replaces those of
+the solvers run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import sys
+from pathlib import Path
 
 import torch
 
@@ -35,6 +45,9 @@ import pmm_sde as pmm
 from benchmarks.report import write_report
 
 SOLVERS = ["euler_maruyama", "pmm_chain", "heun", "pmm_2", "ode_euler", "ode_heun", "ode_2m", "ode_3m"]
+ADAPTIVE_SOLVERS = ["ode_3m_adaptive"]
+#: The tolerances ``rtol = atol`` of the adaptive solvers' ladder, loosest first.
+RTOLS = [3e-2, 1e-2, 3e-3, 1e-3, 3e-4]
 STEPS = [3, 4, 6, 8, 10, 12, 15, 17, 19, 22, 25, 30, 35, 40, 50, 60, 70, 80, 100, 120, 150, 200, 250, 300, 400,
          500, 600, 800]
 QUICK_STEPS = [4, 8, 16]
@@ -128,6 +141,27 @@ def fewest_nfe(process, moments: tuple[float, float], solver, n: int, var_tol: f
     return {"first": first, "stable": None if stable is None else rows[stable], "scan": scan}
 
 
+def tolerance_ladder(process, moments: tuple[float, float], solver: str, n: int, var_tol: float, mean_tol: float,
+                     seed: int, rtols: list[float] = RTOLS) -> dict:
+    """An adaptive solver at each ``rtol = atol`` of ``rtols`` (loosest first) against the exact
+    ``moments``. ``stable``: the loosest rung from which every tighter one is within tolerance."""
+    mean, var = moments
+    scan = []
+    for rtol in rtols:
+        res = pmm.sample(process, solver, n=n, seed=seed, dtype=torch.float64, rtol=rtol, atol=rtol)
+        row = {"rtol": rtol, "atol": rtol, "nfe": res.nfe, "accepted_mean": float(res.accepted.double().mean()),
+               "accepted_max": int(res.accepted.max()), "rejected_mean": float(res.rejected.double().mean()),
+               "var_rel_error": float(res.mu.var()) / var - 1, "mean_error": float(res.mu.mean()) - mean}
+        row["within"] = abs(row["var_rel_error"]) < var_tol and abs(row["mean_error"]) < mean_tol
+        scan.append(row)
+    stable = None
+    for row in reversed(scan):
+        if not row["within"]:
+            break
+        stable = row
+    return {"first": next((row for row in scan if row["within"]), None), "stable": stable, "scan": scan}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=200_000)
@@ -135,24 +169,39 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=None)
     parser.add_argument("--max-steps", type=int, default=STEPS[-1], help="the largest step count scanned")
     parser.add_argument("--problems", nargs="+", choices=list(targets()), default=list(targets()))
-    parser.add_argument("--solvers", nargs="+", choices=SOLVERS, default=SOLVERS)
+    parser.add_argument("--solvers", nargs="+", choices=SOLVERS + ADAPTIVE_SOLVERS, default=SOLVERS + ADAPTIVE_SOLVERS)
+    parser.add_argument("--merge", action="store_true", help="keep the other solvers' results of the --out file")
     parser.add_argument("--quick", action="store_true", help="2,000 samples and 4, 8, 16 steps (a smoke test)")
     args = parser.parse_args(argv)
     n, steps_scan = (2000, QUICK_STEPS) if args.quick else (args.n, [s for s in STEPS if s <= args.max_steps])
     report = {"n": n, "var_rel_standard_error": math.sqrt(2 / n), "tolerances": {"var_rel": 0.01, "mean": 0.01},
-              "streak": 3, "max_steps": steps_scan[-1], "peer_nfe": PEER_NFE, "problems": {},
-              "table": {solver: {} for solver in args.solvers}}
+              "streak": 3, "max_steps": steps_scan[-1], "rtols": RTOLS, "peer_nfe": PEER_NFE, "problems": {},
+              "table": {}}
+    if args.merge and args.out is not None and Path(args.out).exists():
+        report = json.loads(Path(args.out).read_text()) | {"rtols": RTOLS}
+        report.setdefault("merged_runs", []).append(f"python -m benchmarks.goal_nfe {' '.join(argv or sys.argv[1:])}")
+    for solver in args.solvers:
+        report["table"][solver] = {}
     for name in args.problems:
         process, moments, description = goal_problem(name)
-        problem = {"description": description, "exact_mean": moments[0], "exact_var": moments[1], "solvers": {}}
-        report["problems"][name] = problem
+        problem = report["problems"].setdefault(name, {"solvers": {}})
+        problem.update({"description": description, "exact_mean": moments[0], "exact_var": moments[1]})
         for solver in args.solvers:
-            result = fewest_nfe(process, moments, solver, n, 0.01, 0.01, args.seed, steps_scan=steps_scan)
+            if solver in ADAPTIVE_SOLVERS:
+                result = tolerance_ladder(process, moments, solver, n, 0.01, 0.01, args.seed,
+                                          rtols=RTOLS[1:4:2] if args.quick else RTOLS)
+            else:
+                result = fewest_nfe(process, moments, solver, n, 0.01, 0.01, args.seed, steps_scan=steps_scan)
             problem["solvers"][solver] = result
             stable, first = result["stable"], result["first"]
             report["table"][solver][name] = None if stable is None else stable["nfe"]
             if stable is None:
-                print(f"{name:>12} {solver:>15}: not reached within {steps_scan[-1]} steps", flush=True)
+                limit = "at the tightest rtol" if solver in ADAPTIVE_SOLVERS else f"within {steps_scan[-1]} steps"
+                print(f"{name:>12} {solver:>15}: not reached {limit}", flush=True)
+            elif solver in ADAPTIVE_SOLVERS:
+                print(f"{name:>12} {solver:>15}: NFE {stable['nfe']} (rtol = atol = {stable['rtol']:g}, "
+                      f"{stable['accepted_mean']:.1f} accepted and {stable['rejected_mean']:.1f} rejected steps per "
+                      f"sample, var {stable['var_rel_error']:+.4f}, mean {stable['mean_error']:+.4f})", flush=True)
             else:
                 print(f"{name:>12} {solver:>15}: NFE {stable['nfe']} (steps {stable['steps']}, var "
                       f"{stable['var_rel_error']:+.4f}, mean {stable['mean_error']:+.4f}); first within tolerance "

@@ -15,11 +15,16 @@ from . import _validation
 from ._validation import as_float_tensor
 from .chain import resolve_shape, sample_count
 from .grids import make_grid, validate_times
+from .adaptive import flow_adaptive
 from .processes import NormalNormalSDE, PMMProcess
 from .streams import MAX_STEPS, Noise, PoissonPaths, check_brownian_motion
 from .result import SampleResult
-from .solvers import get_solver
+from .solvers import AdaptiveSolver, get_solver
 from .solvers.base import Evaluator, Grid, State
+from .stepsize import PIController
+
+#: The step count of a fixed-grid solver when neither ``steps`` nor a tensor ``grid`` is given.
+DEFAULT_STEPS = 100
 
 
 def _grid(process: PMMProcess, steps, grid, save_at, default: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -59,14 +64,15 @@ def prepare_run(process: PMMProcess, shape: tuple[int, ...], times: torch.Tensor
     return process, grid
 
 
-def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 10_000, shape=None,
+def sample(process: PMMProcess, solver="pmm_chain", steps: int | None = None, n: int = 10_000, shape=None,
            seed: int = 0, grid=None, bm=None, poisson_paths: PoissonPaths | None = None, save_at=None,
            dtype: torch.dtype | None = None, device: torch.device | str | None = None, backend: str = "auto",
-           progress: bool = False, first_sample: int = 0) -> SampleResult:
+           progress: bool = False, first_sample: int = 0, rtol: float | None = None,
+           atol: float | None = None) -> SampleResult:
     """Simulate ``n`` samples of ``process`` from its prior state at ``t = 0`` to the grid's end.
 
-    ``solver``: a registered name (``pmm.solvers.available(process)``) or a ``Solver`` object.
-    ``steps``: an int in ``[1, MAX_STEPS]``. ``seed``: an int in ``[0, 2^64)``. ``grid``: ``None`` (the
+    ``solver``: a registered name (``pmm.solvers.available(process)``) or a solver object.
+    ``steps``: an int in ``[1, MAX_STEPS]`` (default 100). ``seed``: an int in ``[0, 2^64)``. ``grid``: ``None`` (the
     solver's default grid: log1p, or log1p_sqrt for probability-flow solvers), a grid name, or a tensor
     of times from ``t_0 = 0`` (the prior's time); a tensor grid fixes the steps itself. ``bm``: a
     torchsde Brownian motion over the grid's time span with size ``(n, d)`` (Brownian solvers).
@@ -83,6 +89,12 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     ``bm`` must start at the same global sample: its ``first_sample``, 0 for torchsde's). A
     prediction of the wrong shape, dtype or device, or outside the family's range, raises
     ``ValueError``, and so does a final state that overflowed to NaN or inf.
+
+    An adaptive solver (``pmm.solvers.AdaptiveSolver``, e.g. ``"ode_3m_adaptive"``) chooses each
+    sample's steps itself to the tolerances ``rtol`` and ``atol`` (default 1e-3 each) of
+    a ``pmm.stepsize.PIController``: it refuses ``steps``, ``grid``, ``save_at`` and ``bm``, and the
+    result reports the steps each sample accepted and rejected (``docs/solvers.md``, "Adaptive
+    stepping"). A fixed-grid solver refuses ``rtol`` and ``atol``.
     """
     if not isinstance(process, PMMProcess):
         raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")
@@ -101,6 +113,13 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
                          f"AntitheticRefinement take first_sample=; a torchsde Brownian motion starts at 0)")
     if poisson_paths is not None and not isinstance(poisson_paths, PoissonPaths):
         raise ValueError(f"poisson_paths must be a PoissonPaths, got {type(poisson_paths).__name__}")
+    if isinstance(solver, AdaptiveSolver):
+        return _sample_adaptive(process, solver, steps, n, shape, seed, grid, bm, poisson_paths, save_at, dtype,
+                                device, backend, first_sample, rtol, atol)
+    if rtol is not None or atol is not None:
+        raise ValueError(f"rtol and atol are tolerances of adaptive solvers; {solver.name!r} steps on a fixed grid "
+                         f"(give steps or grid, or use an adaptive solver such as 'ode_3m_adaptive')")
+    steps = DEFAULT_STEPS if steps is None else steps
     if poisson_paths is not None and not solver.poisson_counts:
         raise ValueError(f"poisson_paths couple the counts of tau_leap and tau_leap_2; solver {solver.name!r} "
                          f"does not draw Poisson counts")
@@ -128,3 +147,25 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int = 100, n: int = 1
     predict.raise_if_bad(state.mu, state.A)
     return SampleResult(mu=state.mu, A=state.A, nfe=predict.nfe, times=times, trajectory=trajectory,
                         trajectory_times=save_times)
+
+
+def _sample_adaptive(process, solver, steps, n, shape, seed, grid, bm, poisson_paths, save_at, dtype, device, backend,
+                     first_sample, rtol, atol) -> SampleResult:
+    """``sample()`` for an adaptive solver, its arguments checked as there."""
+    given = [name for name, value in (("steps", steps), ("grid", grid), ("save_at", save_at), ("bm", bm),
+                                      ("poisson_paths", poisson_paths)) if value is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)}: the adaptive solver {solver.name!r} chooses each sample's steps to the "
+                         f"tolerances rtol and atol, from A = 0 to A(1), and draws its own start; leave "
+                         f"{' and '.join(given)} out (or use a fixed-grid solver)")
+    controller = PIController(**{name: value for name, value in (("rtol", rtol), ("atol", atol)) if value is not None})
+    times = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    process, grid = prepare_run(process, shape, times, dtype, device)
+    mu, _ = process.family.initial_state(n, process.shape)
+    noise = Noise(seed, mu.shape, dtype, mu.device, backend=backend, offset=first_sample * (mu.numel() // n))
+    predict = Evaluator(process, mu.shape, mu.device, mu.dtype)
+    total = float(grid.A[-1])
+    mu, accepted, rejected = flow_adaptive(process, solver, controller, mu, total, noise, predict)
+    A = torch.tensor(total, dtype=dtype, device=mu.device)
+    predict.raise_if_bad(mu, A)
+    return SampleResult(mu=mu, A=A, nfe=predict.nfe, times=times, accepted=accepted, rejected=rejected)

@@ -15,7 +15,10 @@ class SampleResult:
     ``A``: terminal information (0-dim, or events per position ``(n, *shape, 1)``).
     ``nfe``: predictor evaluations. ``times``: the grid (None for a chain given by alphas).
     ``trajectory``: saved states ``(n_saved, *mu.shape)`` when requested, at ``trajectory_times``
-    (grid times, or step indices for a chain).
+    (grid times, or step indices for a chain). ``accepted``, ``rejected``: the steps each sample
+    accepted and rejected ``(n,)`` (adaptive solvers; None for a fixed grid, where every sample
+    takes the grid's steps); ``nfe`` counts evaluations of the whole batch, each sample at its own
+    point, so it is the most evaluations any sample needed.
     """
 
     mu: torch.Tensor
@@ -24,3 +27,5 @@ class SampleResult:
     times: torch.Tensor | None = None
     trajectory: torch.Tensor | None = None
     trajectory_times: torch.Tensor | None = None
+    accepted: torch.Tensor | None = None
+    rejected: torch.Tensor | None = None

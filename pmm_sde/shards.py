@@ -36,7 +36,7 @@ from . import _validation, distributed
 from .driver import sample
 from .processes import PMMProcess
 from .result import SampleResult
-from .solvers import get_solver
+from .solvers import get_grid_solver
 
 #: The manifest's name in the output folder.
 MANIFEST = "manifest.json"
@@ -130,7 +130,7 @@ def sample_to_files(process: PMMProcess, solver, steps: int, n: int, out: str | 
     chunk = _validation.positive_int(chunk, "chunk")
     seed = _validation.seed(seed)
     device = _validation.device(device)
-    solver_name = get_solver(solver, process).name
+    solver_name = get_grid_solver(solver, process).name
     if producer is not None and not isinstance(producer, dict):
         raise ValueError(f"producer must be a dict of JSON-able fields, got {type(producer).__name__}")
     out = Path(out)

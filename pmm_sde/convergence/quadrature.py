@@ -29,7 +29,7 @@ from scipy.interpolate import CubicSpline
 from .._validation import positive_int
 from ..driver import prepare_run, sample
 from ..processes import NormalNormalSDE
-from ..solvers import get_solver
+from ..solvers import get_grid_solver
 from ..solvers.base import Evaluator, State
 from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
 
@@ -101,7 +101,7 @@ def scheme_expectations(process: NormalNormalSDE, solver, steps: int, functions,
     if grid_points < 2:
         raise ValueError(f"grid_points must be an integer >= 2 (a spline needs two points), got {grid_points}")
     nodes = positive_int(nodes, "nodes")
-    solver = get_solver(solver, process)
+    solver = get_grid_solver(solver, process)
     if solver.random_start_only:
         return _flow_expectations(process, solver, steps, functions, grid)
     if not solver.markov:

@@ -43,7 +43,7 @@ from .. import _validation, distributed
 from ..driver import sample
 from ..grids import make_grid
 from ..processes import NormalNormalSDE, PMMProcess
-from ..solvers import get_solver
+from ..solvers import get_grid_solver
 from ..streams import AntitheticRefinement, CounterBrownian, PoissonPaths
 from .count_laws import scheme_count_law
 from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
@@ -83,7 +83,7 @@ def common_noise(process: PMMProcess, solver, n: int, seed: int, dtype: torch.dt
     ``times``) for Brownian solvers with a strong order, ``poisson_paths`` for solvers drawing Poisson
     counts, none otherwise (the seed is shared). Each sample's noise depends on ``(seed, its global
     index)`` only."""
-    solver = get_solver(solver, process)
+    solver = get_grid_solver(solver, process)
     if solver.poisson_counts:
         return {"poisson_paths": PoissonPaths(seed)}
     if solver.strong_order is not None and isinstance(process, NormalNormalSDE):
@@ -173,7 +173,7 @@ def _antithetic_differences(process: NormalNormalSDE, solver, steps: list[int], 
                             dtype: torch.dtype, centre: torch.Tensor):
     """``simulate(start, stop)`` of ``streaming.block_statistics``: per sample and difference, the
     functionals' ``f(Y_N) - (f(Y_2N^+) + f(Y_2N^-)) / 2``."""
-    solver = get_solver(solver, process)
+    solver = get_grid_solver(solver, process)
     if not isinstance(process, NormalNormalSDE) or solver.strong_order is None or not solver.markov:
         raise ValueError(f"the antithetic coupling needs a one-step Brownian solver driven by bm; "
                          f"{solver.name!r} on {type(process).__name__} is not")
@@ -214,7 +214,7 @@ def refinement_statistics(process: PMMProcess, solver, steps: list[int], n: int,
         raise ValueError(f"coupling must be 'common' or 'antithetic', got {coupling!r}")
     if coupling == "antithetic" and strong:
         raise ValueError("strong errors are measured on the common coupling's runs, not the antithetic one")
-    solver = get_solver(solver, process)
+    solver = get_grid_solver(solver, process)
     centre = _centre(process, solver, steps, n, seed, grid, dtype, block)
     simulate = (_antithetic_differences(process, solver, steps, seed, grid, dtype, centre) if coupling == "antithetic"
                 else _coupled_differences(process, solver, steps, seed, grid, dtype, centre, strong))
@@ -252,7 +252,7 @@ def strong_order(process: PMMProcess, solver, steps: list[int], n: int, seed: in
     strong order qualify. Streamed as ``weak_orders``.
     """
     steps, n, seed = study_steps(steps), study_samples(n), _validation.seed(seed)
-    _require_strong_order(get_solver(solver, process))
+    _require_strong_order(get_grid_solver(solver, process))
     statistics = refinement_statistics(process, solver, steps, n, seed, grid, dtype, strong=True, block=block,
                                        chunk=chunk, world=world, progress=progress)
     return _fits(statistics, steps, min_z, ("L1",))["L1"]
@@ -400,7 +400,7 @@ def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int],
     names = [] if isinstance(solvers, (str, bytes)) or not hasattr(solvers, "__iter__") else list(solvers)
     if not names:
         raise ValueError(f"solvers must be a non-empty list of solver names or Solver objects, got {solvers!r}")
-    resolved = [get_solver(s, process) for s in names]
+    resolved = [get_grid_solver(s, process) for s in names]
     if strong:
         for solver in resolved:
             _require_strong_order(solver)

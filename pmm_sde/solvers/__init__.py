@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..processes import NormalNormalSDE, PMMProcess
-from .base import REGISTRY, Evaluator, Grid, Interval, Solver, State, register
-from .brownian import ODE2M, EulerMaruyama, ODEEuler, ODEHeun, PMM2, PMMChain, StochasticHeun
+from .adaptive import AdaptiveSolver, ODE3MAdaptive
+from .base import REGISTRY, BaseSolver, Evaluator, Grid, Interval, Solver, State, register
+from .brownian import ODE2M, ODE3M, EulerMaruyama, ODEEuler, ODEHeun, PMM2, PMMChain, StochasticHeun
 from .cox import TauLeap, TauLeap2, Thinning
 from .torchsde_adapter import METHODS as TORCHSDE_METHODS
 from .torchsde_adapter import TorchsdeSolver
@@ -18,7 +19,7 @@ def available(process: PMMProcess) -> list[str]:
     return names
 
 
-def get_solver(solver: str | Solver, process: PMMProcess) -> Solver:
+def get_solver(solver: str | BaseSolver, process: PMMProcess) -> BaseSolver:
     """A solver object from a name or an object, checked against the process."""
     if isinstance(solver, str):
         if solver.startswith("torchsde:"):
@@ -27,8 +28,8 @@ def get_solver(solver: str | Solver, process: PMMProcess) -> Solver:
             solver = REGISTRY[solver]()
         else:
             raise ValueError(f"solver {solver!r} is unknown; available for this process: {available(process)}")
-    if not isinstance(solver, Solver):
-        raise ValueError(f"solver must be a name or a Solver, got {type(solver).__name__}")
+    if not isinstance(solver, BaseSolver):
+        raise ValueError(f"solver must be a name, a Solver or an AdaptiveSolver, got {type(solver).__name__}")
     if not solver.applies_to(process):
         reason = f" ({solver.restriction})" if solver.restriction else ""
         raise ValueError(f"solver {solver.name!r} does not apply to {type(process).__name__}{reason}; "
@@ -36,6 +37,18 @@ def get_solver(solver: str | Solver, process: PMMProcess) -> Solver:
     return solver
 
 
-__all__ = ["Solver", "State", "Grid", "Interval", "Evaluator", "REGISTRY", "register", "available", "get_solver",
-           "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2", "ODEEuler", "ODEHeun", "ODE2M", "TorchsdeSolver",
-           "TauLeap", "TauLeap2", "Thinning"]
+def get_grid_solver(solver: str | BaseSolver, process: PMMProcess) -> Solver:
+    """``get_solver`` for tools that run a solver at given step counts (convergence studies,
+    quadrature, training's samples): an adaptive solver is refused with a ValueError."""
+    resolved = get_solver(solver, process)
+    if not isinstance(resolved, Solver):
+        raise ValueError(f"solver {resolved.name!r} chooses each sample's steps itself (an adaptive solver: run it "
+                         f"with pmm.sample(process, {resolved.name!r}, rtol=..., atol=...)); this tool runs solvers "
+                         f"at given step counts: choose a fixed-grid solver from {available(process)}")
+    return resolved
+
+
+__all__ = ["BaseSolver", "Solver", "AdaptiveSolver", "State", "Grid", "Interval", "Evaluator", "REGISTRY", "register",
+           "available", "get_solver", "get_grid_solver", "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2",
+           "ODEEuler", "ODEHeun", "ODE2M", "ODE3M", "ODE3MAdaptive", "TorchsdeSolver", "TauLeap", "TauLeap2",
+           "Thinning"]

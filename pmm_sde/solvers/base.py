@@ -93,8 +93,8 @@ class Evaluator:
         self._monitor.raise_if_bad(*final)
 
 
-class Solver(ABC):
-    """A step rule with declared orders.
+class BaseSolver(ABC):
+    """What every registered solver declares: its name, the process type it serves and its orders.
 
     ``weak_order``: the rate at which errors of expectations of smooth functions of the terminal
     state fall with the step size; ``strong_order``: pathwise, with coupled noise (None where not
@@ -105,13 +105,6 @@ class Solver(ABC):
     process_type: ClassVar[type]
     weak_order: ClassVar[float]
     strong_order: ClassVar[float | None] = None
-    #: The grid ``sample()`` uses when none is given.
-    default_grid: ClassVar[str] = DEFAULT_GRID
-    #: Whether the counts come from ``noise.poisson``, so ``sample(poisson_paths=...)`` couples runs.
-    poisson_counts: ClassVar[bool] = False
-    #: Whether a step is a map of the current state and the step's slot-0 normals alone (no carry
-    #: between steps, no noise of its own), so ``convergence.quadrature`` can integrate it exactly.
-    markov: ClassVar[bool] = True
     #: Whether the only randomness is the first step's slot-0 normals (a flow from a random start).
     random_start_only: ClassVar[bool] = False
     #: Why the solver refuses some processes of its ``process_type`` (empty: it takes them all).
@@ -121,6 +114,21 @@ class Solver(ABC):
     def applies_to(cls, process: PMMProcess) -> bool:
         """Whether the solver can run ``process``; ``available`` and ``get_solver`` ask this."""
         return isinstance(process, cls.process_type)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, weak_order={self.weak_order}, strong_order={self.strong_order})"
+
+
+class Solver(BaseSolver):
+    """A step rule over the intervals of a grid (``init`` / ``step``), with declared orders."""
+
+    #: The grid ``sample()`` uses when none is given.
+    default_grid: ClassVar[str] = DEFAULT_GRID
+    #: Whether the counts come from ``noise.poisson``, so ``sample(poisson_paths=...)`` couples runs.
+    poisson_counts: ClassVar[bool] = False
+    #: Whether a step is a map of the current state and the step's slot-0 normals alone (no carry
+    #: between steps, no noise of its own), so ``convergence.quadrature`` can integrate it exactly.
+    markov: ClassVar[bool] = True
 
     def init(self, process: PMMProcess, grid: Grid, noise: Noise) -> Any:
         """Check the run (e.g. a stability bound on the grid) and return the first state's carry;
@@ -132,14 +140,11 @@ class Solver(ABC):
              ) -> State:
         """``state`` advanced over ``interval``."""
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, weak_order={self.weak_order}, strong_order={self.strong_order})"
+
+REGISTRY: dict[str, type[BaseSolver]] = {}
 
 
-REGISTRY: dict[str, type[Solver]] = {}
-
-
-def register(cls: type[Solver]) -> type[Solver]:
+def register(cls: type[BaseSolver]) -> type[BaseSolver]:
     """Class decorator: make ``cls`` available by its ``name``."""
     REGISTRY[cls.name] = cls
     return cls

@@ -253,21 +253,31 @@ class ODE3M(_ProbabilityFlow):
     def flow_step(self, process, predict, state, interval, y0, du):
         xhat = predict(state.mu, interval.A0)
         rho = _rho(interval.A0)
-        h = _rho(interval.A1) - rho
-        c1 = h / -torch.expm1(-h) - 1
-        c2 = (torch.exp(h) * (h * h - 2 * h + 2) - 2) / torch.expm1(h)
         history = state.carry or ()
-        increment = xhat  # xhat_k + c1 D1 + c2 D2 as a combination of the predictions (docs/solvers.md)
-        if history:
-            previous_xhat, previous_rho = history[-1]
-            gap, curve = rho - previous_rho, 0.0
-            if len(history) == 2:
-                oldest_xhat, oldest_rho = history[0]
-                older_gap = previous_rho - oldest_rho
-                curve = (c1 * gap + c2) / (gap + older_gap)
-                increment = increment + (curve / older_gap) * (oldest_xhat - previous_xhat)
-            increment = increment + ((c1 + curve) / gap) * (xhat - previous_xhat)
-        return y0 + du * increment, (*history[-1:], (xhat, rho))
+        return y0 + du * exponential_adams(xhat, rho, _rho(interval.A1) - rho, history), (*history[-1:], (xhat, rho))
+
+
+def exponential_adams(xhat: torch.Tensor, rho: torch.Tensor, h: torch.Tensor,
+                      history: tuple[tuple[torch.Tensor, torch.Tensor], ...]) -> torch.Tensor:
+    """``xhat_k + c1 D1 + c2 D2``: the mean of xhat over ``[u_k, u_{k+1}]`` (so that ``y' = y + du``
+    times it) for xhat interpolated in ``rho`` through ``(xhat, rho)`` and the ``history`` of up to
+    two earlier ``(xhat, rho)`` pairs, oldest first: constant (no history), linear (one) or quadratic
+    (two), with ``h = rho_{k+1} - rho_k``, ``c1 = h / (1 - e^-h) - 1`` and ``c2 = (e^h (h^2 - 2h + 2) - 2)
+    / (e^h - 1)`` (``ode_3m``; docs/solvers.md). ``rho``, ``h`` and the history's ``rho`` are float64,
+    0-dim or one per sample; the weights are cast to xhat's dtype."""
+    c1 = h / -torch.expm1(-h) - 1
+    c2 = (torch.exp(h) * (h * h - 2 * h + 2) - 2) / torch.expm1(h)
+    increment = xhat  # xhat_k + c1 D1 + c2 D2 as a combination of the predictions (docs/solvers.md)
+    if history:
+        previous_xhat, previous_rho = history[-1]
+        gap, curve = rho - previous_rho, 0.0
+        if len(history) == 2:
+            oldest_xhat, oldest_rho = history[0]
+            older_gap = previous_rho - oldest_rho
+            curve = (c1 * gap + c2) / (gap + older_gap)
+            increment = increment + (curve / older_gap).to(xhat.dtype) * (oldest_xhat - previous_xhat)
+        increment = increment + ((c1 + curve) / gap).to(xhat.dtype) * (xhat - previous_xhat)
+    return increment
 
 
 def _rho(A: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ from .. import _validation, data, distributed
 from .._validation import positive_int
 from ..metrics import bits_per_token, energy_distance, ngram_total_variation, sliced_wasserstein
 from ..shards import DEFAULT_CHUNK, MANIFEST, iter_shards, load_samples, rank_device, sample_to_files
-from ..solvers import get_solver
+from ..solvers import get_grid_solver
 from .checkpoint import load_checkpoint
 from .model import TrainedModel, model_from_checkpoint
 from .plots import plot_loss, plot_samples
@@ -130,7 +130,7 @@ def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | No
     with distributed.session(device) as world:
         model = model_from_checkpoint(payload, rank_device(device, world))
         process = model.process()
-        solver = get_solver(model.default_solver if solver is None else solver, process).name
+        solver = get_grid_solver(model.default_solver if solver is None else solver, process).name
         began = time.perf_counter()
         manifest = sample_to_files(process, solver, steps, n, out, shape=model.shape, seed=seed, chunk=chunk,
                                    device=model.device, progress=progress,

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from .. import data, distributed, networks
 from ..families import ConjugateFamily, DirichletCategorical, GammaPoisson, NormalNormal
-from ..solvers import get_solver
+from ..solvers import get_grid_solver
 from .batches import BatchDraws, batch_rows, step_loss
 from .checkpoint import RESUMABLE_VERSION, load_checkpoint, save_checkpoint
 from .config import FAMILIES, TrainConfig, build_family, build_schedule, family_spec
@@ -180,7 +180,7 @@ def _train(config: TrainConfig, world: distributed.World, out_dir: str | os.Path
     ema = copy.deepcopy(network).requires_grad_(False)
     losses: list[float] = []
     model = TrainedModel(family, schedule, ema, config, tuple(dataset.shape), dataset.kind, losses)
-    get_solver(model.default_solver if config.sample_solver is None else config.sample_solver, model.process())
+    get_grid_solver(model.default_solver if config.sample_solver is None else config.sample_solver, model.process())
     start = 0
     if resume is not None:
         payload = _resume_payload(resume, config)

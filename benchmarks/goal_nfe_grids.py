@@ -7,20 +7,28 @@ exact terminal moments). For each step count the grid is optimised first
 (``moments``: quadrature against the same solver's ``--reference-steps``-step run, so it never
 sees the exact moments either), and the grid is then measured by the benchmark's Monte Carlo
 (seed ``--seed``): the proxy chooses, the independent measurement reports. Each row of a scan keeps
-the proxy at the optimised grid and at ``log1p_sqrt`` beside the measured errors.
+the proxy at the optimised grid and at ``log1p_sqrt`` beside the measured errors, and the grid's
+exact errors against the closed-form moments (``exact_var_rel_error``, ``exact_mean_error``: by
+quadrature, without Monte Carlo), which the optimiser never saw. ``--add-exact FILE`` adds those
+to the optimised rows of an existing report.
 
     python -m benchmarks.goal_nfe_grids --out goal_nfe_grids.json [--n 200000] [--seed 0]
         [--solvers ode_3m ode_2m] [--problems ...] [--grids log1p_sqrt log1p log edm]
         [--degree 3] [--max-evaluations 60] [--max-steps 30] [--quick]
+    python -m benchmarks.goal_nfe_grids --add-exact goal_nfe_grids.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
+from pathlib import Path
 
-from pmm_sde.convergence import optimise_grid
+import torch
+
+from pmm_sde.convergence import optimise_grid, scheme_expectations
 
 from benchmarks.goal_nfe import PEER_NFE, STEPS, fewest_nfe, goal_problem, targets
 from benchmarks.report import write_report
@@ -45,6 +53,19 @@ class TunedGrids:
         return self.found[steps].times
 
 
+def add_exact_errors(report: dict) -> dict:
+    """Add to each optimised row of ``report`` its grid's exact errors against the closed-form
+    terminal moments, by quadrature (``scheme_expectations``)."""
+    for name, problem in report["problems"].items():
+        process, (mean, var), _ = goal_problem(name)
+        for solver, runs in problem["solvers"].items():
+            for row in runs.get("optimised", {}).get("scan", []):
+                first, second = scheme_expectations(process, solver, row["steps"], [lambda x: x, lambda x: x ** 2],
+                                                    torch.tensor(row["times"], dtype=torch.float64))
+                row.update(exact_var_rel_error=(second - first ** 2) / var - 1, exact_mean_error=first - mean)
+    return report
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=200_000)
@@ -59,7 +80,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-evaluations", type=int, default=60)
     parser.add_argument("--max-steps", type=int, default=30, help="the largest step count scanned")
     parser.add_argument("--quick", action="store_true", help="2,000 samples, 4 and 8 steps (a smoke test)")
+    parser.add_argument("--add-exact", default=None, help="add the exact errors to this report's optimised rows")
     args = parser.parse_args(argv)
+    if args.add_exact is not None:
+        return write_report(add_exact_errors(json.loads(Path(args.add_exact).read_text())), args.add_exact)
     n, steps_scan = (2000, [4, 8]) if args.quick else (args.n, [s for s in STEPS if s <= args.max_steps])
     report = {"n": n, "seed": args.seed, "var_rel_standard_error": math.sqrt(2 / n),
               "tolerances": {"var_rel": 0.01, "mean": 0.01}, "streak": 3, "max_steps": steps_scan[-1],
@@ -84,12 +108,12 @@ def main(argv: list[str] | None = None) -> dict:
                 runs[grid] = result
                 stable = result["stable"]
                 report["table"].setdefault(solver, {}).setdefault(name, {})[grid] = stable and stable["nfe"]
-                print(f"{name:>12} {solver:>7} {grid:>10}: " + (f"NFE {stable['nfe']} (var {stable['var_rel_error']:+.4f},"
-                      f" mean {stable['mean_error']:+.4f})" if stable else f"not reached within {steps_scan[-1]}"),
-                      flush=True)
+                measured = (f"NFE {stable['nfe']} (var {stable['var_rel_error']:+.4f}, mean "
+                            f"{stable['mean_error']:+.4f})" if stable else f"not reached within {steps_scan[-1]}")
+                print(f"{name:>12} {solver:>7} {grid:>10}: {measured}", flush=True)
                 problem["solvers"][solver] = runs
                 write_report(report, args.out)
-    return write_report(report, args.out)
+    return write_report(add_exact_errors(report), args.out)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pmm_sde as pmm
 from pmm_sde.cli import main
 from pmm_sde.convergence import grid_proxy, optimise_grid, warped_grid
 from pmm_sde.grids import make_grid
+from pmm_sde.training import trainer
 from pmm_sde.training import TrainConfig, grids_path, load_checkpoint, sample_checkpoint, stored_grid, train
 
 TOTAL = 1e4
@@ -103,7 +104,9 @@ def checkpoint(tmp_path_factory):
     config = TrainConfig(data="gaussian_mixture", data_options={"train_size": 200, "heldout_size": 50},
                          network={"name": "mlp", "hidden": 16, "depth": 1, "embed_dim": 8}, steps=3, batch_size=8,
                          bound_points=10, sample_points=10, sample_steps=2, device="cpu")
-    train(config, checkpoint.parent, progress=False)
+    with pytest.MonkeyPatch.context() as patch:  # only the checkpoint is needed, not the run folder's plots
+        patch.setattr(trainer, "write_run_folder", lambda *args, **kwargs: None)
+        train(config, checkpoint.parent, progress=False)
     assert main(["tune-grid", "--checkpoint", str(checkpoint), "--solver", "ode_3m", "--steps", "3", "--n", "20",
                  "--reference-steps", "6", "--degree", "2", "--max-evaluations", "6"]) == 0
     return checkpoint

@@ -61,6 +61,14 @@ def test_the_optimiser_lowers_the_exact_moment_proxy_on_the_gaussian_oracle():
     assert measure(make_grid(process.schedule, 6, "log1p_sqrt")) == pytest.approx(found.start_proxy, rel=1e-9)
 
 
+def test_the_moment_proxy_takes_a_markov_stochastic_solver():
+    process = _gaussian()
+    measure = grid_proxy(process, "pmm_2", 4, proxy="moments", reference_steps=40)
+    default, warped = (measure(grid) for grid in (make_grid(process.schedule, 4, "log1p_sqrt"),
+                                                  warped_grid(process.schedule, 4, [0.5])))
+    assert 0 < default < 1 and 0 < warped < 1 and default != warped
+
+
 def test_the_optimiser_lowers_the_pathwise_proxy_on_the_mixture_oracle():
     found = optimise_grid(_mixture(), "ode_2m", 6, proxy="pathwise", reference_steps=50, n=100, degree=2,
                           max_evaluations=12)

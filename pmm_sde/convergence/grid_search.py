@@ -34,6 +34,7 @@ example ``benchmarks/goal_nfe_grids.py``: 200,000 Monte Carlo samples with anoth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,13 +98,15 @@ def _moments(process, solver, steps, grid) -> np.ndarray:
 
 
 def grid_proxy(process: PMMProcess, solver, steps: int, *, proxy: str = "pathwise", reference_steps: int = 200,
-               n: int = 2000, seed: int = 0, dtype: torch.dtype | None = torch.float64, device=None):
+               n: int = 2000, seed: int = 0, dtype: torch.dtype | None = torch.float64,
+               device=None) -> Callable[[torch.Tensor], float]:
     """The error proxy of the module docstring as a function of a grid (a tensor of times), for
     ``solver`` on ``process``; the reference run is made once, here. ``dtype``, ``device``: the
     pathwise proxy's runs (None: ``sample()``'s defaults, for example a network's float32)."""
     if proxy not in PROXIES:
         raise ValueError(f"proxy must be one of {PROXIES}, got {proxy!r}")
     solver = get_grid_solver(solver, process)
+    steps = _validation.positive_int(steps, "steps", maximum=MAX_STEPS)
     reference_steps = _validation.positive_int(reference_steps, "reference_steps", maximum=MAX_STEPS)
     n = _validation.positive_int(n, "n")
     seed = _validation.seed(seed)

@@ -4,10 +4,12 @@ The goal problems and the criterion of ``benchmarks/goal_nfe.py`` (|relative var
 and |mean error| < 0.01 at three successive step counts, 200,000 Monte Carlo samples against the
 exact terminal moments). For each step count the grid is optimised first
 (``pmm_sde.convergence.optimise_grid``) by a proxy that uses no Monte Carlo samples at all
-(``moments``: quadrature against the same solver's ``--reference-steps``-step run, so it never
-sees the exact moments either), and the grid is then measured by the benchmark's Monte Carlo
+(default ``moments``: quadrature against the same solver's ``--reference-steps``-step run, so it
+never sees the exact moments either), and the grid is then measured by the benchmark's Monte Carlo
 (seed ``--seed``): the proxy chooses, the independent measurement reports. Each row of a scan keeps
-the proxy at the optimised grid and at ``log1p_sqrt`` beside the measured errors, and the grid's
+the proxy at the optimised grid and at ``log1p_sqrt`` beside the measured errors (the sampled
+proxies, ``pathwise`` and ``sample_moments``, draw their starts with seed ``--seed + 1``, so they
+share no sample with the measurement), and the grid's
 exact errors against the closed-form moments (``exact_var_rel_error``, ``exact_mean_error``: by
 quadrature, without Monte Carlo), which the optimiser never saw. ``--add-exact FILE`` adds those
 to the optimised rows of an existing report.
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from pmm_sde.convergence import optimise_grid, scheme_expectations
+from pmm_sde.convergence import PROXIES, optimise_grid, scheme_expectations
 
 from benchmarks.goal_nfe import PEER_NFE, STEPS, fewest_nfe, goal_problem, targets
 from benchmarks.report import write_report
@@ -40,9 +42,10 @@ NAMED_GRIDS = ["log1p_sqrt", "log1p", "log", "edm"]
 class TunedGrids:
     """``steps -> times`` of the optimised grid, each optimised once and kept with its proxy."""
 
-    def __init__(self, process, solver: str, proxy: str, reference_steps: int, degree: int, max_evaluations: int):
+    def __init__(self, process, solver: str, proxy: str, reference_steps: int, degree: int, max_evaluations: int,
+                 seed: int):
         self.options = dict(proxy=proxy, reference_steps=reference_steps, degree=degree,
-                            max_evaluations=max_evaluations)
+                            max_evaluations=max_evaluations, seed=seed)
         self.process, self.solver, self.found = process, solver, {}
 
     def __call__(self, steps: int):
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--problems", nargs="+", choices=list(targets()), default=list(targets()))
     parser.add_argument("--solvers", nargs="+", choices=SOLVERS, default=SOLVERS)
     parser.add_argument("--grids", nargs="*", default=NAMED_GRIDS, help="named grids to compare")
-    parser.add_argument("--proxy", default="moments", choices=["moments", "pathwise"])
+    parser.add_argument("--proxy", default="moments", choices=list(PROXIES))
     parser.add_argument("--reference-steps", type=int, default=200)
     parser.add_argument("--degree", type=int, default=3)
     parser.add_argument("--max-evaluations", type=int, default=60)
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"n": n, "seed": args.seed, "var_rel_standard_error": math.sqrt(2 / n),
               "tolerances": {"var_rel": 0.01, "mean": 0.01}, "streak": 3, "max_steps": steps_scan[-1],
               "optimiser": {"proxy": args.proxy, "reference_steps": args.reference_steps, "degree": args.degree,
-                            "max_evaluations": args.max_evaluations},
+                            "max_evaluations": args.max_evaluations, "proxy_seed": args.seed + 1},
               "peer_nfe": PEER_NFE, "problems": {}, "table": {}}
     for name in args.problems:
         process, moments, description = goal_problem(name)
@@ -96,7 +99,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                        "exact_var": moments[1], "solvers": {}})
         for solver in args.solvers:
             runs = {}
-            tuned = TunedGrids(process, solver, args.proxy, args.reference_steps, args.degree, args.max_evaluations)
+            tuned = TunedGrids(process, solver, args.proxy, args.reference_steps, args.degree, args.max_evaluations,
+                               seed=args.seed + 1)
             for grid in ["optimised", *args.grids]:
                 result = fewest_nfe(process, moments, solver, n, 0.01, 0.01, args.seed, steps_scan=steps_scan,
                                     grid=tuned if grid == "optimised" else grid)

@@ -18,6 +18,7 @@ from .schedules import Linear
 from .shards import DEFAULT_CHUNK, rank_device
 from .solvers import available
 from .training import TIME_SAMPLERS, WEIGHTINGS, TrainConfig, grids_path, tune_checkpoint_grid
+from .training.tuned_grids import SAMPLED_PROXIES
 
 #: How ``--family`` reads a user's file: the kind of data each family models.
 FAMILY_KINDS = {"normal": "real", "gamma": "counts", "dirichlet": "tokens"}
@@ -119,11 +120,11 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _tune_grid(args: argparse.Namespace) -> int:
-    entry = tune_checkpoint_grid(args.checkpoint, args.solver, args.steps, n=args.n, seed=args.seed,
-                                 reference_steps=args.reference_steps, degree=args.degree,
+    entry = tune_checkpoint_grid(args.checkpoint, args.solver, args.steps, proxy=args.proxy, n=args.n,
+                                 seed=args.seed, reference_steps=args.reference_steps, degree=args.degree,
                                  max_evaluations=args.max_evaluations, device=args.device)
-    print(f"{entry['solver']} in {entry['steps']} steps: pathwise proxy {entry['proxy']:.3g} on the tuned grid, "
-          f"{entry['start_proxy']:.3g} on log1p_sqrt ({entry['reference_steps']}-step reference, {entry['n']} "
+    print(f"{entry['solver']} in {entry['steps']} steps: {entry['proxy_kind']} proxy {entry['proxy']:.3g} on the "
+          f"tuned grid, {entry['start_proxy']:.3g} on log1p_sqrt ({entry['reference_steps']}-step reference, {entry['n']} "
           f"starts); wrote {grids_path(args.checkpoint)}")
     return 0
 
@@ -302,13 +303,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="optimise a checkpoint's step grid for a solver and step count",
                           description="Optimise the step grid of a probability-flow solver (ode_euler, ode_heun, "
                                       "ode_2m, ode_3m) for a checkpoint: a warp of the log1p_sqrt grid minimising "
-                                      "the terminal discrepancy to a many-step run from the same starts "
+                                      "an error proxy against a many-step run from the same starts "
                                       "(pmm_sde.convergence.optimise_grid). Writes <checkpoint stem>.grids.json "
                                       "beside the checkpoint, which pmm-sde sample then uses for this solver and "
                                       "step count.")
     tune.add_argument("--checkpoint", required=True, help="checkpoint.pt written by pmm-sde train")
     tune.add_argument("--solver", default="ode_3m", help="a probability-flow solver")
     tune.add_argument("--steps", type=int, required=True, help="solver steps of the grid")
+    tune.add_argument("--proxy", choices=list(SAMPLED_PROXIES), default="pathwise",
+                      help="pathwise: the root mean square terminal discrepancy to the reference run from the same "
+                           "starts; sample_moments: the errors of the terminal mean, variance and E cos against it")
     tune.add_argument("--n", type=int, default=2000, help="starting points of the proxy")
     tune.add_argument("--seed", type=int, default=0, help="seed of the starting points")
     tune.add_argument("--reference-steps", type=int, default=200, help="steps of the reference run")

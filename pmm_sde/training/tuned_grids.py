@@ -1,8 +1,8 @@
 """Optimised step grids of a trained model, kept beside its checkpoint.
 
 ``pmm-sde tune-grid`` optimises the grid of a solver and step count for a checkpoint's EMA model
-(``convergence.optimise_grid`` with the pathwise proxy: the terminal discrepancy to a
-``reference_steps``-step run from the same starts) and stores it in ``<stem>.grids.json`` beside
+(``convergence.optimise_grid`` with a sampled proxy, by default ``pathwise``: the terminal
+discrepancy to a ``reference_steps``-step run from the same starts) and stores it in ``<stem>.grids.json`` beside
 ``<stem>.pt``, so that the checkpoint itself is unchanged (and still loads with
 ``weights_only=True``). The file maps ``"<solver>/<steps>"`` to ``OptimisedGrid.to_dict()``:
 ``times``, ``theta``, ``proxy``, ``start_proxy`` and the settings. ``pmm-sde sample`` (and
@@ -23,6 +23,9 @@ from ..convergence import optimise_grid
 from ..grids import validate_times
 from .checkpoint import load_checkpoint
 from .model import model_from_checkpoint
+
+#: The proxies that apply to a trained model (the ``moments`` proxy needs an oracle's quadrature).
+SAMPLED_PROXIES = ("pathwise", "sample_moments")
 
 
 def grids_path(checkpoint: str | os.PathLike) -> Path:
@@ -60,16 +63,18 @@ def stored_grid(checkpoint: str | os.PathLike, solver: str, steps: int) -> torch
     return times
 
 
-def tune_checkpoint_grid(checkpoint: str | os.PathLike, solver: str, steps: int, *, n: int = 2000, seed: int = 0,
-                         reference_steps: int = 200, degree: int = 3, max_evaluations: int = 150,
-                         device: str | None = None) -> dict:
-    """Optimise the grid of ``solver`` with ``steps`` steps for the checkpoint's EMA model by the
-    pathwise proxy (``convergence.optimise_grid``) and store it in ``grids_path(checkpoint)``
-    (other entries kept); returns the stored entry."""
+def tune_checkpoint_grid(checkpoint: str | os.PathLike, solver: str, steps: int, *, proxy: str = "pathwise",
+                         n: int = 2000, seed: int = 0, reference_steps: int = 200, degree: int = 3,
+                         max_evaluations: int = 150, device: str | None = None) -> dict:
+    """Optimise the grid of ``solver`` with ``steps`` steps for the checkpoint's EMA model by a
+    sampled proxy (``"pathwise"`` or ``"sample_moments"``: ``convergence.optimise_grid``) and store it
+    in ``grids_path(checkpoint)`` (other entries kept); returns the stored entry."""
+    if proxy not in SAMPLED_PROXIES:
+        raise ValueError(f"proxy must be one of {SAMPLED_PROXIES} for a trained model, got {proxy!r}")
     payload = load_checkpoint(checkpoint)
     model = model_from_checkpoint(payload, None if device is None else _validation.device(device))
     with torch.no_grad():
-        found = optimise_grid(model.process(), solver, steps, proxy="pathwise", reference_steps=reference_steps,
+        found = optimise_grid(model.process(), solver, steps, proxy=proxy, reference_steps=reference_steps,
                               n=n, seed=seed, degree=degree, max_evaluations=max_evaluations, dtype=None,
                               device=model.device)
     stored = _read(checkpoint)

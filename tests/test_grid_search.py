@@ -63,9 +63,9 @@ def test_the_optimiser_lowers_the_exact_moment_proxy_on_the_gaussian_oracle():
 
 def test_the_moment_proxy_takes_a_markov_stochastic_solver():
     process = _gaussian()
-    measure = grid_proxy(process, "pmm_2", 4, proxy="moments", reference_steps=12)
-    default, warped = (measure(grid) for grid in (make_grid(process.schedule, 4, "log1p_sqrt"),
-                                                  warped_grid(process.schedule, 4, [0.5])))
+    measure = grid_proxy(process, "pmm_2", 3, proxy="moments", reference_steps=6)
+    default, warped = (measure(grid) for grid in (make_grid(process.schedule, 3, "log1p_sqrt"),
+                                                  warped_grid(process.schedule, 3, [0.5])))
     assert 0 < default < 1 and 0 < warped < 1 and default != warped
 
 

@@ -98,20 +98,22 @@ def goal_problem(name: str = "gaussian") -> tuple[pmm.NormalNormalSDE, tuple[flo
 
 
 def fewest_nfe(process, moments: tuple[float, float], solver, n: int, var_tol: float, mean_tol: float,
-               seed: int, streak: int = 3, steps_scan: list[int] = STEPS, grid: str | None = None) -> dict:
+               seed: int, streak: int = 3, steps_scan: list[int] = STEPS, grid=None) -> dict:
     """Scan ``steps_scan`` against the exact terminal ``moments = (E mu_T, Var mu_T)``, then again from
     the count after the last one before the first ``streak`` of counts within tolerance, with every
     count up to ``FINE_UP_TO`` added. ``stable``: the first step count from which ``streak`` successive counts (of that
     fine scan) are within tolerance (an error that changes sign can pass once by chance);
     ``first``: the smallest step count run within tolerance. ``solver``: a name or a ``Solver``
-    object; ``grid``: its default when None."""
+    object; ``grid``: its default when None, a grid name, or a function of the step count returning a
+    tensor of times (an optimised grid: ``benchmarks/goal_nfe_grids.py``)."""
     mean, var = moments
     rows: dict[int, dict] = {}
 
     def within(steps: int) -> bool:
         if steps not in rows:
             try:
-                res = pmm.sample(process, solver, steps=steps, n=n, seed=seed, grid=grid, dtype=torch.float64)
+                res = pmm.sample(process, solver, steps=steps, n=n, seed=seed, dtype=torch.float64,
+                                 grid=grid(steps) if callable(grid) else grid)
             except ValueError as error:  # e.g. Euler-Maruyama's stability bound on coarse grids
                 rows[steps] = {"steps": steps, "error": str(error), "within": False}
                 return False

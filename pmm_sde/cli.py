@@ -12,11 +12,13 @@ from .convergence import DEFAULT_BLOCK, PROBLEMS, convergence_problem, convergen
 from .data.files import DEFAULT_HELDOUT_FRACTION, DEFAULT_TEXT_LENGTH
 from .demo import DEMO_TRAIN_STEPS
 from .families import DirichletCategorical, GammaPoisson, NormalNormal
+from .grids import GRIDS
 from .processes import GammaPoissonCoxSDE, NormalNormalSDE
 from .schedules import Linear
 from .shards import DEFAULT_CHUNK, rank_device
 from .solvers import available
-from .training import TIME_SAMPLERS, WEIGHTINGS, TrainConfig
+from .training import TIME_SAMPLERS, WEIGHTINGS, TrainConfig, grids_path, tune_checkpoint_grid
+from .training.tuned_grids import SAMPLED_PROXIES
 
 #: How ``--family`` reads a user's file: the kind of data each family models.
 FAMILY_KINDS = {"normal": "real", "gamma": "counts", "dirichlet": "tokens"}
@@ -104,15 +106,26 @@ def _sample(args: argparse.Namespace) -> int:
     with distributed.session(device) as world:
         metrics = sample_checkpoint(args.checkpoint, Path(args.out), solver=args.solver, steps=args.steps, n=args.n,
                                     seed=args.seed, device=rank_device(device, world), chunk=args.chunk,
-                                    progress=True)
+                                    progress=True, grid=args.grid)
         if not world.is_main:
             return 0
-    print(f"{metrics['n']} samples by {metrics['solver']} in {metrics['steps']} steps, {metrics['nfe']} NFE a chunk, "
+    print(f"{metrics['n']} samples by {metrics['solver']} in {metrics['steps']} steps ({metrics['grid']} grid), "
+          f"{metrics['nfe']} NFE a chunk, "
           f"{metrics['processes']} process{'es' if metrics['processes'] > 1 else ''}, {metrics['seconds']:.2f}s")
     for quality in _quality_lines(metrics):
         print(quality)
     shards = f"{metrics['shards']} shard{'s' if metrics['shards'] > 1 else ''} (samples-*.npy)"
     print(f"wrote {shards}, {', '.join(metrics['files'] + ['metrics.json'])} in {args.out}")
+    return 0
+
+
+def _tune_grid(args: argparse.Namespace) -> int:
+    entry = tune_checkpoint_grid(args.checkpoint, args.solver, args.steps, proxy=args.proxy, n=args.n,
+                                 seed=args.seed, reference_steps=args.reference_steps, degree=args.degree,
+                                 max_evaluations=args.max_evaluations, device=args.device)
+    print(f"{entry['solver']} in {entry['steps']} steps: {entry['proxy_kind']} proxy {entry['proxy']:.3g} on the "
+          f"tuned grid, {entry['start_proxy']:.3g} on log1p_sqrt ({entry['reference_steps']}-step reference, {entry['n']} "
+          f"starts); wrote {grids_path(args.checkpoint)}")
     return 0
 
 
@@ -282,7 +295,31 @@ def build_parser() -> argparse.ArgumentParser:
                              "present, else cpu)")
     sample.add_argument("--out", required=True, help="output folder (under torchrun on several machines, a folder "
                                                      "they share)")
+    sample.add_argument("--grid", default=None, choices=list(GRIDS),
+                        help="step grid (default: the grid stored by pmm-sde tune-grid for this solver and step "
+                             "count when there is one, else the solver's default)")
     sample.set_defaults(run=_sample)
+    tune = sub.add_parser("tune-grid", formatter_class=formatter,
+                          help="optimise a checkpoint's step grid for a solver and step count",
+                          description="Optimise the step grid of a probability-flow solver (ode_euler, ode_heun, "
+                                      "ode_2m, ode_3m) for a checkpoint: a warp of the log1p_sqrt grid minimising "
+                                      "an error proxy against a many-step run from the same starts "
+                                      "(pmm_sde.convergence.optimise_grid). Writes <checkpoint stem>.grids.json "
+                                      "beside the checkpoint, which pmm-sde sample then uses for this solver and "
+                                      "step count.")
+    tune.add_argument("--checkpoint", required=True, help="checkpoint.pt written by pmm-sde train")
+    tune.add_argument("--solver", default="ode_3m", help="a probability-flow solver")
+    tune.add_argument("--steps", type=int, required=True, help="solver steps of the grid")
+    tune.add_argument("--proxy", choices=list(SAMPLED_PROXIES), default="pathwise",
+                      help="pathwise: the root mean square terminal discrepancy to the reference run from the same "
+                           "starts; sample_moments: the errors of the terminal mean, variance and E cos against it")
+    tune.add_argument("--n", type=int, default=2000, help="starting points of the proxy")
+    tune.add_argument("--seed", type=int, default=0, help="seed of the starting points")
+    tune.add_argument("--reference-steps", type=int, default=200, help="steps of the reference run")
+    tune.add_argument("--degree", type=int, default=3, help="parameters of the warp")
+    tune.add_argument("--max-evaluations", type=int, default=150, help="proxy evaluations of the optimiser")
+    tune.add_argument("--device", default=None, help="torch device (default: the checkpoint's)")
+    tune.set_defaults(run=_tune_grid)
     conv = sub.add_parser("converge", formatter_class=formatter,
                           help="measure solvers' weak (and strong) orders on an oracle problem")
     conv.add_argument("--process", choices=list(PROBLEMS), default="normal", help="oracle problem")

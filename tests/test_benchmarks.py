@@ -236,3 +236,19 @@ def test_goal_nfe_cox_scans_exact_laws():
     assert result["stable"]["nfe"] == 2 and [row["steps"] for row in result["scan"]] == [1, 2, 3]
     result = goal_nfe_cox.fewest_nfe(process, exact, "tau_leap", None, max_steps=3)
     assert result["stable"] is None and result["scan"][0]["tv"] > 0.1
+
+
+def test_goal_nfe_grids_optimises_each_step_count_and_adds_exact_errors(tmp_path):
+    """The optimised grid of each scanned step count is measured by Monte Carlo beside its proxy and
+    its exact (quadrature) errors; the named grids are scanned by the same criterion."""
+    from benchmarks import goal_nfe_grids
+
+    report = goal_nfe_grids.main(["--quick", "--problems", "gaussian", "--solvers", "ode_3m", "--grids", "log1p_sqrt",
+                                  "--max-evaluations", "8", "--reference-steps", "50", "--out",
+                                  str(tmp_path / "grids.json")])
+    runs = report["problems"]["gaussian"]["solvers"]["ode_3m"]
+    assert set(runs) == {"optimised", "log1p_sqrt"} and set(report["table"]["ode_3m"]["gaussian"]) == set(runs)
+    for row in runs["optimised"]["scan"]:
+        assert row["proxy"] <= row["start_proxy"] and len(row["times"]) == row["steps"] + 1
+        assert abs(row["exact_var_rel_error"]) < 1 and abs(row["exact_mean_error"]) < 1
+    assert json.loads((tmp_path / "grids.json").read_text())["optimiser"]["max_evaluations"] == 8

@@ -10,6 +10,7 @@ known answers.
 - ``problems``: the oracle problems of ``pmm-sde converge``;
 - ``oracle_trajectories``: whole-trajectory simulators of one-dimensional oracle problems (fused
   Triton kernels, an event-to-event simulator), for studies at large sample sizes;
+- ``grid_search``: optimised step grids, minimising a measured error proxy (on ``quadrature``);
 - ``streaming``: statistics of functionals over fixed blocks of global sample indices, in chunks,
   bitwise the same for any chunk size.
 
@@ -21,6 +22,7 @@ from .count_laws import poisson_kernel, scheme_count_law, target_count_law
 from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
 from .oracle_trajectories import (gamma_mixture_oracle_tau_leap, gamma_oracle_tau_leap, gamma_oracle_tau_leap_events,
                                   gaussian_oracle_pmm_chain, point_masses_oracle_tau_leap)
+from .grid_search import PROXIES, OptimisedGrid, grid_proxy, optimise_grid, warped_grid
 from .problems import PROBLEMS, convergence_problem, exact_count_law
 from .quadrature import quadrature_weak_orders, scheme_expectations
 from .streaming import (DEFAULT_BLOCK, FIRST_ENTRY_FUNCTIONALS, StreamingStatistics, block_statistics,
@@ -39,5 +41,5 @@ __all__ = [
     "gamma_oracle_tau_leap", "gamma_oracle_tau_leap_events", "gamma_mixture_oracle_tau_leap",
     "point_masses_oracle_tau_leap", "gaussian_oracle_pmm_chain",
     "DEFAULT_BLOCK", "FIRST_ENTRY_FUNCTIONALS", "StreamingStatistics", "block_statistics", "streaming_statistics",
-    "refinement_statistics",
+    "refinement_statistics", "PROXIES", "OptimisedGrid", "grid_proxy", "optimise_grid", "warped_grid",
 ]

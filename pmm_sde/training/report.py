@@ -22,12 +22,14 @@ import torch
 
 from .. import _validation, data, distributed
 from .._validation import positive_int
+from ..grids import GRIDS
 from ..metrics import bits_per_token, energy_distance, ngram_total_variation, sliced_wasserstein
 from ..shards import DEFAULT_CHUNK, MANIFEST, iter_shards, load_samples, rank_device, sample_to_files
 from ..solvers import get_grid_solver
 from .checkpoint import load_checkpoint
 from .model import TrainedModel, model_from_checkpoint
 from .plots import plot_loss, plot_samples
+from .tuned_grids import stored_grid
 
 
 def _distances(samples: torch.Tensor, reference: torch.Tensor, dataset: data.Dataset) -> dict:
@@ -110,7 +112,7 @@ def checkpoint_dataset(payload: dict) -> data.Dataset:
 
 def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | None = None, steps: int = 100,
                       n: int = 1000, seed: int = 0, device: str | None = None, chunk: int = DEFAULT_CHUNK,
-                      progress: bool = False) -> dict:
+                      progress: bool = False, grid: str | None = None) -> dict:
     """Sample a checkpoint's EMA model with ``solver`` (None: the model's default) into ``out``: the
     samples in the data's own form (``data.sample_array``) as ``.npy`` shards of ``chunk`` samples
     with ``manifest.json`` (``pmm_sde.shards.sample_to_files``: split over the ranks of a
@@ -119,25 +121,35 @@ def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | No
     for images), ``samples.png`` and ``metrics.json`` (checkpoint, solver, steps, NFE of a chunk,
     seconds, files, sample quality) from the first ``min(n, held-out points)`` samples read back
     from the shards. Every rank returns rank 0's metrics once it has written them. ``device``:
-    default the checkpoint's (one process) or the rank's (``torchrun``)."""
+    default the checkpoint's (one process) or the rank's (``torchrun``). ``grid``: a grid name, or
+    None: the grid tuned for this solver and step count stored beside the checkpoint
+    (``tuned_grids``: ``pmm-sde tune-grid``) when there is one, else the solver's default;
+    ``metrics.json`` names it (``"tuned"``)."""
     n = positive_int(n, "n")
     steps = positive_int(steps, "steps")
     chunk = positive_int(chunk, "chunk")
     device = _validation.device(device)
+    if grid is not None and grid not in GRIDS:
+        raise ValueError(f"grid must be one of {GRIDS} or None (a tuned grid if stored, else the solver's default), "
+                         f"got {grid!r}")
     payload = load_checkpoint(checkpoint)
     dataset = checkpoint_dataset(payload)
     out = Path(out)
     with distributed.session(device) as world:
         model = model_from_checkpoint(payload, rank_device(device, world))
         process = model.process()
-        solver = get_grid_solver(model.default_solver if solver is None else solver, process).name
+        resolved = get_grid_solver(model.default_solver if solver is None else solver, process)
+        solver = resolved.name
+        tuned = stored_grid(checkpoint, solver, steps) if grid is None else None
+        grid_name = "tuned" if tuned is not None else resolved.default_grid if grid is None else grid
         began = time.perf_counter()
         manifest = sample_to_files(process, solver, steps, n, out, shape=model.shape, seed=seed, chunk=chunk,
-                                   device=model.device, progress=progress,
+                                   grid=grid if tuned is None else tuned, device=model.device, progress=progress,
                                    transform=lambda result: data.sample_array(model.decode(result), dataset),
                                    producer={"command": "pmm-sde sample", "checkpoint": str(checkpoint)})
         seconds = time.perf_counter() - began
         run = {"checkpoint": str(checkpoint), "data": dataset.record(), "solver": solver, "steps": steps,
+               "grid": grid_name,
                "nfe": max(shard["nfe"] for shard in manifest["shards"]), "n": n, "seed": seed, "chunk": chunk,
                "shards": len(manifest["shards"]), "processes": world.size, "seconds": seconds}
         return distributed.gather_work(lambda: _report_samples(out, run, dataset) if world.is_main else None,

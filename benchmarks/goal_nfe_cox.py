@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
 import pmm_sde as pmm
 from pmm_sde.convergence.count_laws import scheme_count_law, target_count_law

@@ -129,7 +129,7 @@ def checkpoint(tmp_path_factory):
         patch.setattr(trainer, "write_run_folder", lambda *args, **kwargs: None)
         train(config, checkpoint.parent, progress=False)
     assert main(["tune-grid", "--checkpoint", str(checkpoint), "--solver", "ode_3m", "--steps", "3", "--n", "20",
-                 "--reference-steps", "6", "--degree", "2", "--max-evaluations", "6"]) == 0
+                 "--reference-steps", "6", "--degree", "2", "--max-evaluations", "6", "--proxy", "pathwise"]) == 0
     assert main(["tune-grid", "--checkpoint", str(checkpoint), "--solver", "ode_2m", "--steps", "2", "--n", "20",
                  "--reference-steps", "6", "--proxy", "sample_moments", "--max-evaluations", "4"]) == 0
     return checkpoint

@@ -1,9 +1,10 @@
 """Optimised step grids of a trained model, kept beside its checkpoint.
 
 ``pmm-sde tune-grid`` optimises the grid of a solver and step count for a checkpoint's EMA model
-(``convergence.optimise_grid`` with a sampled proxy, by default ``pathwise``: the terminal
-discrepancy to a ``reference_steps``-step run from the same starts) and stores it in ``<stem>.grids.json`` beside
-``<stem>.pt``, so that the checkpoint itself is unchanged (and still loads with
+(``convergence.optimise_grid`` with a sampled proxy, by default ``sample_moments``: the errors of
+the terminal moments against a ``reference_steps``-step run from the same starts, drawn with seed 1
+by default, apart from ``pmm-sde sample``'s default seed 0) and stores it in ``<stem>.grids.json``
+beside ``<stem>.pt``, so that the checkpoint itself is unchanged (and still loads with
 ``weights_only=True``). The file maps ``"<solver>/<steps>"`` to ``OptimisedGrid.to_dict()``:
 ``times``, ``theta``, ``proxy``, ``start_proxy`` and the settings. ``pmm-sde sample`` (and
 ``sample_checkpoint``) uses a stored grid when one matches the solver and step count;
@@ -63,8 +64,8 @@ def stored_grid(checkpoint: str | os.PathLike, solver: str, steps: int) -> torch
     return times
 
 
-def tune_checkpoint_grid(checkpoint: str | os.PathLike, solver: str, steps: int, *, proxy: str = "pathwise",
-                         n: int = 2000, seed: int = 0, reference_steps: int = 200, degree: int = 3,
+def tune_checkpoint_grid(checkpoint: str | os.PathLike, solver: str, steps: int, *, proxy: str = "sample_moments",
+                         n: int = 2000, seed: int = 1, reference_steps: int = 200, degree: int = 3,
                          max_evaluations: int = 150, device: str | None = None) -> dict:
     """Optimise the grid of ``solver`` with ``steps`` steps for the checkpoint's EMA model by a
     sampled proxy (``"pathwise"`` or ``"sample_moments"``: ``convergence.optimise_grid``) and store it

@@ -66,6 +66,14 @@ def test_block_ranges_of_the_refinement_statistics_merge_into_the_whole():
     assert names[:3] == ("mean 4-8", "variance 4-8", "cos 4-8") and len(names) == 6
 
 
+@pytest.mark.parametrize("options, message", [({"block": 0}, "block must be"),
+                                              ({"block": 64, "chunk": 100}, "chunk must be a multiple of block")])
+def test_bad_blocks_and_chunks_are_named_before_any_run(options, message):
+    process, _ = convergence_problem("cox")
+    with pytest.raises(ValueError, match=message):
+        refinement_statistics(process, "tau_leap", [4, 8, 16], 100, **options)
+
+
 def test_the_strong_differences_need_the_common_coupling():
     process, _ = convergence_problem("normal")
     with pytest.raises(ValueError, match="antithetic"):

@@ -163,7 +163,9 @@ def _count_bins(process: PMMProcess, mu: torch.Tensor, A: torch.Tensor, entry: i
     return torch.round(N.to(torch.float64)).clamp(0, bins).to(torch.int64)
 
 
-def _check_blocks(n, block, chunk, blocks) -> tuple[int, int, int, range | None]:
+def check_blocks(n, block, chunk, blocks) -> tuple[int, int, int, range | None]:
+    """``n``, ``block`` and ``chunk`` (default ``16 * block``, a multiple of ``block``) as ints >= 1, and
+    ``blocks`` (None, or a non-empty step-1 range of the ``ceil(n / block)`` blocks), checked."""
     n = _validation.positive_int(n, "n")
     block = _validation.positive_int(block, "block")
     chunk = 16 * block if chunk is None else _validation.positive_int(chunk, "chunk")
@@ -189,7 +191,7 @@ def block_statistics(names: tuple[str, ...], simulate: Callable[[int, int], tupl
     ``blocks``: the global blocks to simulate (default: all, split over the ranks of ``world``, default
     ``distributed.current()``, and gathered in block order on every rank).
     """
-    n, block, chunk, blocks = _check_blocks(n, block, chunk, blocks)
+    n, block, chunk, blocks = check_blocks(n, block, chunk, blocks)
     world = distributed.current() if world is None else world
     if blocks is None:
         share = distributed.block_range(-(-n // block), world)
@@ -238,7 +240,7 @@ def streaming_statistics(process: PMMProcess, solver="pmm_chain", steps: int = 1
     """
     if not isinstance(process, PMMProcess):
         raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")
-    _check_blocks(n, block, chunk, blocks)
+    check_blocks(n, block, chunk, blocks)
     functionals = dict(FIRST_ENTRY_FUNCTIONALS if functionals is None else functionals)
     if not functionals or not all(isinstance(k, str) and callable(f) for k, f in functionals.items()):
         raise ValueError("functionals must be a non-empty mapping of names to callables")

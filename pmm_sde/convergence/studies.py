@@ -48,7 +48,7 @@ from ..streams import AntitheticRefinement, CounterBrownian, PoissonPaths
 from .count_laws import scheme_count_law
 from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
 from .quadrature import quadrature_weak_orders
-from .streaming import DEFAULT_BLOCK, StreamingStatistics, block_statistics
+from .streaming import DEFAULT_BLOCK, StreamingStatistics, block_statistics, check_blocks
 
 #: How a study's weak errors were measured.
 REFINEMENT = "differences of successive refinements, Monte Carlo with common noise"
@@ -215,6 +215,7 @@ def refinement_statistics(process: PMMProcess, solver, steps: list[int], n: int,
     if coupling == "antithetic" and strong:
         raise ValueError("strong errors are measured on the common coupling's runs, not the antithetic one")
     solver = get_grid_solver(solver, process)
+    check_blocks(n, block, chunk, None)
     centre = _centre(process, solver, steps, n, seed, grid, dtype, block)
     simulate = (_antithetic_differences(process, solver, steps, seed, grid, dtype, centre) if coupling == "antithetic"
                 else _coupled_differences(process, solver, steps, seed, grid, dtype, centre, strong))

@@ -68,7 +68,7 @@ class DigitsSettings:
 class MarkovSettings:
     """Training of the Markov-corpus transformer and the size of its bound evaluation."""
 
-    steps: int = 1000
+    steps: int = 2000
     batch_size: int = 128
     lr: float = 3e-3
     dim: int = 64

@@ -213,12 +213,16 @@ def test_pmm_2_at_order_two_on_the_2d_mixture_with_antithetic_coupling():
         assert abs(fit.slope - 2.0) < 0.25, (fit.functional, fit.slope, fit.differences, fit.standard_errors)
 
 
-def test_antithetic_coupling_needs_doubling_steps_and_a_one_step_solver():
+def test_antithetic_coupling_needs_doubling_steps_and_a_solver_reading_bm_on_its_grid():
     process = ORDER_CASES["mixture"]()
     with pytest.raises(ValueError, match="double"):
         weak_orders(process, "pmm_2", steps=[8, 12, 24], n=10, coupling="antithetic")
     with pytest.raises(ValueError, match="one-step Brownian solver"):
         weak_orders(process, "ode_2m", steps=[8, 16, 32], n=10, coupling="antithetic")
+    with pytest.raises(ValueError, match="reads bm on its grid's steps only"):  # torchsde reads Levy areas too
+        weak_orders(process, "torchsde:euler", steps=[8, 16, 32], n=10, coupling="antithetic")
+    fits = weak_orders(process, "sde_3m", steps=[8, 16, 32], n=10, coupling="antithetic")  # multistep, on bm's steps
+    assert set(fits) == {"mean", "variance", "cos"}
     with pytest.raises(ValueError, match="coupling must be"):
         weak_orders(process, "pmm_2", steps=[8, 16, 32], n=10, coupling="bridge")
 

@@ -44,7 +44,7 @@ import pmm_sde as pmm
 
 from benchmarks.report import write_report
 
-SOLVERS = ["euler_maruyama", "pmm_chain", "heun", "pmm_2", "ode_euler", "ode_heun", "ode_2m", "ode_3m"]
+SOLVERS = ["euler_maruyama", "pmm_chain", "heun", "pmm_2", "ode_euler", "ode_heun", "ode_2m", "ode_3m", "sde_3m"]
 ADAPTIVE_SOLVERS = ["ode_3m_adaptive"]
 #: The tolerances ``rtol = atol`` of the adaptive solvers' ladder, loosest first.
 RTOLS = [3e-2, 1e-2, 3e-3, 1e-3, 3e-4]

@@ -16,9 +16,9 @@ Exact weak errors (``exact_weak_orders``): for a one-dimensional Gamma-Poisson p
 this is how weak order 2 of ``tau_leap_2`` is resolved, which Monte Carlo would need millions of
 samples per step count for.
 
-Antithetic refinement (``coupling="antithetic"``, Brownian one-step solvers, step counts that
-double): each difference ``D_i`` is estimated from its own coarse run and two fine runs whose
-Brownian paths differ only in the sign of the bridge values at the fine midpoints
+Antithetic refinement (``coupling="antithetic"``, Brownian solvers reading ``bm`` on their grid's
+steps only: the one-step solvers and ``sde_3m``; step counts that double): each difference ``D_i``
+is estimated from its own coarse run and two fine runs whose Brownian paths differ only in the sign of the bridge values at the fine midpoints
 (``pmm_sde.streams.couplings``); the odd part of the pathwise difference cancels, so the estimator's
 variance falls like ``N^-3`` instead of ``N^-2`` and second-order solvers' differences stay above
 their standard errors on finer grids.
@@ -43,7 +43,7 @@ from .. import _validation, distributed
 from ..driver import sample
 from ..grids import make_grid
 from ..processes import NormalNormalSDE, PMMProcess
-from ..solvers import get_grid_solver
+from ..solvers import TorchsdeSolver, get_grid_solver
 from ..streams import AntitheticRefinement, CounterBrownian, PoissonPaths
 from .count_laws import scheme_count_law
 from .orders import FUNCTIONALS, OrderFit, fit_order, study_steps
@@ -169,14 +169,22 @@ def _fits(statistics: StreamingStatistics, steps: list[int], min_z: float,
                             [stderrs[f"{name} {p}"] for p in pairs], min_z, name) for name in functionals}
 
 
+def _antithetic_applies(process: PMMProcess, solver) -> bool:
+    """Whether ``solver`` takes its noise from ``bm`` on its grid's steps alone, as the antithetic paths
+    give it: a Brownian solver with a strong order (not a flow from a random start), but not torchsde's,
+    whose methods read the path elsewhere (Levy areas)."""
+    return isinstance(process, NormalNormalSDE) and solver.strong_order is not None and not isinstance(
+        solver, TorchsdeSolver)
+
+
 def _antithetic_differences(process: NormalNormalSDE, solver, steps: list[int], seed: int, grid: str | None,
                             dtype: torch.dtype, centre: torch.Tensor):
     """``simulate(start, stop)`` of ``streaming.block_statistics``: per sample and difference, the
     functionals' ``f(Y_N) - (f(Y_2N^+) + f(Y_2N^-)) / 2``."""
     solver = get_grid_solver(solver, process)
-    if not isinstance(process, NormalNormalSDE) or solver.strong_order is None or not solver.markov:
-        raise ValueError(f"the antithetic coupling needs a one-step Brownian solver driven by bm; "
-                         f"{solver.name!r} on {type(process).__name__} is not")
+    if not _antithetic_applies(process, solver):
+        raise ValueError(f"the antithetic coupling needs a Brownian solver that reads bm on its grid's steps only "
+                         f"(a one-step Brownian solver or sde_3m); {solver.name!r} on {type(process).__name__} is not")
     if any(fine != 2 * coarse for coarse, fine in zip(steps, steps[1:])):
         raise ValueError(f"the antithetic coupling needs step counts that double, got {steps}")
     if 2 * steps[-1] > 1 << ANTITHETIC_COUNTER_BITS:
@@ -412,8 +420,7 @@ def convergence_study(process: PMMProcess, solvers: list[str], steps: list[int],
     world = distributed.current() if world is None else world
     streaming = {"block": block, "chunk": chunk, "world": world, "progress": progress and world.is_main}
     for solver in resolved:
-        antithetic = (coupling == "antithetic" and isinstance(process, NormalNormalSDE) and solver.markov
-                      and solver.strong_order is not None)
+        antithetic = coupling == "antithetic" and _antithetic_applies(process, solver)
         study.weak_methods[solver.name] = (EXACT_LAW if exact_law is not None
                                            else QUADRATURE if quadrature and (solver.markov or solver.random_start_only)
                                            else ANTITHETIC if antithetic else REFINEMENT)

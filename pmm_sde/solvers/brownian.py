@@ -257,6 +257,38 @@ class ODE3M(_ProbabilityFlow):
         return y0 + du * exponential_adams(xhat, rho, _rho(interval.A1) - rho, history), (*history[-1:], (xhat, rho))
 
 
+@register
+class SDE3M(Solver):
+    """Stochastic three-step exponential Adams method on the statistic's SDE ``dS = xhat dA + dB_A``:
+    ``int xhat dA`` with xhat interpolated by the quadratic in ``rho = log(1 + sqrt(A))`` through the
+    last three predictions, integrated exactly in ``A``, and the Brownian increment exact:
+
+        S' = S + dA [xhat_k + c1 D1 + c2 D2] + sqrt(dA) z,   c_j = int_0^h s^j dA(s) / dA,   s = rho - rho_k,
+
+    ``D1``, ``D2`` as in ``ode_3m`` (DPM-Solver++(3M) SDE with eta = 1, k-diffusion's
+    ``sample_dpmpp_3m_sde``, in PMM coordinates). One NFE per step; the first step (no history) is
+    ``pmm_chain``'s, the second is two-step, the rest three-step; exact for a constant predictor.
+    Weak order 2, not 3: along the SDE's paths xhat is a martingale, whose variation within a step no
+    combination of past predictions reproduces; strong order 1. Default grid ``log1p_sqrt``.
+    Derivation and measurements: ``docs/solvers.md``.
+    """
+
+    name = "sde_3m"
+    process_type = NormalNormalSDE
+    weak_order = 2.0
+    strong_order = 1.0
+    markov = False
+    default_grid = "log1p_sqrt"
+
+    def step(self, process, predict, state, interval, noise):
+        xhat = predict(state.mu, interval.A0)
+        rho = _rho(interval.A0)
+        history = state.carry or ()
+        mean = adams_mean(xhat, rho, *_statistic_moments(rho, _rho(interval.A1) - rho), history) if history else xhat
+        mu = process.frozen_step(noise, interval.index, 0, state.mu, mean, interval.A0, interval.A1)
+        return State(mu, interval.A1, (*history[-1:], (xhat, rho)))
+
+
 def exponential_adams(xhat: torch.Tensor, rho: torch.Tensor, h: torch.Tensor,
                       history: tuple[tuple[torch.Tensor, torch.Tensor], ...]) -> torch.Tensor:
     """``xhat_k + c1 D1 + c2 D2``: the mean of xhat over ``[u_k, u_{k+1}]`` (so that ``y' = y + du``
@@ -267,6 +299,17 @@ def exponential_adams(xhat: torch.Tensor, rho: torch.Tensor, h: torch.Tensor,
     0-dim or one per sample; the weights are cast to xhat's dtype."""
     c1 = h / -torch.expm1(-h) - 1
     c2 = (torch.exp(h) * (h * h - 2 * h + 2) - 2) / torch.expm1(h)
+    return adams_mean(xhat, rho, c1, c2, history)
+
+
+def adams_mean(xhat: torch.Tensor, rho: torch.Tensor, c1: torch.Tensor, c2: torch.Tensor,
+               history: tuple[tuple[torch.Tensor, torch.Tensor], ...]) -> torch.Tensor:
+    """``xhat_k + c1 D1 + c2 D2``: the mean over a step of the polynomial in ``rho`` through ``(xhat, rho)``
+    and the ``history`` of up to two earlier ``(xhat, rho)`` pairs, oldest first (``P(rho_k + s) =
+    xhat_k + D1 s + D2 s^2``, ``D1``, ``D2`` from Newton's divided differences), where ``c1`` and ``c2``
+    are the first two moments of ``s = rho - rho_k`` under the step's weight (``du`` for ``ode_3m``,
+    ``dA`` for ``sde_3m``); with fewer pairs, the constant or the line. float64 weights, cast to xhat's
+    dtype."""
     increment = xhat  # xhat_k + c1 D1 + c2 D2 as a combination of the predictions (docs/solvers.md)
     if history:
         previous_xhat, previous_rho = history[-1]
@@ -284,3 +327,20 @@ def _rho(A: torch.Tensor) -> torch.Tensor:
     """``rho = log(1 + sqrt(A))`` in float64, so that ``ode_3m``'s coefficients keep their accuracy
     (``c2`` cancels to ``eps / h`` absolute) whatever the run's dtype."""
     return torch.log1p(torch.sqrt(A.double()))
+
+
+def _statistic_moments(rho: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(c1, c2)``: the first two moments of ``s = rho - rho_k`` over ``[0, h]`` under the weight
+    ``dA / ds = 2 e^rho (e^rho - 1)``, proportional to ``a e^{2s} - e^s`` with ``a = e^{rho_k}``
+    (``sde_3m``), from the closed forms of ``int_0^h s^j e^{cs} ds``; float64."""
+    a = torch.exp(rho)
+    weights = [a * twice - once for twice, once in zip(_exponential_moments(2.0, h), _exponential_moments(1.0, h))]
+    return weights[1] / weights[0], weights[2] / weights[0]
+
+
+def _exponential_moments(c: float, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``int_0^h s^j e^{cs} ds`` for ``j = 0, 1, 2``, by parts: ``I_j = (h^j e^{ch} - j I_{j-1}) / c``."""
+    grown = torch.exp(c * h)
+    zeroth = torch.expm1(c * h) / c
+    first = (h * grown - zeroth) / c
+    return zeroth, first, (h * h * grown - 2 * first) / c

@@ -17,6 +17,7 @@ A sample that reached ``A(1)`` is left as it is. Derivation: ``docs/solvers.md``
 from __future__ import annotations
 
 import torch
+from tqdm.auto import tqdm
 
 from .processes import NormalNormalSDE
 from .solvers.adaptive import ODE3MAdaptive
@@ -29,9 +30,11 @@ MAX_TRIES = 100
 
 
 def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: PIController, mu: torch.Tensor,
-                  total: float, noise: Noise, predict: Evaluator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  total: float, noise: Noise, predict: Evaluator, progress: bool = False
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(mu at A = total, accepted steps, rejected steps)``, the counts per sample ``(n,)``, from the
-    prior state ``mu`` (module docstring)."""
+    prior state ``mu`` (module docstring). ``progress``: a tqdm bar of the samples that reached
+    ``A = total``, updated once a round (it reads only the flags the loop computes anyway)."""
     dtype, n = mu.dtype, mu.shape[0]
     f64 = dict(dtype=torch.float64, device=mu.device)
     column = (n,) + (1,) * (mu.dim() - 1)
@@ -55,6 +58,7 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
         at_end = rho + h >= rho_end
         return h, torch.where(at_end, u_end, torch.expm1(rho + h)), at_end
 
+    bar = tqdm(total=n, desc=solver.name, unit="sample", disable=not progress, leave=False)
     for _ in range(solver.max_steps):
         if bool(done.all()):
             break
@@ -106,7 +110,10 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
                          for new, first_point, old in zip((xhat, rho), (xhat0, zero), previous))
         two_back = two_back | later
         started = started | began
+        if progress:
+            bar.update(int((new_done & ~done).sum()))
         y, rho, u, h, memory, done = new_y, new_rho, new_u, new_h, new_memory, new_done
+    bar.close()
     if not bool(done.all()):
         raise ValueError(f"{solver.name}: {int((~done).sum())} samples did not reach A(1) within max_steps = "
                          f"{solver.max_steps} steps; raise max_steps ({type(solver).__name__}(max_steps=...)) "

@@ -143,3 +143,12 @@ def test_the_embedded_pairs_have_their_declared_local_orders():
     for errors, order in [(taken, 4), (embedded, 3), (heun, 3), (euler, 2)]:
         slopes = [math.log2(a / b) for a, b in zip(errors, errors[1:])]
         assert all(abs(slope - order) < 0.25 for slope in slopes), (order, slopes)
+
+
+def test_a_progress_bar_does_not_change_the_run(capsys):
+    process, _ = gaussian_process()
+    run = dict(solver="ode_3m_adaptive", n=30, seed=2, dtype=F64, rtol=1e-2)
+    quiet, shown = pmm.sample(process, **run), pmm.sample(process, progress=True, **run)
+    assert torch.equal(quiet.mu, shown.mu) and torch.equal(quiet.accepted, shown.accepted)
+    assert quiet.nfe == shown.nfe
+    assert "ode_3m_adaptive" in capsys.readouterr().err  # tqdm writes to stderr

@@ -26,6 +26,8 @@ class AdaptiveSolver(BaseSolver):
     of one sample that cost a predictor evaluation (a ValueError beyond)."""
 
     embedded_order: ClassVar[float]
+    #: The largest ratio of a step size to the last one (the controller's ``factormax``).
+    max_step_ratio: ClassVar[float]
 
     def __init__(self, first_step: float = 0.5, max_steps: int = 1000):
         self.first_step = positive_float(first_step, "first_step")
@@ -45,14 +47,18 @@ class ODE3MAdaptive(AdaptiveSolver):
 
     The multistep estimate needs no new prediction, so a rejected step there costs no NFE; a
     rejected first step costs one. Orders 3 (taken) and 2 (embedded; local error order 3, 2 on the
-    first two steps). Reference: DPM-Solver++(3M) (Lu et al. 2022) and the embedded DPM-Solver-12/23
-    pairs of DPM-Solver's adaptive sampler (Lu et al. 2022, section 3.3).
+    first two steps). A step is at most twice the last (``max_step_ratio``), as in variable-step
+    Adams codes (Shampine and Gordon 1975): the estimate extrapolates the history, and beyond that
+    ratio it underestimated the error fourfold (``docs/solvers.md``). Reference: DPM-Solver++(3M)
+    (Lu et al. 2022) and the embedded DPM-Solver-12/23 pairs of DPM-Solver's adaptive sampler (Lu et
+    al. 2022, section 3.3).
     """
 
     name = "ode_3m_adaptive"
     process_type = NormalNormalSDE
     weak_order = 3.0
     embedded_order = 2.0
+    max_step_ratio = 2.0  # the multistep estimate extrapolates the history: docs/solvers.md, "Adaptive stepping"
     random_start_only = True
 
     @staticmethod

@@ -42,22 +42,28 @@ class ODE3MAdaptive(AdaptiveSolver):
     - first step: Heun's (``ode_3m``'s ``pmm_2`` start) with Euler's embedded,
       ``y' = y + du (xhat0 + xhat(y + du xhat0)) / 2``, error ``du (xhat(y + du xhat0) - xhat0) / 2``;
     - then ``y' = y + du M(h)``, ``M`` the exponential Adams mean of xhat (``exponential_adams``)
-      through the last three predictions (two on the second step), and the embedded one through
-      one fewer; error ``du (M3(h) - M2(h))`` (``du (M2 - xhat_k)`` on the second step).
+      through the last three predictions (two on the second step); the error is ``du`` times the
+      difference from the interpolant through one prediction fewer on the second and third steps
+      (``M2 - xhat_k``, ``M3 - M2``: the embedded step's error, local orders 2 and 3), and from the
+      fourth on, through one more (``cubic_term``, ``M4 - M3``: the error of the step taken itself,
+      local order 4).
 
     The multistep estimate needs no new prediction, so a rejected step there costs no NFE; a
-    rejected first step costs one. Orders 3 (taken) and 2 (embedded; local error order 3, 2 on the
-    first two steps). A step is at most twice the last (``max_step_ratio``), as in variable-step
-    Adams codes (Shampine and Gordon 1975): the estimate extrapolates the history, and beyond that
-    ratio it underestimated the error fourfold (``docs/solvers.md``). Reference: DPM-Solver++(3M)
-    (Lu et al. 2022) and the embedded DPM-Solver-12/23 pairs of DPM-Solver's adaptive sampler (Lu et
-    al. 2022, section 3.3).
+    rejected first step costs one. Orders 3 (taken) and 4 (the cubic step of the estimate, from the
+    fourth step on). The linear-to-quadratic difference alone vanishes where xhat'' changes sign
+    (along every flow line of a Gaussian target) and then underestimated the error up to 36-fold; a
+    step is at most twice the last (``max_step_ratio``), as in variable-step Adams codes (Shampine
+    and Gordon 1975), since the estimate extrapolates the history (``docs/solvers.md``). Reference:
+    DPM-Solver++(3M) (Lu et al. 2022), the embedded DPM-Solver-12/23 pairs of DPM-Solver's adaptive
+    sampler (Lu et al. 2022, section 3.3), and the error estimates of variable-step Adams codes by
+    the next divided difference (Shampine and Gordon, Computer Solution of Ordinary Differential
+    Equations, 1975; Hairer, Norsett and Wanner, Solving ODEs I, chapter III).
     """
 
     name = "ode_3m_adaptive"
     process_type = NormalNormalSDE
     weak_order = 3.0
-    embedded_order = 2.0
+    embedded_order = 4.0
     max_step_ratio = 2.0  # the multistep estimate extrapolates the history: docs/solvers.md, "Adaptive stepping"
     random_start_only = True
 

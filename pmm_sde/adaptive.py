@@ -17,6 +17,7 @@ A sample that reached ``A(1)`` is left as it is. Derivation: ``docs/solvers.md``
 from __future__ import annotations
 
 import torch
+from tqdm.auto import tqdm
 
 from .processes import NormalNormalSDE
 from .solvers.adaptive import ODE3MAdaptive
@@ -29,9 +30,11 @@ MAX_TRIES = 100
 
 
 def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: PIController, mu: torch.Tensor,
-                  total: float, noise: Noise, predict: Evaluator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  total: float, noise: Noise, predict: Evaluator, progress: bool = False
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(mu at A = total, accepted steps, rejected steps)``, the counts per sample ``(n,)``, from the
-    prior state ``mu`` (module docstring)."""
+    prior state ``mu`` (module docstring). ``progress``: a tqdm bar of the samples that reached
+    ``A = total``, updated once a round (it reads only the flags the loop computes anyway)."""
     dtype, n = mu.dtype, mu.shape[0]
     f64 = dict(dtype=torch.float64, device=mu.device)
     column = (n,) + (1,) * (mu.dim() - 1)
@@ -43,8 +46,10 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
     h = torch.full(column, solver.first_step, **f64)
     memory = torch.ones(column, **f64)
     started = torch.zeros(column, dtype=torch.bool, device=mu.device)
-    done, two_back = started, started
-    previous, oldest = (xhat0, zero - 1.0), (xhat0, zero - 2.0)  # placeholders until a sample starts
+    done = started
+    level = torch.zeros(column, dtype=torch.int64, device=mu.device)  # known history pairs, at most 3
+    # placeholders at distinct rho until a sample has them
+    previous, oldest, ancient = (xhat0, zero - 1.0), (xhat0, zero - 2.0), (xhat0, zero - 3.0)
     accepted = torch.zeros(column, dtype=torch.int64, device=mu.device)
     rejected = torch.zeros_like(accepted)
 
@@ -55,6 +60,7 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
         at_end = rho + h >= rho_end
         return h, torch.where(at_end, u_end, torch.expm1(rho + h)), at_end
 
+    bar = tqdm(total=n, desc=solver.name, unit="sample", disable=not progress, leave=False)
     for _ in range(solver.max_steps):
         if bool(done.all()):
             break
@@ -85,9 +91,9 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
                 break
             h, u1, at_end = proposal(rho, h, done)
             du = (u1 - u).to(dtype)
-            y1, error = solver.multistep_pair(y, xhat, rho, h, du, previous, oldest, two_back)
+            y1, error = solver.multistep_pair(y, xhat, rho, h, du, previous, oldest, ancient, level)
             ok, factor, remembered = controller.adapt(controller.error_ratio(error, y, y1, (1 + u1).to(dtype)), memory,
-                                                      solver.error_order(two_back))
+                                                      solver.error_order(level))
             take = pending & ok
             new_y = torch.where(take, y1, new_y)
             new_rho = torch.where(take, torch.where(at_end, rho_end, rho + h), new_rho)
@@ -101,12 +107,16 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
         if bool(pending.any()):
             raise ValueError(f"{solver.name}: a sample's step was rejected {MAX_TRIES} times in a row (its error "
                              f"estimate is not finite, or rtol / atol are below what the dtype resolves)")
+        ancient = tuple(torch.where(later, new, old) for new, old in zip(oldest, ancient))
         oldest = tuple(torch.where(later, new, old) for new, old in zip(previous, oldest))
         previous = tuple(torch.where(later, new, torch.where(began, first_point, old))
                          for new, first_point, old in zip((xhat, rho), (xhat0, zero), previous))
-        two_back = two_back | later
+        level = torch.where(later | began, (level + 1).clamp(max=3), level)
         started = started | began
+        if progress:
+            bar.update(int((new_done & ~done).sum()))
         y, rho, u, h, memory, done = new_y, new_rho, new_u, new_h, new_memory, new_done
+    bar.close()
     if not bool(done.all()):
         raise ValueError(f"{solver.name}: {int((~done).sum())} samples did not reach A(1) within max_steps = "
                          f"{solver.max_steps} steps; raise max_steps ({type(solver).__name__}(max_steps=...)) "

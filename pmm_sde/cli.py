@@ -106,11 +106,16 @@ def _sample(args: argparse.Namespace) -> int:
     with distributed.session(device) as world:
         metrics = sample_checkpoint(args.checkpoint, Path(args.out), solver=args.solver, steps=args.steps, n=args.n,
                                     seed=args.seed, device=rank_device(device, world), chunk=args.chunk,
-                                    progress=True, grid=args.grid)
+                                    progress=True, grid=args.grid, rtol=args.rtol, atol=args.atol)
         if not world.is_main:
             return 0
-    print(f"{metrics['n']} samples by {metrics['solver']} in {metrics['steps']} steps ({metrics['grid']} grid), "
-          f"{metrics['nfe']} NFE a chunk, "
+    if metrics["steps"] is None:
+        stepping = (f"at rtol {metrics['rtol']:g}, atol {metrics['atol']:g} ({metrics['accepted_mean']:.1f} accepted "
+                    f"and {metrics['rejected_mean']:.1f} rejected steps a sample, at most {metrics['accepted_max']} "
+                    f"accepted)")
+    else:
+        stepping = f"in {metrics['steps']} steps ({metrics['grid']} grid)"
+    print(f"{metrics['n']} samples by {metrics['solver']} {stepping}, {metrics['nfe']} NFE a chunk, "
           f"{metrics['processes']} process{'es' if metrics['processes'] > 1 else ''}, {metrics['seconds']:.2f}s")
     for quality in _quality_lines(metrics):
         print(quality)
@@ -282,7 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--checkpoint", required=True, help="checkpoint.pt written by pmm-sde train")
     sample.add_argument("--solver", default=None,
                         help=f"solver (default: pmm_chain for real data, tau_leap for counts and tokens). {solvers}")
-    sample.add_argument("--steps", type=int, default=100, help="solver steps")
+    sample.add_argument("--steps", type=int, default=None,
+                        help="steps of a fixed-grid solver (default 100; an adaptive solver refuses it)")
+    sample.add_argument("--rtol", type=float, default=None,
+                        help="relative tolerance of an adaptive solver such as ode_3m_adaptive (default 1e-3; a "
+                             "fixed-grid solver refuses it)")
+    sample.add_argument("--atol", type=float, default=None,
+                        help="absolute tolerance of an adaptive solver (default 1e-3; a fixed-grid solver refuses it)")
     sample.add_argument("--n", type=int, default=1000, help="number of samples")
     sample.add_argument("--chunk", type=int, default=DEFAULT_CHUNK,
                         help="samples per shard: one sampling call of this many samples (the last may be shorter), "

@@ -20,7 +20,7 @@ from .processes import NormalNormalSDE, PMMProcess
 from .streams import MAX_STEPS, Noise, PoissonPaths, check_brownian_motion
 from .result import SampleResult
 from .solvers import AdaptiveSolver, get_solver
-from .solvers.base import Evaluator, Grid, State
+from .solvers.base import BaseSolver, Evaluator, Grid, State
 from .stepsize import PIController
 
 #: The step count of a fixed-grid solver when neither ``steps`` nor a tensor ``grid`` is given.
@@ -82,7 +82,8 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int | None = None, n:
     ``result.trajectory``. ``dtype``: float32 or float64 (default: the default dtype). ``device``:
     ``"cpu"`` or an available CUDA device. ``backend``: where the draws and fused steps run, chosen once
     for the run (``"auto"``: Triton on CUDA, compiled C on the CPU, where available; ``"torch"``,
-    ``"native"``, ``"triton"``; how they agree: ``docs/kernels.md``). ``progress``: a tqdm bar.
+    ``"native"``, ``"triton"``; how they agree: ``docs/kernels.md``). ``progress``: a tqdm bar (over
+    the grid's steps; for an adaptive solver, over the samples that reached the end, one update a round).
     ``first_sample``: the global index of the run's first sample: the run simulates samples
     ``first_sample .. first_sample + n - 1``, whose draws depend only on ``(seed, global sample
     index)``, so ``sample(n=7).mu[3:]`` equals ``sample(n=4, first_sample=3).mu`` to the last bit (a
@@ -113,12 +114,11 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int | None = None, n:
                          f"AntitheticRefinement take first_sample=; a torchsde Brownian motion starts at 0)")
     if poisson_paths is not None and not isinstance(poisson_paths, PoissonPaths):
         raise ValueError(f"poisson_paths must be a PoissonPaths, got {type(poisson_paths).__name__}")
-    if isinstance(solver, AdaptiveSolver):
-        return _sample_adaptive(process, solver, steps, n, shape, seed, grid, bm, poisson_paths, save_at, dtype,
-                                device, backend, first_sample, rtol, atol)
-    if rtol is not None or atol is not None:
-        raise ValueError(f"rtol and atol are tolerances of adaptive solvers; {solver.name!r} steps on a fixed grid "
-                         f"(give steps or grid, or use an adaptive solver such as 'ode_3m_adaptive')")
+    controller = stepping_controller(solver, steps=steps, grid=grid, save_at=save_at, bm=bm,
+                                     poisson_paths=poisson_paths, rtol=rtol, atol=atol)
+    if controller is not None:
+        return _sample_adaptive(process, solver, controller, n, shape, seed, dtype, device, backend, first_sample,
+                                progress)
     steps = DEFAULT_STEPS if steps is None else steps
     if poisson_paths is not None and not solver.poisson_counts:
         raise ValueError(f"poisson_paths couple the counts of tau_leap and tau_leap_2; solver {solver.name!r} "
@@ -149,23 +149,38 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int | None = None, n:
                         trajectory_times=save_times)
 
 
-def _sample_adaptive(process, solver, steps, n, shape, seed, grid, bm, poisson_paths, save_at, dtype, device, backend,
-                     first_sample, rtol, atol) -> SampleResult:
-    """``sample()`` for an adaptive solver, its arguments checked as there."""
+def stepping_controller(solver: BaseSolver, *, steps=None, grid=None, save_at=None, bm=None, poisson_paths=None,
+                        rtol: float | None = None, atol: float | None = None) -> PIController | None:
+    """The ``PIController`` of an adaptive ``solver`` with the tolerances ``rtol`` and ``atol`` (the
+    controller's defaults where None) and the solver's ``max_step_ratio``, or None for a fixed-grid
+    solver; a ``ValueError`` naming the arguments that do not fit the solver's kind: ``steps``, ``grid``, ``save_at``, ``bm`` or
+    ``poisson_paths`` given to an adaptive solver, ``rtol`` or ``atol`` to a fixed-grid one (``sample()``
+    and ``sample_to_files`` check a run's arguments with it)."""
+    if not isinstance(solver, AdaptiveSolver):
+        if rtol is not None or atol is not None:
+            raise ValueError(f"rtol and atol are tolerances of adaptive solvers; {solver.name!r} steps on a fixed "
+                             f"grid (give steps or grid, or use an adaptive solver such as 'ode_3m_adaptive')")
+        return None
     given = [name for name, value in (("steps", steps), ("grid", grid), ("save_at", save_at), ("bm", bm),
                                       ("poisson_paths", poisson_paths)) if value is not None]
     if given:
         raise ValueError(f"{', '.join(given)}: the adaptive solver {solver.name!r} chooses each sample's steps to the "
                          f"tolerances rtol and atol, from A = 0 to A(1), and draws its own start; leave "
                          f"{' and '.join(given)} out (or use a fixed-grid solver)")
-    controller = PIController(**{name: value for name, value in (("rtol", rtol), ("atol", atol)) if value is not None})
+    tolerances = {name: value for name, value in (("rtol", rtol), ("atol", atol)) if value is not None}
+    return PIController(factormax=solver.max_step_ratio, **tolerances)
+
+
+def _sample_adaptive(process, solver, controller, n, shape, seed, dtype, device, backend, first_sample, progress
+                     ) -> SampleResult:
+    """``sample()`` for an adaptive solver, its arguments checked as there."""
     times = torch.tensor([0.0, 1.0], dtype=torch.float64)
     process, grid = prepare_run(process, shape, times, dtype, device)
     mu, _ = process.family.initial_state(n, process.shape)
     noise = Noise(seed, mu.shape, dtype, mu.device, backend=backend, offset=first_sample * (mu.numel() // n))
     predict = Evaluator(process, mu.shape, mu.device, mu.dtype)
     total = float(grid.A[-1])
-    mu, accepted, rejected = flow_adaptive(process, solver, controller, mu, total, noise, predict)
+    mu, accepted, rejected = flow_adaptive(process, solver, controller, mu, total, noise, predict, progress)
     A = torch.tensor(total, dtype=dtype, device=mu.device)
     predict.raise_if_bad(mu, A)
     return SampleResult(mu=mu, A=A, nfe=predict.nfe, times=times, accepted=accepted, rejected=rejected)

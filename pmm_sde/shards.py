@@ -15,6 +15,9 @@ after a gather, rank 0 writes ``manifest.json`` (``FORMAT``, ``VERSION``)::
      "shards": [{"file": "samples-000000.npy", "first": 0, "count": 1000, "nfe": 100}, ...],
      "producer": {"package": "pmm_sde", "version": "0.1.0", "call": "pmm_sde.sample_to_files", ...}}
 
+An adaptive solver's manifest has ``"steps": null`` and its ``"rtol"`` and ``"atol"``, and each shard's
+entry the ``"accepted"`` and ``"rejected"`` steps of its samples, summed, and their most
+(``"accepted_max"``, ``"rejected_max"``).
 Concatenated in manifest order, the shards are the samples ``0 .. n - 1``; numpy alone reads them
 (``docs/howto/scale.md``). ``load_samples`` checks the manifest against the files.
 """
@@ -33,10 +36,10 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _validation, distributed
-from .driver import sample
+from .driver import sample, stepping_controller
 from .processes import PMMProcess
 from .result import SampleResult
-from .solvers import get_grid_solver
+from .solvers import get_solver
 
 #: The manifest's name in the output folder.
 MANIFEST = "manifest.json"
@@ -97,16 +100,19 @@ def _write_chunks(process: PMMProcess, options: dict, out: Path, n: int, chunk: 
             result = sample(process, n=count, first_sample=first, **options)
         array = _as_array(transform(result), count)
         _save_atomically(out / shard_name(index), array)
-        entries.append({"file": shard_name(index), "first": first, "count": count, "nfe": result.nfe,
-                        "layout": (tuple(array.shape[1:]), array.dtype.name)})
+        entry = {"file": shard_name(index), "first": first, "count": count, "nfe": result.nfe}
+        if result.accepted is not None:  # an adaptive solver: its steps, summed and at most, over the chunk
+            for name, counts in (("accepted", result.accepted), ("rejected", result.rejected)):
+                entry.update({name: int(counts.sum()), f"{name}_max": int(counts.max())})
+        entries.append(entry | {"layout": (tuple(array.shape[1:]), array.dtype.name)})
     return entries
 
 
-def sample_to_files(process: PMMProcess, solver, steps: int, n: int, out: str | os.PathLike, *, shape=None,
+def sample_to_files(process: PMMProcess, solver, steps: int | None, n: int, out: str | os.PathLike, *, shape=None,
                     seed: int = 0, chunk: int = DEFAULT_CHUNK, grid=None, dtype: torch.dtype | None = None,
                     device: torch.device | str | None = None, backend: str = "auto", progress: bool = False,
                     transform: Callable[[SampleResult], torch.Tensor | np.ndarray] | None = None,
-                    producer: dict | None = None) -> dict:
+                    producer: dict | None = None, rtol: float | None = None, atol: float | None = None) -> dict:
     """Simulate the samples ``0 .. n - 1`` of ``pmm.sample(process, solver, steps, n, ...)`` in chunks
     of ``chunk`` global indices, one ``.npy`` shard per chunk in the folder ``out``, and write
     ``manifest.json`` there (the module's docstring gives the format). Returns the manifest.
@@ -122,7 +128,10 @@ def sample_to_files(process: PMMProcess, solver, steps: int, n: int, out: str | 
     JSON-able fields added to the manifest's ``producer`` (for example the checkpoint sampled).
     ``device``: the run's device (default: ``sample()``'s, or ``cuda:LOCAL_RANK`` for a ``torchrun``
     job on CUDA). ``progress``: a tqdm bar over rank 0's chunks. The other keywords are ``sample()``'s;
-    a ``bm`` or ``poisson_paths`` sized for one run cannot be split, so they are not taken.
+    a ``bm`` or ``poisson_paths`` sized for one run cannot be split, so they are not taken. An adaptive
+    solver takes ``steps=None`` and the tolerances ``rtol`` and ``atol``, which the manifest records
+    (the controller's defaults where None), and each shard's entry its samples' ``accepted`` and
+    ``rejected`` steps, summed and at most (``accepted_max``, ``rejected_max``).
     """
     if not isinstance(process, PMMProcess):
         raise ValueError(f"process must be a PMMProcess, got {type(process).__name__}")
@@ -130,14 +139,15 @@ def sample_to_files(process: PMMProcess, solver, steps: int, n: int, out: str | 
     chunk = _validation.positive_int(chunk, "chunk")
     seed = _validation.seed(seed)
     device = _validation.device(device)
-    solver_name = get_grid_solver(solver, process).name
+    resolved = get_solver(solver, process)
+    controller = stepping_controller(resolved, steps=steps, grid=grid, rtol=rtol, atol=atol)
     if producer is not None and not isinstance(producer, dict):
         raise ValueError(f"producer must be a dict of JSON-able fields, got {type(producer).__name__}")
     out = Path(out)
     transform = (lambda result: result.mu) if transform is None else transform
     with distributed.session(device) as world:
         options = dict(solver=solver, steps=steps, shape=shape, seed=seed, grid=grid, dtype=dtype, backend=backend,
-                       device=rank_device(device, world))
+                       device=rank_device(device, world), rtol=rtol, atol=atol)
         gathered = distributed.gather_work(
             lambda: _write_chunks(process, options, out, n, chunk, transform, progress, world), world)
         entries = [entry for entries in gathered for entry in entries]
@@ -147,10 +157,12 @@ def sample_to_files(process: PMMProcess, solver, steps: int, n: int, out: str | 
                              f"{sorted(layouts)}")
         [(sample_shape, dtype_name)] = layouts
         manifest = {"format": FORMAT, "version": VERSION, "n": n, "shape": list(sample_shape), "dtype": dtype_name,
-                    "seed": seed, "solver": solver_name, "steps": steps, "chunk": chunk, "shards": entries,
+                    "seed": seed, "solver": resolved.name, "steps": steps, "chunk": chunk, "shards": entries,
                     "producer": {"package": "pmm_sde", "version": _package_version(),
                                  "call": "pmm_sde.sample_to_files", "process": type(process).__name__,
                                  **(producer or {})}}
+        if controller is not None:
+            manifest.update(rtol=controller.rtol, atol=controller.atol)
         if world.is_main:
             partial = out / f".{MANIFEST}.partial"
             partial.write_text(json.dumps(manifest, indent=1))

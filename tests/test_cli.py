@@ -243,3 +243,40 @@ def test_converge_refuses_what_cannot_give_an_order_before_working(tmp_path, cap
     with pytest.raises(SystemExit) as exit_status:
         main(["converge", "--solvers", "pmm_chain", "--steps", "8,8,16"])
     assert exit_status.value.code == 2 and "increasing" in capsys.readouterr().err
+
+
+def test_sample_runs_an_adaptive_solver_to_tolerances(tmp_path, capsys):
+    """pmm-sde sample --rtol/--atol runs ode_3m_adaptive: steps per sample in metrics.json and the
+    manifest, the same samples in chunks of 8 as in one chunk; --steps and --grid are refused with
+    it, --rtol with a fixed-grid solver, and tune-grid refuses it."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", "two_moons", *TINY_TRAINING, "--out", str(run)]) == 0
+    checkpoint = str(run / "checkpoint.pt")
+    adaptive = ["sample", "--checkpoint", checkpoint, "--solver", "ode_3m_adaptive", "--rtol", "1e-2", "--atol",
+                "2e-2", "--n", "20"]
+    capsys.readouterr()
+    assert main([*adaptive, "--chunk", "8", "--out", str(tmp_path / "a")]) == 0
+    assert "accepted and" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["steps"] is None and metrics["grid"] is None and metrics["shards"] == 3
+    assert (metrics["rtol"], metrics["atol"]) == (1e-2, 2e-2)
+    assert 1 <= metrics["accepted_mean"] <= metrics["accepted_max"] < metrics["nfe"] and metrics["rejected_mean"] >= 0
+    assert metrics["energy_distance"] > 0
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert (manifest["steps"], manifest["rtol"]) == (None, 1e-2)
+    assert sum(shard["accepted"] for shard in manifest["shards"]) == round(20 * metrics["accepted_mean"])
+    assert main([*adaptive, "--chunk", "20", "--out", str(tmp_path / "b")]) == 0
+    assert np.array_equal(load_samples(tmp_path / "a").numpy(), load_samples(tmp_path / "b").numpy())
+    capsys.readouterr()
+    refused = [([*adaptive, "--steps", "5"], "sample", "steps: the adaptive solver 'ode_3m_adaptive'"),
+               ([*adaptive, "--grid", "edm"], "sample", "grid: the adaptive solver"),
+               (["sample", "--checkpoint", checkpoint, "--solver", "ode_3m", "--rtol", "1e-3"], "sample",
+                "rtol and atol are tolerances of adaptive solvers"),
+               ([*adaptive[:-2], "--n", "5", "--atol", "-1"], "sample", "atol must be >= 0"),
+               (["tune-grid", "--checkpoint", checkpoint, "--solver", "ode_3m_adaptive", "--steps", "4"], "tune-grid",
+                "has no grid to tune")]
+    for args, command, message in refused:
+        out = [] if command == "tune-grid" else ["--out", str(tmp_path / "refused")]
+        assert main([*args, *out]) == 2
+        assert message in _one_line_error(capsys, command)
+        assert not (tmp_path / "refused").exists()

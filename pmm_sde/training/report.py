@@ -25,7 +25,8 @@ from .._validation import positive_int
 from ..grids import GRIDS
 from ..metrics import bits_per_token, energy_distance, ngram_total_variation, sliced_wasserstein
 from ..shards import DEFAULT_CHUNK, MANIFEST, iter_shards, load_samples, rank_device, sample_to_files
-from ..solvers import get_grid_solver
+from ..driver import DEFAULT_STEPS, stepping_controller
+from ..solvers import get_solver
 from .checkpoint import load_checkpoint
 from .model import TrainedModel, model_from_checkpoint
 from .plots import plot_loss, plot_samples
@@ -110,9 +111,10 @@ def checkpoint_dataset(payload: dict) -> data.Dataset:
     return data.Dataset.from_record(payload["data"]["record"], payload["data"]["heldout"])
 
 
-def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | None = None, steps: int = 100,
-                      n: int = 1000, seed: int = 0, device: str | None = None, chunk: int = DEFAULT_CHUNK,
-                      progress: bool = False, grid: str | None = None) -> dict:
+def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | None = None,
+                      steps: int | None = None, n: int = 1000, seed: int = 0, device: str | None = None,
+                      chunk: int = DEFAULT_CHUNK, progress: bool = False, grid: str | None = None,
+                      rtol: float | None = None, atol: float | None = None) -> dict:
     """Sample a checkpoint's EMA model with ``solver`` (None: the model's default) into ``out``: the
     samples in the data's own form (``data.sample_array``) as ``.npy`` shards of ``chunk`` samples
     with ``manifest.json`` (``pmm_sde.shards.sample_to_files``: split over the ranks of a
@@ -121,12 +123,14 @@ def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | No
     for images), ``samples.png`` and ``metrics.json`` (checkpoint, solver, steps, NFE of a chunk,
     seconds, files, sample quality) from the first ``min(n, held-out points)`` samples read back
     from the shards. Every rank returns rank 0's metrics once it has written them. ``device``:
-    default the checkpoint's (one process) or the rank's (``torchrun``). ``grid``: a grid name, or
-    None: the grid tuned for this solver and step count stored beside the checkpoint
-    (``tuned_grids``: ``pmm-sde tune-grid``) when there is one, else the solver's default;
-    ``metrics.json`` names it (``"tuned"``)."""
+    default the checkpoint's (one process) or the rank's (``torchrun``). ``steps``: a fixed-grid
+    solver's (None: ``DEFAULT_STEPS``). ``grid``: a grid name, or None: the grid tuned for this
+    solver and step count stored beside the checkpoint (``tuned_grids``: ``pmm-sde tune-grid``) when
+    there is one, else the solver's default; ``metrics.json`` names it (``"tuned"``). An adaptive
+    solver (``ode_3m_adaptive``) takes the tolerances ``rtol`` and ``atol`` instead of ``steps`` and
+    ``grid`` (``driver.stepping_controller``); ``metrics.json`` then holds them, ``"steps": null``,
+    and the mean and most ``accepted`` and ``rejected`` steps per sample."""
     n = positive_int(n, "n")
-    steps = positive_int(steps, "steps")
     chunk = positive_int(chunk, "chunk")
     device = _validation.device(device)
     if grid is not None and grid not in GRIDS:
@@ -138,20 +142,30 @@ def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | No
     with distributed.session(device) as world:
         model = model_from_checkpoint(payload, rank_device(device, world))
         process = model.process()
-        resolved = get_grid_solver(model.default_solver if solver is None else solver, process)
+        resolved = get_solver(model.default_solver if solver is None else solver, process)
         solver = resolved.name
-        tuned = stored_grid(checkpoint, solver, steps) if grid is None else None
-        grid_name = "tuned" if tuned is not None else resolved.default_grid if grid is None else grid
+        controller = stepping_controller(resolved, steps=steps, grid=grid, rtol=rtol, atol=atol)
+        if controller is None:
+            steps = positive_int(DEFAULT_STEPS if steps is None else steps, "steps")
+        tuned = stored_grid(checkpoint, solver, steps) if grid is None and controller is None else None
+        grid_name = None if controller is not None else "tuned" if tuned is not None else (
+            resolved.default_grid if grid is None else grid)
         began = time.perf_counter()
         manifest = sample_to_files(process, solver, steps, n, out, shape=model.shape, seed=seed, chunk=chunk,
                                    grid=grid if tuned is None else tuned, device=model.device, progress=progress,
                                    transform=lambda result: data.sample_array(model.decode(result), dataset),
-                                   producer={"command": "pmm-sde sample", "checkpoint": str(checkpoint)})
+                                   producer={"command": "pmm-sde sample", "checkpoint": str(checkpoint)},
+                                   rtol=rtol, atol=atol)
         seconds = time.perf_counter() - began
         run = {"checkpoint": str(checkpoint), "data": dataset.record(), "solver": solver, "steps": steps,
                "grid": grid_name,
                "nfe": max(shard["nfe"] for shard in manifest["shards"]), "n": n, "seed": seed, "chunk": chunk,
                "shards": len(manifest["shards"]), "processes": world.size, "seconds": seconds}
+        if controller is not None:
+            run |= {"rtol": controller.rtol, "atol": controller.atol}
+            for name in ("accepted", "rejected"):
+                run[f"{name}_mean"] = sum(shard[name] for shard in manifest["shards"]) / n
+                run[f"{name}_max"] = max(shard[f"{name}_max"] for shard in manifest["shards"])
         return distributed.gather_work(lambda: _report_samples(out, run, dataset) if world.is_main else None,
                                        world)[0]
 
@@ -160,9 +174,10 @@ def _report_samples(out: Path, run: dict, dataset: data.Dataset) -> dict:
     """From the shards in ``out``: the views of the data's form, ``samples.png`` and ``metrics.json``
     (``run``, the files written and the quality of the first samples); returns the metrics."""
     preview = load_samples(out, n=min(run["n"], len(dataset.heldout)))
+    stepping = f"{run['steps']} steps" if run["steps"] is not None else f"rtol {run['rtol']:g}, atol {run['atol']:g}"
     files = [MANIFEST] + data.write_sample_views(out, iter_shards(out), dataset)
     plot_samples(out / "samples.png", {"held-out data": dataset.decode(dataset.heldout[:len(preview)]),
-                                       f"{run['solver']}, {run['steps']} steps": preview}, dataset)
+                                       f"{run['solver']}, {stepping}": preview}, dataset)
     metrics = {**run, "files": files + ["samples.png"], **points_quality(preview, dataset)}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -22,6 +22,7 @@ import torch
 from .. import _validation
 from ..convergence import optimise_grid
 from ..grids import validate_times
+from ..solvers import REGISTRY, AdaptiveSolver
 from .checkpoint import load_checkpoint
 from .model import model_from_checkpoint
 
@@ -72,6 +73,11 @@ def tune_checkpoint_grid(checkpoint: str | os.PathLike, solver: str, steps: int,
     in ``grids_path(checkpoint)`` (other entries kept); returns the stored entry."""
     if proxy not in SAMPLED_PROXIES:
         raise ValueError(f"proxy must be one of {SAMPLED_PROXIES} for a trained model, got {proxy!r}")
+    if issubclass(REGISTRY.get(solver, type(solver)), AdaptiveSolver):  # a name or a solver object
+        name = getattr(solver, "name", solver)
+        raise ValueError(f"solver {name!r} chooses each sample's steps to a tolerance: it has no grid to tune "
+                         f"(sample it with pmm-sde sample --solver {name} --rtol ... --atol ...); tune a fixed-grid "
+                         f"solver such as 'ode_3m'")
     payload = load_checkpoint(checkpoint)
     model = model_from_checkpoint(payload, None if device is None else _validation.device(device))
     with torch.no_grad():

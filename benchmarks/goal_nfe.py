@@ -15,8 +15,9 @@ reported, and the first from which
 three successive step counts stay within tolerance. Adaptive solvers (``ode_3m_adaptive``)
 run a ladder of tolerances ``rtol = atol`` instead; their figure is the NFE of the loosest
 tolerance from which every tighter one of the ladder is within tolerance (``nfe``: evaluations of
-the batch, the most any sample needed; the mean accepted and rejected steps per sample are kept
-too). The exact moments are closed forms for every
+the batch, the most any sample needed; ``evaluations_table``: the mean evaluations per sample at
+that tolerance, the predictor's work per sample since a round evaluates only the samples not yet
+done; the mean accepted and rejected steps per sample are kept too). The exact moments are closed forms for every
 target: ``mu_T = (l0 m0 + A x + B_A) / (l0 + A)`` with ``B_A ~ N(0, A)`` independent of ``x``, so
 
     E* = (l0 m0 + A E x) / lambda,   Var* = gamma^2 Var x + A / lambda^2,   lambda = l0 + A, gamma = A / lambda,
@@ -151,7 +152,8 @@ def tolerance_ladder(process, moments: tuple[float, float], solver: str, n: int,
     scan = []
     for rtol in rtols:
         res = pmm.sample(process, solver, n=n, seed=seed, dtype=torch.float64, rtol=rtol, atol=rtol)
-        row = {"rtol": rtol, "atol": rtol, "nfe": res.nfe, "accepted_mean": float(res.accepted.double().mean()),
+        row = {"rtol": rtol, "atol": rtol, "nfe": res.nfe, "evaluations_mean": float(res.evaluations.double().mean()),
+               "accepted_mean": float(res.accepted.double().mean()),
                "accepted_max": int(res.accepted.max()), "rejected_mean": float(res.rejected.double().mean()),
                "var_rel_error": float(res.mu.var()) / var - 1, "mean_error": float(res.mu.mean()) - mean}
         row["within"] = abs(row["var_rel_error"]) < var_tol and abs(row["mean_error"]) < mean_tol
@@ -197,11 +199,15 @@ def main(argv: list[str] | None = None) -> dict:
             problem["solvers"][solver] = result
             stable, first = result["stable"], result["first"]
             report["table"][solver][name] = None if stable is None else stable["nfe"]
+            if solver in ADAPTIVE_SOLVERS:
+                report.setdefault("evaluations_table", {}).setdefault(solver, {})[name] = (
+                    None if stable is None else stable["evaluations_mean"])
             if stable is None:
                 limit = "at the tightest rtol" if solver in ADAPTIVE_SOLVERS else f"within {steps_scan[-1]} steps"
                 print(f"{name:>12} {solver:>15}: not reached {limit}", flush=True)
             elif solver in ADAPTIVE_SOLVERS:
-                print(f"{name:>12} {solver:>15}: NFE {stable['nfe']} (rtol = atol = {stable['rtol']:g}, "
+                print(f"{name:>12} {solver:>15}: NFE {stable['nfe']}, {stable['evaluations_mean']:.1f} a sample "
+                      f"(rtol = atol = {stable['rtol']:g}, "
                       f"{stable['accepted_mean']:.1f} accepted and {stable['rejected_mean']:.1f} rejected steps per "
                       f"sample, var {stable['var_rel_error']:+.4f}, mean {stable['mean_error']:+.4f})", flush=True)
             else:

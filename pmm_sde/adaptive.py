@@ -4,7 +4,8 @@ Every sample starts at ``A = 0`` (``rho = 0``) from the flow's exact initial law
 its own step size, step variable, history and controller memory, as tensors with one entry per
 sample (``(n, 1, ..., 1)``); every operation on them is elementwise or reduces within a sample, so
 a sample's steps and result depend on its own draws only, not on the batch. A round evaluates the
-predictor once for the batch (one NFE), each sample at its own point:
+predictor once (one NFE of the batch) at the samples not yet done, each at its own point, so a
+sample costs the predictor only its own evaluations:
 
 - a sample still on its first step, at the Euler guess of its proposed step; the Heun / Euler pair
   then accepts or rejects it (a rejection costs that sample a round);
@@ -31,9 +32,9 @@ MAX_TRIES = 100
 
 def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: PIController, mu: torch.Tensor,
                   total: float, noise: Noise, predict: Evaluator, progress: bool = False
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(mu at A = total, accepted steps, rejected steps)``, the counts per sample ``(n,)``, from the
-    prior state ``mu`` (module docstring). ``progress``: a tqdm bar of the samples that reached
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(mu at A = total, accepted steps, rejected steps, predictor evaluations)``, the counts per
+    sample ``(n,)``, from the prior state ``mu`` (module docstring). ``progress``: a tqdm bar of the samples that reached
     ``A = total``, updated once a round (it reads only the flags the loop computes anyway)."""
     dtype, n = mu.dtype, mu.shape[0]
     f64 = dict(dtype=torch.float64, device=mu.device)
@@ -52,6 +53,7 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
     previous, oldest, ancient = (xhat0, zero - 1.0), (xhat0, zero - 2.0), (xhat0, zero - 3.0)
     accepted = torch.zeros(column, dtype=torch.int64, device=mu.device)
     rejected = torch.zeros_like(accepted)
+    evaluations = torch.ones_like(accepted)  # xhat0
 
     def proposal(rho, h, done):
         """The step clipped at the end: ``(h, u at its end, whether it ends at A = total)``; 1 for a
@@ -71,7 +73,9 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
         guess = y + du * xhat0
         u_eval = torch.where(first, u1, u)
         A_eval = (u_eval * u_eval).to(dtype)
-        xhat = predict(process.from_flow_coordinate(torch.where(first, guess, y), A_eval), A_eval)
+        xhat = predict.rows(process.from_flow_coordinate(torch.where(first, guess, y), A_eval), A_eval,
+                            ~done.reshape(n), xhat0)
+        evaluations = evaluations + ~done
 
         # first steps: Heun with Euler embedded, one prediction per try
         y1, error = solver.start_pair(y, xhat0, xhat, du)
@@ -122,4 +126,5 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
                          f"{solver.max_steps} steps; raise max_steps ({type(solver).__name__}(max_steps=...)) "
                          f"or loosen rtol / atol")
     total_A = torch.tensor(total, dtype=dtype, device=mu.device)
-    return process.from_flow_coordinate(y, total_A), accepted.reshape(n), rejected.reshape(n)
+    return (process.from_flow_coordinate(y, total_A), accepted.reshape(n), rejected.reshape(n),
+            evaluations.reshape(n))

@@ -111,12 +111,14 @@ class PredictionMonitor:
             raise ValueError(f"predictor must return {expected}, got a {xhat.dtype} tensor on {xhat.device} "
                              f"(cast its output, e.g. .to(mu))")
 
-    def check(self, xhat: torch.Tensor) -> torch.Tensor:
-        """Record whether ``xhat``, the next evaluation (steps count from 0), is invalid."""
+    def check(self, xhat: torch.Tensor, rows: int | None = None) -> torch.Tensor:
+        """Record whether ``xhat``, the next evaluation (steps count from 0), is invalid; ``rows``:
+        the number of the state's samples it was asked for (all of them when None)."""
         if not self._invalid:
             self._check_kind(xhat)
-        if xhat.shape != self.state_shape:
-            raise ValueError(f"predictor must return a tensor shaped like mu {tuple(self.state_shape)}, "
+        shape = self.state_shape if rows is None else torch.Size((rows, *self.state_shape[1:]))
+        if xhat.shape != shape:
+            raise ValueError(f"predictor must return a tensor shaped like mu {tuple(shape)}, "
                              f"got {tuple(xhat.shape)}")
         if self._count_invalid is not None and xhat.device.type == "cpu" and xhat.dtype in _NATIVE_DTYPES:
             self._invalid.append(self._count_invalid(xhat) > 0)

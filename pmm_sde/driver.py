@@ -180,7 +180,9 @@ def _sample_adaptive(process, solver, controller, n, shape, seed, dtype, device,
     noise = Noise(seed, mu.shape, dtype, mu.device, backend=backend, offset=first_sample * (mu.numel() // n))
     predict = Evaluator(process, mu.shape, mu.device, mu.dtype)
     total = float(grid.A[-1])
-    mu, accepted, rejected = flow_adaptive(process, solver, controller, mu, total, noise, predict, progress)
+    mu, accepted, rejected, evaluations = flow_adaptive(process, solver, controller, mu, total, noise, predict,
+                                                        progress)
     A = torch.tensor(total, dtype=dtype, device=mu.device)
     predict.raise_if_bad(mu, A)
-    return SampleResult(mu=mu, A=A, nfe=predict.nfe, times=times, accepted=accepted, rejected=rejected)
+    return SampleResult(mu=mu, A=A, nfe=predict.nfe, times=times, accepted=accepted, rejected=rejected,
+                        evaluations=evaluations)

@@ -17,8 +17,9 @@ class SampleResult:
     ``trajectory``: saved states ``(n_saved, *mu.shape)`` when requested, at ``trajectory_times``
     (grid times, or step indices for a chain). ``accepted``, ``rejected``: the steps each sample
     accepted and rejected ``(n,)`` (adaptive solvers; None for a fixed grid, where every sample
-    takes the grid's steps); ``nfe`` counts evaluations of the whole batch, each sample at its own
-    point, so it is the most evaluations any sample needed.
+    takes the grid's steps); ``nfe`` counts evaluations of the batch, each sample at its own point,
+    so it is the most evaluations any sample needed, and ``evaluations`` ``(n,)`` those of each
+    sample (a batch's evaluation takes only the samples not yet done).
     """
 
     mu: torch.Tensor
@@ -29,3 +30,4 @@ class SampleResult:
     trajectory_times: torch.Tensor | None = None
     accepted: torch.Tensor | None = None
     rejected: torch.Tensor | None = None
+    evaluations: torch.Tensor | None = None

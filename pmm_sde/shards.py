@@ -16,8 +16,8 @@ after a gather, rank 0 writes ``manifest.json`` (``FORMAT``, ``VERSION``)::
      "producer": {"package": "pmm_sde", "version": "0.1.0", "call": "pmm_sde.sample_to_files", ...}}
 
 An adaptive solver's manifest has ``"steps": null`` and its ``"rtol"`` and ``"atol"``, and each shard's
-entry the ``"accepted"`` and ``"rejected"`` steps of its samples, summed, and their most
-(``"accepted_max"``, ``"rejected_max"``).
+entry the ``"accepted"`` and ``"rejected"`` steps and predictor ``"evaluations"`` of its samples, summed,
+and their most (``"accepted_max"``, ``"rejected_max"``, ``"evaluations_max"``).
 Concatenated in manifest order, the shards are the samples ``0 .. n - 1``; numpy alone reads them
 (``docs/howto/scale.md``). ``load_samples`` checks the manifest against the files.
 """
@@ -102,7 +102,8 @@ def _write_chunks(process: PMMProcess, options: dict, out: Path, n: int, chunk: 
         _save_atomically(out / shard_name(index), array)
         entry = {"file": shard_name(index), "first": first, "count": count, "nfe": result.nfe}
         if result.accepted is not None:  # an adaptive solver: its steps, summed and at most, over the chunk
-            for name, counts in (("accepted", result.accepted), ("rejected", result.rejected)):
+            for name, counts in (("accepted", result.accepted), ("rejected", result.rejected),
+                                 ("evaluations", result.evaluations)):
                 entry.update({name: int(counts.sum()), f"{name}_max": int(counts.max())})
         entries.append(entry | {"layout": (tuple(array.shape[1:]), array.dtype.name)})
     return entries

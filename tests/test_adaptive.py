@@ -84,6 +84,7 @@ def test_a_samples_steps_do_not_depend_on_the_batch(make):
     tail = pmm.sample(process, n=4, first_sample=3, **run)
     assert torch.equal(whole.mu[3:], tail.mu)
     assert torch.equal(whole.accepted[3:], tail.accepted) and torch.equal(whole.rejected[3:], tail.rejected)
+    assert torch.equal(whole.evaluations[3:], tail.evaluations)
     assert len(set(whole.accepted.tolist())) > 1  # the samples do take different steps
 
 
@@ -96,7 +97,25 @@ def test_result_reports_steps_and_evaluations():
     # one evaluation at A = 0, then one per round: a round is a first-step try or a later accepted step
     assert 1 + int(res.accepted.max()) <= res.nfe <= 1 + int((res.accepted + res.rejected).max())
     fixed = pmm.sample(process, "ode_3m", steps=4, n=5)
-    assert fixed.accepted is None and fixed.rejected is None
+    assert fixed.accepted is None and fixed.rejected is None and fixed.evaluations is None
+
+
+def test_a_round_evaluates_only_the_samples_not_yet_done():
+    process, _ = gaussian_process()
+    rows = []
+
+    def counting(mu, A):
+        rows.append(mu.shape[0])
+        return process.predictor(mu, A)
+
+    counted = pmm.NormalNormalSDE(process.family, process.schedule, counting, shape=process.shape)
+    res = pmm.sample(counted, "ode_3m_adaptive", n=50, seed=0, dtype=F64, rtol=1e-2)
+    assert len(rows) == res.nfe and int(res.evaluations.max()) == res.nfe
+    assert sum(rows) == int(res.evaluations.sum()) < 50 * res.nfe  # finished samples are not evaluated
+    assert rows == sorted(rows, reverse=True) and rows[0] == 50
+    # one evaluation at A = 0, then one a round until done: a first-step try or a later accepted step
+    assert bool((res.evaluations <= 1 + res.accepted + res.rejected).all())
+    assert bool((res.evaluations >= 1 + res.accepted).all())
 
 
 def test_bad_tolerances_and_fixed_grid_arguments_are_refused():

@@ -247,7 +247,7 @@ def test_converge_refuses_what_cannot_give_an_order_before_working(tmp_path, cap
 
 def test_sample_runs_an_adaptive_solver_to_tolerances(tmp_path, capsys):
     """pmm-sde sample --rtol/--atol runs ode_3m_adaptive: steps per sample in metrics.json and the
-    manifest, the same samples in chunks of 8 as in one chunk; --steps and --grid are refused with
+    manifest, the same samples in chunks of 8 as in one chunk (to the network's rounding); --steps and --grid are refused with
     it, --rtol with a fixed-grid solver, and tune-grid refuses it."""
     run = tmp_path / "run"
     assert main(["train", "--data", "two_moons", *TINY_TRAINING, "--out", str(run)]) == 0
@@ -266,7 +266,8 @@ def test_sample_runs_an_adaptive_solver_to_tolerances(tmp_path, capsys):
     assert (manifest["steps"], manifest["rtol"]) == (None, 1e-2)
     assert sum(shard["accepted"] for shard in manifest["shards"]) == round(20 * metrics["accepted_mean"])
     assert main([*adaptive, "--chunk", "20", "--out", str(tmp_path / "b")]) == 0
-    assert np.array_equal(load_samples(tmp_path / "a").numpy(), load_samples(tmp_path / "b").numpy())
+    # the same steps; the network's last bits depend on how many samples a round evaluates
+    assert np.allclose(load_samples(tmp_path / "a").numpy(), load_samples(tmp_path / "b").numpy(), rtol=1e-5, atol=1e-6)
     capsys.readouterr()
     refused = [([*adaptive, "--steps", "5"], "sample", "steps: the adaptive solver 'ode_3m_adaptive'"),
                ([*adaptive, "--grid", "edm"], "sample", "grid: the adaptive solver"),

@@ -87,6 +87,16 @@ class Evaluator:
         self.nfe += 1
         return xhat
 
+    def rows(self, mu: torch.Tensor, A: torch.Tensor, active: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+        """The prediction at the samples where the bool ``(n,)`` tensor ``active`` holds, ``fill``'s rows
+        elsewhere: one evaluation of those samples only (``A`` 0-dim or with one row per sample)."""
+        if bool(active.all()):
+            return self(mu, A)
+        index = active.nonzero().squeeze(1)
+        part = self.process.predictor(mu.index_select(0, index), A.index_select(0, index) if A.dim() else A)
+        self.nfe += 1
+        return fill.index_copy(0, index, self._monitor.check(part, rows=index.numel()))
+
     def raise_if_bad(self, *final: torch.Tensor) -> None:
         """Raise on an invalid prediction, or on a final state ``final`` (``mu``, ``A``) that holds
         NaN or inf (an overflow); one read of the device's flags."""

@@ -129,7 +129,7 @@ def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | No
     there is one, else the solver's default; ``metrics.json`` names it (``"tuned"``). An adaptive
     solver (``ode_3m_adaptive``) takes the tolerances ``rtol`` and ``atol`` instead of ``steps`` and
     ``grid`` (``driver.stepping_controller``); ``metrics.json`` then holds them, ``"steps": null``,
-    and the mean and most ``accepted`` and ``rejected`` steps per sample."""
+    and the mean and most ``accepted`` and ``rejected`` steps and predictor ``evaluations`` per sample."""
     n = positive_int(n, "n")
     chunk = positive_int(chunk, "chunk")
     device = _validation.device(device)
@@ -163,7 +163,7 @@ def sample_checkpoint(checkpoint: str | os.PathLike, out: Path, solver: str | No
                "shards": len(manifest["shards"]), "processes": world.size, "seconds": seconds}
         if controller is not None:
             run |= {"rtol": controller.rtol, "atol": controller.atol}
-            for name in ("accepted", "rejected"):
+            for name in ("accepted", "rejected", "evaluations"):
                 run[f"{name}_mean"] = sum(shard[name] for shard in manifest["shards"]) / n
                 run[f"{name}_max"] = max(shard[f"{name}_max"] for shard in manifest["shards"])
         return distributed.gather_work(lambda: _report_samples(out, run, dataset) if world.is_main else None,

@@ -183,7 +183,7 @@ def dirichlet_report(problems: list[str], solvers: list[str], grids: list[str], 
               "problems": {}, "table": {solver: {} for solver in [*solvers, "thinning"]}}
     for name in problems:
         process, exact, max_events, description = dirichlet_goal_problem(name)
-        total = float(process.schedule.A(torch.tensor(1.0, dtype=torch.float64)))
+        total = round(float(process.schedule.A(torch.tensor(1.0, dtype=torch.float64))), 9)
         problem = {"description": description, "max_events": max_events, "solvers": {}}
         report["problems"][name] = problem
         for solver in solvers:

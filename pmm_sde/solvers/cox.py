@@ -139,6 +139,8 @@ class DirichletLeap(Solver):
     predictor (two positions' events in one step are drawn independently). 2 NFE per step;
     ``u``, ``v`` from ``noise.uniform(k, 0, attempt=0 / 1)`` at each position's first element,
     the Dirichlet from ``noise.gamma`` slot 1, the counts from slot 2. Dirichlet-Categorical only.
+    References: the first event as Gillespie's direct method (1977); the classes as a Polya-urn
+    sequence of predictive laws (Blackwell and MacQueen 1973).
     """
 
     name = "dirichlet_leap"

@@ -238,6 +238,22 @@ def test_goal_nfe_cox_scans_exact_laws():
     assert result["stable"] is None and result["scan"][0]["tv"] > 0.1
 
 
+def test_goal_nfe_cox_dirichlet_problems(tmp_path):
+    """The Dirichlet problems' laws are the targets' (each class count of mean A(1) E x); on the
+    correlated two-position problem tau_leap is off at 3 steps and thinning reports its NFE."""
+    from benchmarks import goal_nfe_cox
+    from pmm_sde.convergence.count_laws import count_states
+
+    _, exact, max_events, _ = goal_nfe_cox.dirichlet_goal_problem("two_positions")
+    states = count_states(2, max_events)
+    assert abs((states[:, 0] * exact.sum(1)).sum() - 0.5) < 1e-9
+    assert goal_nfe_cox.class_count_errors(exact, exact, states) == (0, 0)
+    report = goal_nfe_cox.dirichlet_report(["two_positions"], ["tau_leap"], ["default"], 3, str(tmp_path / "d.json"))
+    assert report["table"]["tau_leap"]["two_positions"]["default"] is None
+    assert report["table"]["thinning"]["two_positions"]["per_sample"] == 2.0
+    assert json.loads((tmp_path / "d.json").read_text())["problems"]["two_positions"]["solvers"]["tau_leap"]
+
+
 def test_goal_nfe_grids_optimises_each_step_count_and_adds_exact_errors(tmp_path):
     """The optimised grid of each scanned step count is measured by Monte Carlo beside its proxy and
     its exact (quadrature) errors; the named grids are scanned by the same criterion."""

@@ -113,7 +113,7 @@ def test_tau_leap_weak_order_one_by_monte_carlo():
 
 def test_available_lists_exactly_the_cox_solvers():
     assert pmm.solvers.available(gamma_poisson_process(pmm.targets.Gamma(2.0, 1.0))) == COX
-    assert pmm.solvers.available(dirichlet_process(PROBS)) == ["tau_leap", "thinning"]
+    assert pmm.solvers.available(dirichlet_process(PROBS)) == ["tau_leap", "dirichlet_leap", "thinning"]
     with pytest.raises(ValueError, match="nb_leap.*Gamma-Poisson only"):
         pmm.sample(dirichlet_process(PROBS), "nb_leap", steps=3, n=10)
     brownian = pmm.NormalNormalSDE(pmm.NormalNormal(), pmm.schedules.Linear(1.0), lambda mu, A: mu)
@@ -161,7 +161,7 @@ def test_gamma_poisson_state_stays_on_its_lattice(solver, steps):
     assert math.isclose(float(res.A), 5.0, rel_tol=1e-12)
 
 
-@pytest.mark.parametrize("solver", ["tau_leap", "thinning"])
+@pytest.mark.parametrize("solver", ["tau_leap", "dirichlet_leap", "thinning"])
 @pytest.mark.parametrize("steps", [1, 5])
 def test_dirichlet_state_stays_on_the_simplex(solver, steps):
     process = dirichlet_process(PROBS, total=4.0)
@@ -173,7 +173,7 @@ def test_dirichlet_state_stays_on_the_simplex(solver, steps):
 
 
 @pytest.mark.parametrize("case, solver", [("gamma_poisson", s) for s in COX]
-                         + [("dirichlet", "tau_leap"), ("dirichlet", "thinning")])
+                         + [("dirichlet", s) for s in ("tau_leap", "dirichlet_leap", "thinning")])
 def test_sample_noise_depends_only_on_seed_and_index(case, solver):
     process = gamma_poisson_process(POINTS_2D, total=5.0) if case == "gamma_poisson" else dirichlet_process(PROBS)
     small = pmm.sample(process, solver, steps=4, n=7, seed=42, dtype=F64)

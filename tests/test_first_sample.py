@@ -57,6 +57,7 @@ CASES = {
     "nb_leap+paths": (small_gamma_process, "nb_leap", {"poisson_paths": PoissonPaths(9)}),
     "thinning": (lambda: gamma_process(top=1.5, total=2.0), "thinning", {}),
     "dirichlet tau_leap": (dirichlet_process, "tau_leap", {}),
+    "dirichlet_leap": (dirichlet_process, "dirichlet_leap", {}),
 }
 
 

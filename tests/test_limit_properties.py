@@ -144,7 +144,7 @@ def test_posterior_mean_tends_to_x_as_information_grows(family, split, seed, dat
 
 # ------------------------------------------------------------------ splitting invariance
 EXACT_STEPS = {pmm.NormalNormal: ["pmm_chain", "pmm_2"], pmm.GammaPoisson: ["tau_leap", "tau_leap_2", "nb_leap"],
-               pmm.DirichletCategorical: ["tau_leap"]}
+               pmm.DirichletCategorical: ["tau_leap", "dirichlet_leap"]}
 
 
 @settings(max_examples=20)
@@ -153,7 +153,8 @@ def test_exact_steps_give_the_same_law_on_every_grid(family, schedule, seed, dat
     """With the predictor frozen at a point x the exact steps are exact, so their law of the
     statistic after A_T is the closed form given x on any grid: S ~ N(A_T x, A_T) (pmm_chain,
     pmm_2), N ~ Poisson(A_T x) (tau_leap, tau_leap_2; nb_leap, whose Gamma has no spread when the
-    prediction does not move with the count), C_k ~ Poisson(A_T x_k) (Dirichlet tau_leap); each
+    prediction does not move with the count), C_k ~ Poisson(A_T x_k) (Dirichlet tau_leap;
+    dirichlet_leap, whose first event's class is drawn from x and the rest have no spread); each
     checked at level 1e-6. The grid is a random named or lattice grid."""
     x = data.draw(pst.data_points(family, n=1))[0]
     family = family.cast(x)

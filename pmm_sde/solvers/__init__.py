@@ -6,7 +6,7 @@ from ..processes import NormalNormalSDE, PMMProcess
 from .adaptive import AdaptiveSolver, ODE3MAdaptive
 from .base import REGISTRY, BaseSolver, Evaluator, Grid, Interval, Solver, State, register
 from .brownian import ODE2M, ODE3M, EulerMaruyama, ODEEuler, ODEHeun, PMM2, PMMChain, SDE3M, StochasticHeun
-from .cox import TauLeap, TauLeap2, Thinning
+from .cox import DirichletLeap, TauLeap, TauLeap2, Thinning
 from .torchsde_adapter import METHODS as TORCHSDE_METHODS
 from .torchsde_adapter import TorchsdeSolver
 
@@ -51,4 +51,4 @@ def get_grid_solver(solver: str | BaseSolver, process: PMMProcess) -> Solver:
 __all__ = ["BaseSolver", "Solver", "AdaptiveSolver", "State", "Grid", "Interval", "Evaluator", "REGISTRY", "register",
            "available", "get_solver", "get_grid_solver", "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2",
            "ODEEuler", "ODEHeun", "ODE2M", "ODE3M", "ODE3MAdaptive", "SDE3M", "TorchsdeSolver", "TauLeap", "TauLeap2",
-           "Thinning"]
+           "DirichletLeap", "Thinning"]

@@ -10,7 +10,8 @@ figure, the threshold, whether it is met and the file it comes from:
   default grid (probability flow for ``ode_*``, the SDE for the others) and the peer's adaptive 39:
   ``met`` by the batch's NFE (its slowest sample's evaluations), ``met_per_sample`` by the mean
   evaluations per sample (the predictor's work: finished samples are not evaluated);
-- ``cox``: the fewest NFE of a Cox solver on each problem (``goal_nfe_cox*``); goal at most 15;
+- ``cox``: the fewest NFE of a Cox step solver on each problem (``goal_nfe_cox*``); goal at most 15 on
+  the mixture oracles (``COX_GOAL_PROBLEMS``), the others reported;
 - ``demo``: the demo's learned model at 10 NFE against the held-out floor's expectation
   (``goal_nfe_demo``); goal at most 1.2x.
 
@@ -31,6 +32,8 @@ from benchmarks.report import write_report
 FIXED_GOAL, COX_GOAL, DEMO_GOAL, ADAPTIVE_FACTOR = 10, 15, 1.2, 1.5
 #: Fewest NFE of k-diffusion's adaptive DPM solver on the three problems (issue 19: 39-57).
 PEER_ADAPTIVE_NFE = 39
+#: The Cox goal's mixture oracles: two Gamma components, two atoms on the simplex.
+COX_GOAL_PROBLEMS = ("gamma_poisson: mixture", "dirichlet: point_masses")
 #: Fixed-step solvers of the probability flow; the other fixed-step Normal-Normal solvers simulate the SDE.
 FLOW_PREFIX = "ode_"
 
@@ -129,8 +132,10 @@ def cox_goal(results: Path) -> dict:
     for name, candidates in rows.items():
         how, nfe = _smallest(candidates)
         problems[name] = {"nfe": nfe, "solver_and_grid": how, "met": nfe is not None and nfe <= COX_GOAL}
-    return {"goal": f"at most {COX_GOAL} NFE (1% count variance, TV < 0.01)", "sources": sources,
-            "problems": problems, "met": bool(problems) and all(entry["met"] for entry in problems.values())}
+    judged = [problems[name]["met"] for name in COX_GOAL_PROBLEMS if name in problems]
+    return {"goal": f"at most {COX_GOAL} NFE (1% count variance, TV < 0.01) on the mixture oracles "
+                    f"{', '.join(COX_GOAL_PROBLEMS)}", "sources": sources, "problems": problems,
+            "met": len(judged) == len(COX_GOAL_PROBLEMS) and all(judged)}
 
 
 def demo_goal(results: Path) -> dict | None:

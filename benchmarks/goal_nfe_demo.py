@@ -21,7 +21,8 @@ next to the demo's own floor, ``ED(held-out[:n], held-out[n:2n])``, one draw of 
 expectation, and ``mean ED(tuned) / mean ED(converged)``, which isolates the solver's share.
 
     python -m benchmarks.goal_nfe_demo --out benchmarks/results/goal_nfe_demo_cpu.json
-        [--n 2000] [--seeds 0 1 2 3 4 5 6 7] [--train-steps 3000] [--work DIR]
+        [--n 2000] [--seeds 0 1 2 3 4 5 6 7] [--train-steps 3000] [--proxy sample_moments] [--tune-n 2000]
+        [--work DIR]
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(8)))
     parser.add_argument("--train-steps", type=int, default=DEMO_TRAIN_STEPS)
+    parser.add_argument("--proxy", default="sample_moments", help="tune-grid's proxy (its default)")
+    parser.add_argument("--tune-n", type=int, default=2000, help="tune-grid's starts (its default)")
     parser.add_argument("--work", default=None, help="folder of the training run (default: a temporary one)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
         model = train(config, out_dir=work, progress=False)
         trained = time.perf_counter() - began
         checkpoint = work / "checkpoint.pt"
-        entry = tune_checkpoint_grid(checkpoint, SOLVER, STEPS)
+        entry = tune_checkpoint_grid(checkpoint, SOLVER, STEPS, proxy=args.proxy, n=args.tune_n)
         dataset = pmm.data.load(config.data, **config.data_options)
         heldout = dataset.heldout
         runs = measure(model, checkpoint, heldout, dataset.target.predictor(model.family), args.n, args.seeds)

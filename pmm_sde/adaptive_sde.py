@@ -1,10 +1,10 @@
-"""The loop of ``sample()`` for ``pmm_2_adaptive``: per-sample dyadic steps in ``rho`` on per-sample
-Brownian paths.
+"""The loop of ``sample()`` for ``pmm_2_adaptive``: per-sample dyadic steps in ``v = log(1 + A)`` on
+per-sample Brownian paths.
 
-Each sample sits at a position ``p`` of the dyadic lattice ``rho = (p / 2^L) rho_end``
-(``rho_end = log(1 + sqrt(A(1)))``, ``L = brownian_tree.MAX_LEVEL``) and keeps a step size ``h`` in
-``rho`` from the PI controller. A step is a node of the Brownian tree: the coarsest level ``l``
-with ``rho_end 2^-l <= h`` at which ``p`` is a node's left end. Its increment ``dB = B(A1) - B(A0)``
+Each sample sits at a position ``p`` of the dyadic lattice ``v = (p / 2^L) v_end``
+(``v_end = log(1 + A(1))``, ``L = brownian_tree.MAX_LEVEL``) and keeps a step size ``h`` in
+``v`` from the PI controller. A step is a node of the Brownian tree: the coarsest level ``l``
+with ``v_end 2^-l <= h`` at which ``p`` is a node's left end. Its increment ``dB = B(A1) - B(A0)``
 comes from the sample's ``DyadicBrownianTree`` path, so a rejection, which retries a smaller
 node from the same ``p``, sees the same path. A round evaluates the predictor once for the batch
 (one NFE), each sample at its own point and ``A`` (``(n, 1, ..., 1)``):
@@ -39,24 +39,24 @@ def ceil_log2(x: torch.Tensor) -> torch.Tensor:
     return (exponent - (mantissa == 0.5).to(exponent.dtype)).to(torch.int64)
 
 
-def dyadic_level(position: torch.Tensor, h: torch.Tensor, rho_end: float) -> torch.Tensor:
-    """The step's level per sample: the coarsest ``l >= 0`` with ``rho_end 2^-l <= h`` at which
+def dyadic_level(position: torch.Tensor, h: torch.Tensor, v_end: float) -> torch.Tensor:
+    """The step's level per sample: the coarsest ``l >= 0`` with ``v_end 2^-l <= h`` at which
     ``position`` is a multiple of ``2^(MAX_LEVEL - l)`` (int64 ``(n,)``; above ``MAX_LEVEL`` where
     ``h`` is below the finest node)."""
-    wanted = ceil_log2(rho_end / h).clamp(min=0)
+    wanted = ceil_log2(v_end / h).clamp(min=0)
     lowest_bit = (position & -position).to(torch.float64)
     aligned = torch.where(position == 0, 0, MAX_LEVEL + 1 - torch.frexp(lowest_bit)[1].to(torch.int64))
     return torch.maximum(wanted, aligned)
 
 
 def information_clock(total: float) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The map from lattice positions ``p`` (int64) to ``A = (exp(rho) - 1)^2`` at
-    ``rho = (p / 2^MAX_LEVEL) log(1 + sqrt(total))`` (float64), ``total`` exactly at the end."""
+    """The map from lattice positions ``p`` (int64) to ``A = exp(v) - 1`` at
+    ``v = (p / 2^MAX_LEVEL) log(1 + total)`` (float64), ``total`` exactly at the end."""
     end = 1 << MAX_LEVEL
-    scale = math.log1p(math.sqrt(total)) / end
+    scale = math.log1p(total) / end
 
     def clock(position: torch.Tensor) -> torch.Tensor:
-        A = torch.expm1(position.to(torch.float64) * scale).square()
+        A = torch.expm1(position.to(torch.float64) * scale)
         return torch.where(position == end, total, A)
 
     return clock
@@ -70,7 +70,7 @@ def sde_adaptive(process: NormalNormalSDE, solver: PMM2Adaptive, controller: PIC
     dtype, n, device = mu.dtype, mu.shape[0], mu.device
     column = (n,) + (1,) * (mu.dim() - 1)
     end = 1 << MAX_LEVEL
-    rho_end = math.log1p(math.sqrt(total))
+    v_end = math.log1p(total)
     clock = information_clock(total)
     tree = DyadicBrownianTree(noise.seed, noise.index, clock)
     position = torch.zeros(n, dtype=torch.int64, device=device)
@@ -86,10 +86,10 @@ def sde_adaptive(process: NormalNormalSDE, solver: PMM2Adaptive, controller: PIC
 
     def propose(which, A1, dB, guess, step_end, step_h):
         """A step of size at most ``h`` from each sample ``which`` (its node, increment, guess)."""
-        level = dyadic_level(position, h, rho_end)
+        level = dyadic_level(position, h, v_end)
         if bool((level[which] > MAX_LEVEL).any()):
             raise ValueError(f"{solver.name}: a sample's step fell below the Brownian tree's finest node "
-                             f"(rho_end 2^-{MAX_LEVEL}): its error estimate is not finite, or rtol / atol are "
+                             f"(v_end 2^-{MAX_LEVEL}): its error estimate is not finite, or rtol / atol are "
                              f"below what the dtype resolves")
         level = torch.where(which, level, 0)
         node = torch.bitwise_right_shift(position, MAX_LEVEL - level)
@@ -100,7 +100,7 @@ def sde_adaptive(process: NormalNormalSDE, solver: PMM2Adaptive, controller: PIC
         new_guess = solver.chain_guess(process, mu, xhat0, A0.to(dtype), new_A1.to(dtype), dA, new_dB)
         pick = which.reshape(column)
         return (torch.where(pick, new_A1, A1), torch.where(pick, new_dB, dB), torch.where(pick, new_guess, guess),
-                torch.where(which, new_end, step_end), torch.where(which, (new_end - position) * (rho_end / end),
+                torch.where(which, new_end, step_end), torch.where(which, (new_end - position) * (v_end / end),
                                                                    step_h))
 
     A1, dB, guess, step_end, step_h = propose(~done, A1, dB, guess, step_end, step_h)

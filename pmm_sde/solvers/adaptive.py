@@ -83,8 +83,9 @@ class ODE3MAdaptive(AdaptiveSolver):
 
 @register
 class PMM2Adaptive(AdaptiveSolver):
-    """``pmm_2`` with adaptive steps on the dyadic intervals of ``rho = log(1 + sqrt(A))`` in
-    ``[0, log(1 + sqrt(A(1)))]``, each sample on its own Brownian path ``B_A`` drawn from a
+    """``pmm_2`` with adaptive steps on the dyadic intervals of ``v = log(1 + A)`` in
+    ``[0, log(1 + A(1))]`` (the variable of the SDE solvers' default grid ``log1p``), each sample on
+    its own Brownian path ``B_A`` drawn from a
     ``streams.DyadicBrownianTree``, with ``pmm_chain`` (the exponential Euler step, same increment
     ``dB``, the same first prediction) embedded. In the statistic ``S = lambda mu - l0 m0``:
 

@@ -3,7 +3,7 @@
 
 ``B`` is a standard Brownian motion (one per element of the state) run on a clock ``c``, an
 increasing map of the positions ``p = 0 .. 2^L`` (``r = p / 2^L``, ``L = levels``) with ``c(0) = 0``:
-the adaptive SDE solver's clock is the information ``A`` at ``rho = r log(1 + sqrt(A(1)))``. Node
+the adaptive SDE solver's clock is the information ``A = (1 + A(1))^r - 1``. Node
 ``(l, j)`` (``id = 2^l + j``, ``0 <= j < 2^l``) covers positions ``[j 2^(L-l), (j+1) 2^(L-l)]`` and
 holds ``W = B(c(u)) - B(c(s))``. The root draws ``W = sqrt(c(2^L)) z`` with counter 0; node ``id``
 splits at its midpoint ``m`` into the exact bridge law given ``W`` (``a = c(m) - c(s)``,

@@ -81,7 +81,6 @@ def sde_adaptive(process: NormalNormalSDE, solver: PMM2Adaptive, controller: PIC
     done = torch.zeros(n, dtype=torch.bool, device=device)
     accepted = torch.zeros(n, dtype=torch.int64, device=device)
     rejected = torch.zeros_like(accepted)
-    trying = torch.zeros_like(done)
     A1, dB, guess, step_end, step_h = A0, torch.zeros_like(mu), mu, position, h
 
     def propose(which, A1, dB, guess, step_end, step_h):

@@ -97,8 +97,8 @@ class PMM2Adaptive(AdaptiveSolver):
     the strong solution approximated, do not depend on the rejections (Gaines and Lyons 1997;
     Rackauckas and Nie 2017, "Adaptive methods for stochastic differential equations via natural
     embeddings and rejection sampling with memory"). Orders of the step taken: weak 2, strong 1
-    (``pmm_2``); embedded: strong 1. 2 NFE per accepted step, 1 per rejected one. Derivation:
-    ``docs/solvers.md``, "Adaptive SDE stepping".
+    (``pmm_2``); embedded: strong 1. 2 NFE per accepted step, 1 per rejected one. ``first_step`` is
+    in ``v``. Derivation: ``docs/solvers.md``, "Adaptive SDE stepping".
     """
 
     name = "pmm_2_adaptive"

@@ -16,10 +16,11 @@ from ._validation import as_float_tensor
 from .chain import resolve_shape, sample_count
 from .grids import make_grid, validate_times
 from .adaptive import flow_adaptive
+from .adaptive_sde import sde_adaptive
 from .processes import NormalNormalSDE, PMMProcess
 from .streams import MAX_STEPS, Noise, PoissonPaths, check_brownian_motion
 from .result import SampleResult
-from .solvers import AdaptiveSolver, get_solver
+from .solvers import AdaptiveSolver, PMM2Adaptive, get_solver
 from .solvers.base import BaseSolver, Evaluator, Grid, State
 from .stepsize import PIController
 
@@ -91,7 +92,7 @@ def sample(process: PMMProcess, solver="pmm_chain", steps: int | None = None, n:
     prediction of the wrong shape, dtype or device, or outside the family's range, raises
     ``ValueError``, and so does a final state that overflowed to NaN or inf.
 
-    An adaptive solver (``pmm.solvers.AdaptiveSolver``, e.g. ``"ode_3m_adaptive"``) chooses each
+    An adaptive solver (``pmm.solvers.AdaptiveSolver``, e.g. ``"ode_3m_adaptive"``, ``"pmm_2_adaptive"``) chooses each
     sample's steps itself to the tolerances ``rtol`` and ``atol`` (default 1e-3 each) of
     a ``pmm.stepsize.PIController``: it refuses ``steps``, ``grid``, ``save_at`` and ``bm``, and the
     result reports the steps each sample accepted and rejected (``docs/solvers.md``, "Adaptive
@@ -180,8 +181,8 @@ def _sample_adaptive(process, solver, controller, n, shape, seed, dtype, device,
     noise = Noise(seed, mu.shape, dtype, mu.device, backend=backend, offset=first_sample * (mu.numel() // n))
     predict = Evaluator(process, mu.shape, mu.device, mu.dtype)
     total = float(grid.A[-1])
-    mu, accepted, rejected, evaluations = flow_adaptive(process, solver, controller, mu, total, noise, predict,
-                                                        progress)
+    loop = sde_adaptive if isinstance(solver, PMM2Adaptive) else flow_adaptive
+    mu, accepted, rejected, evaluations = loop(process, solver, controller, mu, total, noise, predict, progress)
     A = torch.tensor(total, dtype=dtype, device=mu.device)
     predict.raise_if_bad(mu, A)
     return SampleResult(mu=mu, A=A, nfe=predict.nfe, times=times, accepted=accepted, rejected=rejected,

@@ -24,8 +24,8 @@ def gaussian_process(total=100.0, shape=()):
 
 def test_available_names():
     process, _ = gaussian_process()
-    assert pmm.solvers.available(process) == BROWNIAN + ["ode_3m_adaptive", "torchsde:euler", "torchsde:milstein",
-                                                         "torchsde:srk"]
+    assert pmm.solvers.available(process) == BROWNIAN + ["ode_3m_adaptive", "pmm_2_adaptive", "torchsde:euler",
+                                                         "torchsde:milstein", "torchsde:srk"]
     assert pmm.solvers.get_solver("ode_2m", process).default_grid == "log1p_sqrt"
     assert pmm.solvers.get_solver("sde_3m", process).default_grid == "log1p_sqrt"
     with pytest.raises(ValueError, match="unknown"):

@@ -29,7 +29,7 @@ LAYERS = Layering([
     ("step-size control: the PI controller", ["pmm_sde.stepsize"]),
     ("solvers", ["pmm_sde.solvers.*"]),
     ("driver: sample(), its adaptive loop, and samples to files in shards",
-     ["pmm_sde.driver", "pmm_sde.adaptive", "pmm_sde.shards"]),
+     ["pmm_sde.driver", "pmm_sde.adaptive", "pmm_sde.adaptive_sde", "pmm_sde.shards"]),
     ("convergence", ["pmm_sde.convergence.*"]),
     ("networks, metrics, data, testing", ["pmm_sde.networks.*", "pmm_sde.metrics", "pmm_sde.data.*",
                                           "pmm_sde.testing.*"]),

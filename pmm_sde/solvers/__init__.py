@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..processes import NormalNormalSDE, PMMProcess
-from .adaptive import AdaptiveSolver, ODE3MAdaptive
+from .adaptive import AdaptiveSolver, ODE3MAdaptive, PMM2Adaptive
 from .base import REGISTRY, BaseSolver, Evaluator, Grid, Interval, Solver, State, register
 from .brownian import ODE2M, ODE3M, EulerMaruyama, ODEEuler, ODEHeun, PMM2, PMMChain, SDE3M, StochasticHeun
 from .cox import DirichletLeap, TauLeap, TauLeap2, Thinning
@@ -50,5 +50,5 @@ def get_grid_solver(solver: str | BaseSolver, process: PMMProcess) -> Solver:
 
 __all__ = ["BaseSolver", "Solver", "AdaptiveSolver", "State", "Grid", "Interval", "Evaluator", "REGISTRY", "register",
            "available", "get_solver", "get_grid_solver", "EulerMaruyama", "PMMChain", "StochasticHeun", "PMM2",
-           "ODEEuler", "ODEHeun", "ODE2M", "ODE3M", "ODE3MAdaptive", "SDE3M", "TorchsdeSolver", "TauLeap", "TauLeap2",
-           "DirichletLeap", "Thinning"]
+           "ODEEuler", "ODEHeun", "ODE2M", "ODE3M", "ODE3MAdaptive", "PMM2Adaptive", "SDE3M", "TorchsdeSolver",
+           "TauLeap", "TauLeap2", "DirichletLeap", "Thinning"]

@@ -16,7 +16,7 @@ import torch
 from .._validation import positive_float, positive_int
 from ..processes import NormalNormalSDE
 from .base import BaseSolver, register
-from .brownian import exponential_adams
+from .brownian import PMM2, exponential_adams
 
 
 class AdaptiveSolver(BaseSolver):
@@ -117,3 +117,44 @@ class ODE3MAdaptive(AdaptiveSolver):
         """The order of the local error estimated on a multistep step: 2, 3 and 4 at ``level`` 1, 2
         and 3."""
         return (level + 1).to(torch.float64)
+
+
+@register
+class PMM2Adaptive(AdaptiveSolver):
+    """``pmm_2`` with adaptive steps on the dyadic intervals of ``v = log(1 + A)`` in
+    ``[0, log(1 + A(1))]`` (the variable of the SDE solvers' default grid ``log1p``), each sample on
+    its own Brownian path ``B_A`` drawn from a
+    ``streams.DyadicBrownianTree``, with ``pmm_chain`` (the exponential Euler step, same increment
+    ``dB``, the same first prediction) embedded. In the statistic ``S = lambda mu - l0 m0``:
+
+        S~ = S + dA xhat(mu, A0) + dB,   S' = S + dA (xhat(mu, A0) + xhat(mu~, A1)) / 2 + dB,
+
+    error estimate ``mu' - mu~ = dA (xhat(mu~, A1) - xhat(mu, A0)) / (2 lambda1)``, pathwise
+    ``O(h^1.5)`` (``error_order``; ``xhat`` moves by ``O(sqrt(dA))`` over a step). A rejected step
+    is retried on a dyadic sub-interval, whose increment comes from the same tree, so the path, and
+    the strong solution approximated, do not depend on the rejections (Gaines and Lyons 1997;
+    Rackauckas and Nie 2017, "Adaptive methods for stochastic differential equations via natural
+    embeddings and rejection sampling with memory"). Orders of the step taken: weak 2, strong 1
+    (``pmm_2``); embedded: strong 1. 2 NFE per accepted step, 1 per rejected one. ``first_step`` is
+    in ``v``. Derivation: ``docs/solvers.md``, "Adaptive SDE stepping".
+    """
+
+    name = "pmm_2_adaptive"
+    process_type = NormalNormalSDE
+    weak_order = 2.0
+    strong_order = 1.0
+    embedded_order = 1.0
+    #: The order in the step size of the local error estimate, the controller's ``k``.
+    error_order = 1.5
+    #: The controller's default: a one-step pair's estimate extrapolates no history.
+    max_step_ratio = 10.0
+
+    chain_guess = staticmethod(PMM2.chain_guess)
+
+    @staticmethod
+    def pair(process: NormalNormalSDE, mu: torch.Tensor, xhat0: torch.Tensor, xhat1: torch.Tensor, A0: torch.Tensor,
+             A1: torch.Tensor, dA: torch.Tensor, dB: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu', mu' - mu~)``: the ``pmm_2`` step (``PMM2.trapezoid``) and its difference from the
+        ``pmm_chain`` one, ``dA (xhat1 - xhat0) / (2 lambda1)``, ``xhat1`` the prediction at ``mu~``."""
+        return (PMM2.trapezoid(process, mu, xhat0, xhat1, A0, A1, dA, dB),
+                0.5 * dA * (xhat1 - xhat0) / process.strength(A1))

@@ -126,13 +126,24 @@ class PMM2(Solver):
     def advance(self, process: NormalNormalSDE, predict: Evaluator, state: State, interval: Interval,
                 noise) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu', xhat(mu, A0))``: the step's end state and its first prediction."""
-        dA = interval.dA
-        noise_term = torch.sqrt(dA) * noise.normal(interval.index)
-        xhat0 = predict(state.mu, interval.A0)
-        guess = process.advance_statistic(state.mu, interval.A0, interval.A1, dA * xhat0 + noise_term)
-        xhat1 = predict(guess, interval.A1)
-        return process.advance_statistic(state.mu, interval.A0, interval.A1,
-                                         0.5 * dA * (xhat0 + xhat1) + noise_term), xhat0
+        A0, A1, dA = interval.A0, interval.A1, interval.dA
+        dB = torch.sqrt(dA) * noise.normal(interval.index)
+        xhat0 = predict(state.mu, A0)
+        xhat1 = predict(self.chain_guess(process, state.mu, xhat0, A0, A1, dA, dB), A1)
+        return self.trapezoid(process, state.mu, xhat0, xhat1, A0, A1, dA, dB), xhat0
+
+    @staticmethod
+    def chain_guess(process: NormalNormalSDE, mu: torch.Tensor, xhat0: torch.Tensor, A0: torch.Tensor,
+                    A1: torch.Tensor, dA: torch.Tensor, dB: torch.Tensor) -> torch.Tensor:
+        """``mu~`` of ``S~ = S + dA xhat0 + dB`` (the ``pmm_chain`` step) from ``mu`` at ``A0`` to ``A1``,
+        ``dB`` the Brownian increment ``B_A1 - B_A0``."""
+        return process.advance_statistic(mu, A0, A1, dA * xhat0 + dB)
+
+    @staticmethod
+    def trapezoid(process: NormalNormalSDE, mu: torch.Tensor, xhat0: torch.Tensor, xhat1: torch.Tensor,
+                  A0: torch.Tensor, A1: torch.Tensor, dA: torch.Tensor, dB: torch.Tensor) -> torch.Tensor:
+        """``mu'`` of ``S' = S + dA (xhat0 + xhat1) / 2 + dB``, ``xhat1`` the prediction at ``chain_guess``."""
+        return process.advance_statistic(mu, A0, A1, 0.5 * dA * (xhat0 + xhat1) + dB)
 
 
 class _ProbabilityFlow(Solver):

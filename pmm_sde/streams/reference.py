@@ -165,7 +165,7 @@ def _normal_blocks(seed: int, counter: int, groups: torch.Tensor, dtype: torch.d
     return torch.stack(lanes, dim=-1)
 
 
-def normal(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dtype = torch.float32,
+def normal(shape: tuple[int, ...], seed: int, counter: int | torch.Tensor, *, dtype: torch.dtype = torch.float32,
            device: torch.device | str | None = None, index: torch.Tensor | None = None,
            offset: int = 0) -> torch.Tensor:
     """Standard normal draws by Box-Muller.
@@ -175,7 +175,9 @@ def normal(shape: tuple[int, ...], seed: int, counter: int, *, dtype: torch.dtyp
     ``to_unit_interval(w, dtype)``; the transform is evaluated in float64 and rounded once to
     ``dtype``.
     Without ``index`` (elements ``offset .. offset + numel - 1``) each block is computed once for
-    its 4 lanes.
+    its 4 lanes. With ``index``, ``counter`` may also be an int64 tensor shaped like it (words in
+    ``[0, 2^32)``): element ``index[i]`` then draws from block ``(index[i] >> 2, counter[i], 0)``
+    (the per-sample nodes of ``streams.brownian_tree``).
     """
     if index is None:
         numel = math.prod(_sizes(shape))

@@ -62,27 +62,35 @@ def _smallest(candidates: dict[str, int | None]) -> tuple[str | None, int | None
     return best, found[best]
 
 
+def nested_tables(results: Path, prefix: str, unnamed: str) -> tuple[list[str], list[tuple]]:
+    """``(files read, rows)``: a row ``(suffix, solver, problem, grid, nfe)`` per entry of the ``table``
+    (solver, problem, grid) of each ``<prefix>*_cpu.json`` in ``results``; ``suffix`` is the file
+    name's part after ``prefix`` (``unnamed`` where there is none)."""
+    sources, rows = [], []
+    for path in sorted(results.glob(f"{prefix}*_cpu.json")):
+        table = json.loads(path.read_text())["table"]
+        suffix = path.stem.removeprefix(prefix).removesuffix("_cpu").strip("_") or unnamed
+        sources.append(path.name)
+        rows += [(suffix, solver, name, grid, nfe) for solver, per_problem in table.items()
+                 for name, per_grid in per_problem.items() for grid, nfe in per_grid.items()]
+    return sources, rows
+
+
 def fixed_grid_goal(report: dict, results: Path) -> dict:
     """Per problem, the fewest NFE of a fixed-step flow solver on any grid measured."""
     problems = list(report["problems"])
     candidates = {name: {f"{solver}, default grid": row.get(name) for solver, row in report["table"].items()
                          if solver.startswith(FLOW_PREFIX) and not solver.endswith("_adaptive")} for name in problems}
-    sources = ["goal_nfe_cpu.json"]
-    for path in sorted(results.glob("goal_nfe_grids*_cpu.json")):
-        grids = json.loads(path.read_text())
-        proxy = path.stem.removeprefix("goal_nfe_grids").removesuffix("_cpu").strip("_") or "moments"
-        sources.append(path.name)
-        for solver, per_problem in grids["table"].items():
-            for name, per_grid in per_problem.items():
-                for grid, nfe in per_grid.items():
-                    label = f"{solver}, {grid}" + (f" ({proxy} proxy)" if grid == "optimised" else "")
-                    candidates[name].setdefault(label, nfe)
+    sources, rows = nested_tables(results, "goal_nfe_grids", "moments")
+    for proxy, solver, name, grid, nfe in rows:
+        label = f"{solver}, {grid}" + (f" ({proxy} proxy)" if grid == "optimised" else "")
+        candidates[name].setdefault(label, nfe)
     rows = {}
     for name in problems:
         how, nfe = _smallest(candidates[name])
         rows[name] = {"nfe": nfe, "solver_and_grid": how, "peer_nfe": report.get("peer_nfe", {}).get(name),
                       "met": nfe is not None and nfe <= FIXED_GOAL}
-    return {"goal": f"at most {FIXED_GOAL} NFE", "sources": sources, "problems": rows,
+    return {"goal": f"at most {FIXED_GOAL} NFE", "sources": ["goal_nfe_cpu.json", *sources], "problems": rows,
             "met": all(row["met"] for row in rows.values())}
 
 
@@ -118,18 +126,13 @@ def cox_goal(results: Path) -> dict:
     """Per Cox problem (``gamma_poisson: ...`` from ``goal_nfe_cox_cpu.json``, ``dirichlet: ...`` from
     ``goal_nfe_cox_dirichlet_cpu.json``), the fewest NFE over the step solvers and grids. Thinning is
     left out: exact, its NFE are its batch's rounds, which grow with the batch and the exposure."""
-    rows, sources = {}, []
-    for path in sorted(results.glob("goal_nfe_cox*_cpu.json")):
-        cox = json.loads(path.read_text())
-        family = path.stem.removeprefix("goal_nfe_cox").removesuffix("_cpu").strip("_") or "gamma_poisson"
-        sources.append(path.name)
-        for solver, per_problem in cox["table"].items():
-            for name, per_grid in per_problem.items():
-                for grid, nfe in per_grid.items():
-                    if solver != "thinning":
-                        rows.setdefault(f"{family}: {name}", {})[f"{solver}, {grid}"] = nfe
+    sources, rows = nested_tables(results, "goal_nfe_cox", "gamma_poisson")
+    candidates_of: dict[str, dict[str, int | None]] = {}
+    for family, solver, name, grid, nfe in rows:
+        if solver != "thinning":
+            candidates_of.setdefault(f"{family}: {name}", {})[f"{solver}, {grid}"] = nfe
     problems = {}
-    for name, candidates in rows.items():
+    for name, candidates in candidates_of.items():
         how, nfe = _smallest(candidates)
         problems[name] = {"nfe": nfe, "solver_and_grid": how, "met": nfe is not None and nfe <= COX_GOAL}
     judged = [problems[name]["met"] for name in COX_GOAL_PROBLEMS if name in problems]

@@ -268,3 +268,46 @@ def test_goal_nfe_grids_optimises_each_step_count_and_adds_exact_errors(tmp_path
         assert row["proxy"] <= row["start_proxy"] and len(row["times"]) == row["steps"] + 1
         assert abs(row["exact_var_rel_error"]) < 1 and abs(row["exact_mean_error"]) < 1
     assert json.loads((tmp_path / "grids.json").read_text())["optimiser"]["max_evaluations"] == 8
+
+
+def test_goal_summary_judges_each_goal_from_the_result_files(tmp_path):
+    from benchmarks import goal_nfe_summary
+
+    problems = ("gaussian", "mixture", "point_masses")
+    table = {"ode_3m": dict(zip(problems, (10, 23, 10))), "heun": dict(zip(problems, (80, 100, 26))),
+             "ode_3m_adaptive": dict(zip(problems, (19, 23, 13)))}
+    main = {"problems": {name: {"solvers": {}} for name in problems}, "table": table, "peer_nfe": {}}
+    (tmp_path / "goal_nfe_cpu.json").write_text(json.dumps(main))
+    extra = {"problems": {name: {"solvers": {"pmm_2_adaptive": {}}} for name in problems},
+             "table": {"pmm_2_adaptive": dict(zip(problems, (100, 140, 40)))},
+             "evaluations_table": {"pmm_2_adaptive": dict(zip(problems, (60.0, 70.0, 30.0)))}}
+    (tmp_path / "extra.json").write_text(json.dumps(extra))
+    grids = {"table": {"ode_3m": {name: {"optimised": nfe} for name, nfe in zip(problems, (4, 11, 5))}}}
+    (tmp_path / "goal_nfe_grids_cpu.json").write_text(json.dumps(grids))
+    cox = {"table": {"tau_leap_2": {"mixture": {"log1p": 18, "log": 14}}, "thinning": {"mixture": {"batch_1000": 3}}}}
+    (tmp_path / "goal_nfe_cox_cpu.json").write_text(json.dumps(cox))
+    dirichlet = {"table": {"dirichlet_leap": {"point_masses": {"log1p": 16}}}}
+    (tmp_path / "goal_nfe_cox_dirichlet_cpu.json").write_text(json.dumps(dirichlet))
+    report = goal_nfe_summary.main(["--results", str(tmp_path), "--add", str(tmp_path / "extra.json")])
+    goals = report["goals"]
+    assert goals["fixed_grid"]["problems"]["mixture"] == {"nfe": 11, "solver_and_grid": "ode_3m, optimised (moments "
+                                                          "proxy)", "peer_nfe": None, "met": False}
+    assert goals["fixed_grid"]["problems"]["gaussian"]["met"] and not goals["fixed_grid"]["met"]
+    flow, sde = goals["adaptive"]["solvers"]["ode_3m_adaptive"], goals["adaptive"]["solvers"]["pmm_2_adaptive"]
+    assert flow["problems"]["mixture"]["bound"] == 34.5 and not flow["met"]  # 19 > 1.5 x 10 on the Gaussian
+    assert sde["problems"]["gaussian"]["best_fixed"] == "heun" and sde["problems"]["point_masses"]["bound"] == 39
+    assert not sde["met"] and sde["met_per_sample"]  # point masses: 40 rounds > 1.5 x 26, 30 evaluations a sample
+    cox_goal = goals["cox"]
+    assert cox_goal["problems"]["gamma_poisson: mixture"]["nfe"] == 14  # thinning's batch rounds are left out
+    assert not cox_goal["problems"]["dirichlet: point_masses"]["met"] and not cox_goal["met"]
+    assert "demo" not in goals and json.loads((tmp_path / "goal_nfe_cpu.json").read_text())["goals_met"] == {
+        "fixed_grid": False, "adaptive": False, "cox": False}
+
+
+def test_goal_demo_ratio_of_means_and_its_standard_error():
+    from benchmarks.goal_nfe_demo import ratio_of_means
+
+    ratio, error = ratio_of_means([2.0, 4.0, 6.0], [1.0, 2.0, 3.0])
+    assert ratio == 2.0 and error == 0.0  # exactly proportional pairs: no spread about the ratio
+    ratio, error = ratio_of_means([1.0, 3.0], [1.0, 1.0])
+    assert ratio == 2.0 and error == pytest.approx(2 ** 0.5 / 2 ** 0.5)  # sd(-1, 1) / (sqrt(2) * 1)

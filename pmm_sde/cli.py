@@ -111,8 +111,8 @@ def _sample(args: argparse.Namespace) -> int:
             return 0
     if metrics["steps"] is None:
         stepping = (f"at rtol {metrics['rtol']:g}, atol {metrics['atol']:g} ({metrics['accepted_mean']:.1f} accepted "
-                    f"and {metrics['rejected_mean']:.1f} rejected steps a sample, at most {metrics['accepted_max']} "
-                    f"accepted)")
+                    f"and {metrics['rejected_mean']:.1f} rejected steps and {metrics['evaluations_mean']:.1f} predictor "
+                    f"evaluations a sample, at most {metrics['accepted_max']} accepted)")
     else:
         stepping = f"in {metrics['steps']} steps ({metrics['grid']} grid)"
     print(f"{metrics['n']} samples by {metrics['solver']} {stepping}, {metrics['nfe']} NFE a chunk, "

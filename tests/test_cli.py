@@ -256,11 +256,12 @@ def test_sample_runs_an_adaptive_solver_to_tolerances(tmp_path, capsys):
                 "2e-2", "--n", "20"]
     capsys.readouterr()
     assert main([*adaptive, "--chunk", "8", "--out", str(tmp_path / "a")]) == 0
-    assert "accepted and" in capsys.readouterr().out
+    assert "rejected steps and" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert metrics["steps"] is None and metrics["grid"] is None and metrics["shards"] == 3
     assert (metrics["rtol"], metrics["atol"]) == (1e-2, 2e-2)
     assert 1 <= metrics["accepted_mean"] <= metrics["accepted_max"] < metrics["nfe"] and metrics["rejected_mean"] >= 0
+    assert metrics["accepted_mean"] < metrics["evaluations_mean"] <= metrics["evaluations_max"] == metrics["nfe"]
     assert metrics["energy_distance"] > 0
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert (manifest["steps"], manifest["rtol"]) == (None, 1e-2)

@@ -38,8 +38,8 @@ def demo_config(train_steps: int = DEMO_TRAIN_STEPS, seed: int = 0, heldout_size
     """The demo's training run: the 8-Gaussian ring, a small MLP, the likelihood weighting, on the CPU."""
     return TrainConfig(data="gaussian_mixture", data_options={"heldout_size": heldout_size},
                        schedule={"name": "exponential", "total": 1e4},
-                       network={"name": "mlp", "hidden": 64, "depth": 2}, steps=train_steps, batch_size=1024,
-                       lr=1e-2, ema_decay=0.995, weighting="likelihood", time_sampler="information", seed=seed,
+                       network={"name": "mlp", "hidden": 64, "depth": 2}, steps=train_steps, batch_size=2048,
+                       lr=3e-3, ema_decay=0.995, weighting="likelihood", time_sampler="information", seed=seed,
                        sample_points=0, device="cpu")
 
 

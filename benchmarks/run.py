@@ -73,7 +73,7 @@ from pmm_sde.kernels import triton_available  # noqa: E402
 from pmm_sde.convergence.oracle_trajectories import gamma_oracle_tau_leap  # noqa: E402
 
 SECTIONS = ("throughput", "cox", "accuracy", "memory")
-COX_SOLVERS = ("tau_leap", "tau_leap_2", "thinning")
+COX_SOLVERS = ("tau_leap", "tau_leap_2", "nb_leap", "thinning")
 #: Cox throughput problem: prior Gamma(a0, b0), target Gamma(a*, b*), A(1) (rates dA xhat up to ~15).
 COX_A0, COX_B0, COX_A_STAR, COX_B_STAR, COX_TOTAL = 2.0, 1.5, 3.0, 0.5, 100.0
 #: Cox accuracy problem: prior Gamma(1.5, 0.5), target 0.4 delta(0.5) + 0.6 delta(3), Exponential(20).

@@ -2,7 +2,10 @@
 # The device check of the Triton kernels, for one lent CUDA machine (H200; Triton 3.6, torch 2.11),
 # run from the repository root. Results go to $OUT (default ./device_check_out). About 5 minutes:
 #   1. tests/test_kernel_steps.py with compiled Triton on CUDA tensors (TRITON_INTERPRET=0), the
-#      families' draws included (they go through the Triton kernels on CUDA);
+#      families' draws included (they go through the Triton kernels on CUDA); then
+#      tests/test_device_parity.py: every solver pmm.solvers.available lists (adaptive, Cox and
+#      torchsde ones included) and the three families' chains on CUDA against the CPU run
+#      (float64 within 1e-12 relative, counts bitwise, adaptive step counts equal);
 #   2. python -m benchmarks.kernels --sweep (Poisson draws, fused steps, whole trajectories, the
 #      event-to-event Gamma trajectory on grids of EVENT_STEPS, and the Poisson kernels at each
 #      launch shape of SWEEP_LAUNCHES) -> kernels.json;
@@ -10,6 +13,16 @@
 #   4. a short summary.
 # The interpreted Triton tests (tests/test_kernels.py, whose Triton cases use CPU tensors) are left
 # to CI, which runs them.
+#
+# On a lent H200 (the device tool's `run`; its image has torch, Triton, scipy, pytest, but not
+# torchsde and its dependency trampoline), once in the checkout here:
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl torchsde==0.2.6 trampoline==0.1.2
+# then one call, carry [".whl"], timeout_s 540:
+#   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
+#   && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 && OUT=$OUT bash benchmarks/device_check.sh
+# and copy $OUT/kernels.json to benchmarks/results/kernels_h200.json, $OUT/run_cuda_quick.json beside it.
 set -u
 OUT="${OUT:-device_check_out}"
 mkdir -p "$OUT"
@@ -21,6 +34,10 @@ TRITON_INTERPRET=0 timeout 150 \
   python -m pytest tests/test_kernel_steps.py -q -rs -p no:cacheprovider --durations=5 \
   > "$OUT/pytest_cuda.log" 2>&1 || status=1
 tail -n 12 "$OUT/pytest_cuda.log"
+TRITON_INTERPRET=0 timeout 90 \
+  python -m pytest tests/test_device_parity.py -q -rs -p no:cacheprovider --durations=5 \
+  > "$OUT/pytest_parity_cuda.log" 2>&1 || status=1
+tail -n 8 "$OUT/pytest_parity_cuda.log"
 
 echo "== 2. benchmarks"
 TRITON_INTERPRET=0 timeout 280 python -m benchmarks.kernels --sweep --out "$OUT/kernels.json" \

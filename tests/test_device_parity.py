@@ -18,6 +18,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import pmm_sde as pmm  # noqa: E402
+from test_first_sample import dirichlet_process, gamma_process, small_gamma_process  # noqa: E402
 from pmm_sde.solvers.adaptive import AdaptiveSolver  # noqa: E402
 from pmm_sde.solvers.base import REGISTRY  # noqa: E402
 from pmm_sde.streams import native  # noqa: E402
@@ -51,24 +52,11 @@ def normal_process() -> pmm.NormalNormalSDE:
     return pmm.NormalNormalSDE(family, pmm.schedules.Exponential(50.0), target.predictor(family), shape=(2,))
 
 
-def gamma_process(top: float = 40.0, total: float = 20.0) -> pmm.GammaPoissonCoxSDE:
-    """Point masses up to ``top`` (40: rates above 30 take the transformed-rejection draws)."""
-    family = pmm.GammaPoisson(1.5, 0.5)
-    values = torch.tensor([0.5, 2.0, top])
-    target = pmm.targets.PointMasses([0.4, 0.6], torch.stack([values, values.flip(0) + 0.1]))
-    return pmm.GammaPoissonCoxSDE(family, pmm.schedules.Exponential(total), target.predictor(family), shape=(3,))
-
-
-def dirichlet_process() -> pmm.GammaPoissonCoxSDE:
-    family = pmm.DirichletCategorical(3, 1.0)
-    probs = torch.tensor([[0.2, 0.3, 0.5], [0.7, 0.2, 0.1]], dtype=F64)
-    return pmm.GammaPoissonCoxSDE(family, pmm.schedules.Linear(3.0), pmm.targets.Categorical(probs).predictor(family),
-                                  shape=(2,))
-
-
 #: Thinning walks every event: on Gamma-Poisson, a process with few (bounded rates, small exposure).
+#: The Gamma-Poisson processes (rates above 30 take the transformed-rejection draws) and the
+#: Dirichlet-Categorical one are ``test_first_sample``'s.
 PROCESSES = {"normal": normal_process, "gamma": gamma_process, "dirichlet": dirichlet_process,
-             "gamma_few_events": lambda: gamma_process(top=1.5, total=2.0)}
+             "gamma_few_events": small_gamma_process}
 CASES = [(name, solver) for name, make in PROCESSES.items() for solver in pmm.solvers.available(make())
          if (solver == "thinning") == (name == "gamma_few_events") or name == "dirichlet"]
 

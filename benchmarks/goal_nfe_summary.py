@@ -51,7 +51,9 @@ def merge_runs(report: dict, other: dict, source: str) -> None:
         for name, problem in other["problems"].items():
             if solver in problem["solvers"]:
                 report["problems"].setdefault(name, {"solvers": {}})["solvers"][solver] = problem["solvers"][solver]
-    report.setdefault("merged_runs", []).append(f"{source}: {', '.join(other['table'])}")
+    entry, runs = f"{source}: {', '.join(other['table'])}", report.setdefault("merged_runs", [])
+    if entry not in runs:  # merging a file again replaces its rows; it is listed once
+        runs.append(entry)
 
 
 def _smallest(candidates: dict[str, int | None]) -> tuple[str | None, int | None]:

@@ -55,6 +55,11 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
     rejected = torch.zeros_like(accepted)
     evaluations = torch.ones_like(accepted)  # xhat0
 
+    def deviation(y, u):
+        """``y - u E x``: y's offset from the flow line of the data mean, what ``rtol`` is relative to,
+        so that the steps do not change when the data and the prior are translated."""
+        return y - u.to(dtype) * xhat0
+
     def proposal(rho, h, done):
         """The step clipped at the end: ``(h, u at its end, whether it ends at A = total)``; 1 for a
         sample that is done (its values are not used; a zero step would divide 0 by 0)."""
@@ -79,7 +84,7 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
 
         # first steps: Heun with Euler embedded, one prediction per try
         y1, error = solver.start_pair(y, xhat0, xhat, du)
-        ok, factor, remembered = controller.adapt(controller.error_ratio(error, y, y1, (1 + u1).to(dtype)), memory, 2.0)
+        ok, factor, remembered = controller.adapt(controller.error_ratio(error, deviation(y, u), deviation(y1, u1), (1 + u1).to(dtype)), memory, 2.0)
         began = first & ok
         new_y, new_u = torch.where(began, y1, y), torch.where(began, u1, u)
         new_rho = torch.where(began, torch.where(at_end, rho_end, rho + h), rho)
@@ -96,7 +101,7 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
             h, u1, at_end = proposal(rho, h, done)
             du = (u1 - u).to(dtype)
             y1, error = solver.multistep_pair(y, xhat, rho, h, du, previous, oldest, ancient, level)
-            ok, factor, remembered = controller.adapt(controller.error_ratio(error, y, y1, (1 + u1).to(dtype)), memory,
+            ok, factor, remembered = controller.adapt(controller.error_ratio(error, deviation(y, u), deviation(y1, u1), (1 + u1).to(dtype)), memory,
                                                       solver.error_order(level))
             take = pending & ok
             new_y = torch.where(take, y1, new_y)

@@ -79,6 +79,7 @@ def sde_adaptive(process: NormalNormalSDE, solver: PMM2Adaptive, controller: PIC
     position = torch.zeros(n, dtype=torch.int64, device=device)
     A0 = torch.zeros(column, dtype=torch.float64, device=device)
     xhat0 = predict(mu, A0.to(dtype))  # E x, the same for every sample: at A = 0, mu is the prior mean
+    data_mean = xhat0  # rtol is relative to mu - E x, so translating the data and the prior changes no step
     h = torch.full((n,), solver.first_step, dtype=torch.float64, device=device)
     memory = torch.ones(column, dtype=torch.float64, device=device)
     done = torch.zeros(n, dtype=torch.bool, device=device)
@@ -116,7 +117,8 @@ def sde_adaptive(process: NormalNormalSDE, solver: PMM2Adaptive, controller: PIC
         evaluations = evaluations + ~done
         dA = (A1 - A0).to(dtype)
         mu1, error = solver.pair(process, mu, xhat0, xhat, A0.to(dtype), A1.to(dtype), dA, dB)
-        ok, factor, remembered = controller.adapt(controller.error_ratio(error, mu, mu1), memory, solver.error_order)
+        ratio = controller.error_ratio(error, mu - data_mean, mu1 - data_mean)
+        ok, factor, remembered = controller.adapt(ratio, memory, solver.error_order)
         ok = ok.reshape(n)
         take, retry = trying & ok, trying & ~ok
         fresh = ~trying & ~done  # evaluated at its state: xhat0 of its next step

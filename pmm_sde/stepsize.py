@@ -6,7 +6,9 @@ embedded pair), the scaled error of a sample is the RMS over its entries
     r = sqrt(mean((e / (atol c + rtol max(|y0|, |y1|)))^2)),
 
 ``c`` a typical size of y at the step (1 unless the caller knows better: the flow solvers give
-``1 + u``, since ``y = u x + z``); the step is accepted when ``r < 1``, and the next step size is ``h`` times
+``1 + u``, since ``y = u x + z``) and ``y0``, ``y1`` what ``rtol`` is relative to (the adaptive loops
+give offsets from the data mean, ``y - u E x`` or ``mu - E x``, so that translating the data changes
+no step); the step is accepted when ``r < 1``, and the next step size is ``h`` times
 
     factor = clip(safety r^(-(pcoeff + icoeff) / k) r_prev^(pcoeff / k), lo, hi),
 

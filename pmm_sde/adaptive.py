@@ -84,7 +84,8 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
 
         # first steps: Heun with Euler embedded, one prediction per try
         y1, error = solver.start_pair(y, xhat0, xhat, du)
-        ok, factor, remembered = controller.adapt(controller.error_ratio(error, deviation(y, u), deviation(y1, u1), (1 + u1).to(dtype)), memory, 2.0)
+        ratio = controller.error_ratio(error, deviation(y, u), deviation(y1, u1), (1 + u1).to(dtype))
+        ok, factor, remembered = controller.adapt(ratio, memory, 2.0)
         began = first & ok
         new_y, new_u = torch.where(began, y1, y), torch.where(began, u1, u)
         new_rho = torch.where(began, torch.where(at_end, rho_end, rho + h), rho)
@@ -101,8 +102,8 @@ def flow_adaptive(process: NormalNormalSDE, solver: ODE3MAdaptive, controller: P
             h, u1, at_end = proposal(rho, h, done)
             du = (u1 - u).to(dtype)
             y1, error = solver.multistep_pair(y, xhat, rho, h, du, previous, oldest, ancient, level)
-            ok, factor, remembered = controller.adapt(controller.error_ratio(error, deviation(y, u), deviation(y1, u1), (1 + u1).to(dtype)), memory,
-                                                      solver.error_order(level))
+            ratio = controller.error_ratio(error, deviation(y, u), deviation(y1, u1), (1 + u1).to(dtype))
+            ok, factor, remembered = controller.adapt(ratio, memory, solver.error_order(level))
             take = pending & ok
             new_y = torch.where(take, y1, new_y)
             new_rho = torch.where(take, torch.where(at_end, rho_end, rho + h), new_rho)

@@ -302,6 +302,8 @@ def test_goal_summary_judges_each_goal_from_the_result_files(tmp_path):
     assert not cox_goal["problems"]["dirichlet: point_masses"]["met"] and not cox_goal["met"]
     assert "demo" not in goals and json.loads((tmp_path / "goal_nfe_cpu.json").read_text())["goals_met"] == {
         "fixed_grid": False, "adaptive": False, "cox": False}
+    again = goal_nfe_summary.main(["--results", str(tmp_path), "--add", str(tmp_path / "extra.json")])
+    assert again["merged_runs"] == ["extra.json: pmm_2_adaptive"]  # merged twice, listed once
 
 
 def test_goal_demo_ratio_of_means_and_its_standard_error():
